@@ -1,0 +1,47 @@
+# vae-course: two commands for a fresh machine.
+#   make lab   -> set up .venv (once) and open the course in JupyterLab
+#   make test  -> set up .venv (once) and run the whole test suite
+# Both reuse an existing .venv; set-up re-runs only when requirements.lock or
+# pyproject.toml change.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.vae-course-installed
+PYTEST_ARGS ?=
+
+.PHONY: setup lab test test-fast student-notebooks lock benchmark clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
+
+test: setup
+	bash scripts/install_browser.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Without the browser test: quick feedback while editing.
+test-fast: setup
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+# Regenerate notebooks/ from solutions/ (the source of truth).
+student-notebooks: setup
+	$(VENV)/bin/vae-course make-student solutions notebooks
+
+lock: setup
+	{ echo "# Exact versions the course is tested with (Python 3.11, Linux x86_64)."; \
+	  echo "# Regenerate: make lock"; $(PY) -m pip freeze --exclude-editable; } > requirements.lock
+
+benchmark: setup
+	$(PY) benchmarks/benchmark_vae.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,40 @@
+"""vae-course: helpers for the Variational Autoencoder course notebooks.
+
+Modules (one job each): ``data`` (MNIST offline), ``models``, ``losses``,
+``train`` (fit loop, seeds, devices, checkpoints, cache), ``plotting``,
+``widgets`` (ipywidgets explorers), ``checks`` (exercise checks),
+``notebooks`` (student-notebook generator), ``grading`` and ``cli``.
+"""
+
+__version__ = "0.1.0"
+
+
+def doctor(verbose: bool = True) -> dict:
+    """Report the environment: versions, compute device and the active data source.
+
+    Returns the report as a dict and prints it one item per line.
+    """
+    import platform
+
+    import matplotlib
+    import torch
+    import torchvision
+
+    from .data import describe_source
+    from .train import cache_dir, get_device
+
+    report = {
+        "python": platform.python_version(),
+        "vae_course": __version__,
+        "torch": torch.__version__.split("+")[0],
+        "torchvision": torchvision.__version__.split("+")[0],
+        "matplotlib": matplotlib.__version__,
+        "device": str(get_device()),
+        "data": describe_source(),
+        "cache": str(cache_dir()),
+    }
+    if verbose:
+        width = max(map(len, report))
+        for key, value in report.items():
+            print(f"{key:<{width}}  {value}")
+    return report

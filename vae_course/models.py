@@ -1,0 +1,156 @@
+"""Reference models: a plain autoencoder and two VAEs.
+
+All models take images ``x: (B, 784)`` (or ``(B, 1, 28, 28)``) with pixels in
+[0, 1] and their decoders return **logits** ``(B, 784)``: apply
+``torch.sigmoid`` to get pixel probabilities. Every model has the same five
+methods, so notebooks can swap one for another:
+
+* ``encode(x)``                 -> ``z`` (autoencoder) or ``(mu, logvar)`` (VAEs), each ``(B, latent_dim)``
+* ``reparameterize(mu, logvar)`` -> ``z`` - a sample in training mode, the mean ``mu`` in eval mode
+* ``decode(z)``                 -> logits ``(B, 784)``
+* ``forward(x)``                -> logits (autoencoder) or ``(logits, mu, logvar)`` (VAEs)
+* ``sample(n)``                 -> pixel probabilities ``(n, 784)`` decoded from ``z ~ N(0, I)``
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+IMAGE_PIXELS = 28 * 28
+
+
+def _flatten(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(x.shape[0], -1)
+
+
+class _Sampler:
+    """``sample(n)`` shared by all models: decode codes drawn from the prior N(0, I)."""
+
+    latent_dim: int
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decode ``n`` codes ``z ~ N(0, I)``; returns probabilities ``(n, 784)``."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
+        return torch.sigmoid(self.decode(z))
+
+    @property
+    def config(self) -> dict:
+        """Constructor arguments, so a checkpoint can rebuild the model."""
+        return dict(self._config)
+
+
+class Autoencoder(_Sampler, nn.Module):
+    """A deterministic MLP autoencoder: 784 -> hidden -> latent -> hidden -> 784.
+
+    It has no prior: ``sample(n)`` decodes N(0, I) codes only to show (notebook 01)
+    that an autoencoder's latent space is not a generator.
+    """
+
+    def __init__(self, input_dim: int = IMAGE_PIXELS, hidden_dim: int = 400, latent_dim: int = 20):
+        super().__init__()
+        self._config = dict(input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim)
+        self.latent_dim = latent_dim
+        self.encoder = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim))
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, input_dim))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, 784) in [0, 1] -> code z: (B, latent_dim)."""
+        return self.encoder(_flatten(x))
+
+    def reparameterize(self, z: torch.Tensor, logvar: torch.Tensor | None = None) -> torch.Tensor:
+        """An autoencoder has no noise: the code is used as it is."""
+        return z
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (B, latent_dim) -> logits (B, 784)."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, 784) -> reconstruction logits (B, 784)."""
+        return self.decode(self.encode(x))
+
+
+class _VAEBase(_Sampler, nn.Module):
+    """encode/decode come from subclasses; the VAE logic lives here once."""
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """z = mu + sigma * eps with eps ~ N(0, I) while training; z = mu in eval mode.
+
+        mu, logvar: (B, latent_dim); sigma = exp(logvar / 2).
+        """
+        if not self.training:
+            return mu
+        eps = torch.randn_like(mu)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def forward(self, x: torch.Tensor):
+        """x: (B, 784) -> (logits (B, 784), mu (B, latent_dim), logvar (B, latent_dim))."""
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar
+
+
+class VAE(_VAEBase):
+    """The classic MLP VAE of the PyTorch example (784-400-20 by default), with readable names."""
+
+    def __init__(self, input_dim: int = IMAGE_PIXELS, hidden_dim: int = 400, latent_dim: int = 20):
+        super().__init__()
+        self._config = dict(input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim)
+        self.latent_dim = latent_dim
+        self.fc_hidden = nn.Linear(input_dim, hidden_dim)
+        self.fc_mu = nn.Linear(hidden_dim, latent_dim)
+        self.fc_logvar = nn.Linear(hidden_dim, latent_dim)
+        self.fc_decode_hidden = nn.Linear(latent_dim, hidden_dim)
+        self.fc_decode_out = nn.Linear(hidden_dim, input_dim)
+
+    def encode(self, x: torch.Tensor):
+        """x: (B, 784) -> mu, logvar: (B, latent_dim) of q(z|x) = N(mu, diag(exp(logvar)))."""
+        h = torch.relu(self.fc_hidden(_flatten(x)))
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (B, latent_dim) -> Bernoulli logits (B, 784) of p(x|z)."""
+        return self.fc_decode_out(torch.relu(self.fc_decode_hidden(z)))
+
+
+class ConvVAE(_VAEBase):
+    """A small convolutional VAE: two stride-2 convolutions down, two transposed convolutions up.
+
+    28x28 -> 14x14 (32 ch) -> 7x7 (64 ch) -> mu, logvar; the decoder mirrors it.
+    """
+
+    def __init__(self, latent_dim: int = 20, channels: int = 32, hidden_dim: int = 256):
+        super().__init__()
+        self._config = dict(latent_dim=latent_dim, channels=channels, hidden_dim=hidden_dim)
+        self.latent_dim = latent_dim
+        c = channels
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, c, 4, stride=2, padding=1), nn.ReLU(),        # (B, c, 14, 14)
+            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), nn.ReLU(),    # (B, 2c, 7, 7)
+            nn.Flatten(), nn.Linear(2 * c * 7 * 7, hidden_dim), nn.ReLU(),
+        )
+        self.fc_mu = nn.Linear(hidden_dim, latent_dim)
+        self.fc_logvar = nn.Linear(hidden_dim, latent_dim)
+        self.fc_decode = nn.Sequential(nn.Linear(latent_dim, hidden_dim), nn.ReLU(),
+                                       nn.Linear(hidden_dim, 2 * c * 7 * 7), nn.ReLU())
+        self.deconv = nn.Sequential(
+            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.ReLU(),  # (B, c, 14, 14)
+            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),                 # (B, 1, 28, 28)
+        )
+        self._channels = c
+
+    def encode(self, x: torch.Tensor):
+        """x: (B, 784) or (B, 1, 28, 28) -> mu, logvar: (B, latent_dim)."""
+        h = self.conv(x.reshape(-1, 1, 28, 28))
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (B, latent_dim) -> logits (B, 784)."""
+        h = self.fc_decode(z).reshape(-1, 2 * self._channels, 7, 7)
+        return _flatten(self.deconv(h))
+
+
+MODELS = {cls.__name__: cls for cls in (Autoencoder, VAE, ConvVAE)}

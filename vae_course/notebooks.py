@@ -1,0 +1,138 @@
+"""Generate the student notebooks from the solution notebooks (one source of truth).
+
+Conventions in ``solutions/*.ipynb`` (nbgrader's markers):
+
+* An exercise is a code cell tagged ``exercise-<id>`` (e.g. ``exercise-2.1``)
+  that defines the function named in the check registry. Its answer sits
+  between ``### BEGIN SOLUTION`` and ``### END SOLUTION``; the student version
+  replaces that region with ``raise NotImplementedError("Exercise <id>: ...")``
+  at the same indentation.
+* A "Think!" answer in a Markdown cell sits between ``<!-- BEGIN SOLUTION -->``
+  and ``<!-- END SOLUTION -->``; the student version shows a prompt instead.
+* A cell tagged ``uses-exercise`` calls the student's function beyond its
+  check (e.g. trains with the student's training step). In the student
+  version it is tagged ``raises-exception`` so nbval accepts the
+  NotImplementedError it raises until the exercise is done.
+
+All outputs and execution counts are stripped from the student version.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+
+CODE_BEGIN = "### BEGIN SOLUTION"
+CODE_END = "### END SOLUTION"
+MD_BEGIN = "<!-- BEGIN SOLUTION -->"
+MD_END = "<!-- END SOLUTION -->"
+MD_PROMPT = "*Write your answer here, then compare with the solutions notebook.*"
+EXERCISE_TAG = re.compile(r"^exercise-(\d+(?:\.\d+)*)$")
+
+
+class NotebookFormatError(ValueError):
+    """A solution notebook breaks the conventions above; the message names the cell."""
+
+
+def exercise_id(cell) -> str | None:
+    """The exercise id from a cell's ``exercise-<id>`` tag, or None."""
+    for tag in cell.get("metadata", {}).get("tags", []):
+        match = EXERCISE_TAG.match(tag)
+        if match:
+            return match.group(1)
+    return None
+
+
+def defined_functions(source: str) -> list[str]:
+    """Names of the top-level functions a code cell defines (empty if it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def _strip_code(source: str, ex_id: str, title: str, where: str) -> str:
+    lines, out, inside = source.splitlines(), [], False
+    for line in lines:
+        stripped = line.strip()
+        if stripped == CODE_BEGIN:
+            if inside:
+                raise NotebookFormatError(f"{where}: nested {CODE_BEGIN}.")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f'{indent}raise NotImplementedError("Exercise {ex_id}: {title}")')
+        elif stripped == CODE_END:
+            if not inside:
+                raise NotebookFormatError(f"{where}: {CODE_END} without {CODE_BEGIN}.")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise NotebookFormatError(f"{where}: {CODE_BEGIN} is never closed by {CODE_END}.")
+    return "\n".join(out)
+
+
+def _strip_markdown(source: str, where: str) -> str:
+    pattern = re.compile(re.escape(MD_BEGIN) + r".*?" + re.escape(MD_END), re.DOTALL)
+    if source.count(MD_BEGIN) != source.count(MD_END):
+        raise NotebookFormatError(f"{where}: unbalanced {MD_BEGIN} / {MD_END}.")
+    return pattern.sub(MD_PROMPT, source)
+
+
+def make_student_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """Return the student version of a solution notebook (the input is not modified)."""
+    from .checks import REGISTRY
+
+    nb = nbformat.from_dict(solution)  # deep copy
+    seen = set()
+    for index, cell in enumerate(nb.cells):
+        where = f"{name}, cell {index + 1}"
+        tags = list(cell.get("metadata", {}).get("tags", []))
+        if cell.cell_type == "markdown":
+            cell.source = _strip_markdown(cell.source, where)
+            continue
+        if cell.cell_type != "code":
+            continue
+        cell.outputs = []
+        cell.execution_count = None
+        ex_id = exercise_id(cell)
+        if ex_id is not None:
+            if ex_id not in REGISTRY:
+                raise NotebookFormatError(f"{where}: tag exercise-{ex_id} has no check in vae_course.checks.REGISTRY.")
+            if ex_id in seen:
+                raise NotebookFormatError(f"{where}: exercise {ex_id} appears twice.")
+            seen.add(ex_id)
+            entry = REGISTRY[ex_id]
+            if entry.function not in defined_functions(cell.source):
+                raise NotebookFormatError(f"{where}: exercise {ex_id} must define `{entry.function}`.")
+            if CODE_BEGIN not in cell.source:
+                raise NotebookFormatError(f"{where}: exercise {ex_id} has no {CODE_BEGIN} marker.")
+            cell.source = _strip_code(cell.source, ex_id, entry.title, where)
+        elif CODE_BEGIN in cell.source:
+            raise NotebookFormatError(f"{where}: {CODE_BEGIN} outside a cell tagged exercise-<id>.")
+        if "uses-exercise" in tags and "raises-exception" not in tags:
+            cell.metadata["tags"] = tags + ["raises-exception"]
+    return nb
+
+
+def make_student(src: str | Path = "solutions", dst: str | Path = "notebooks") -> list[Path]:
+    """Write the student version of every ``src/*.ipynb`` into ``dst``; returns the written paths."""
+    src, dst = Path(src), Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted(src.glob("*.ipynb")):
+        solution = nbformat.read(path, as_version=4)
+        student = make_student_notebook(solution, path.name)
+        target = dst / path.name
+        target.write_text(render(student), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    """Serialise a notebook exactly as the generator writes it (used by the drift test)."""
+    return nbformat.writes(nb) + "\n"
