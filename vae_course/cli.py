@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import grading
+
 
 def _doctor(args) -> int:
     from . import doctor
@@ -45,12 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dst", nargs="?", default="notebooks", help="output folder (default: notebooks)")
     p.set_defaults(run=_make_student)
 
-    try:
-        from . import grading
-    except ImportError:  # grading is optional while it is being built
-        grading = None
-    if grading is not None and hasattr(grading, "add_commands"):
-        grading.add_commands(sub)
+    grading.add_commands(sub)
     return parser
 
 

@@ -153,4 +153,52 @@ class ConvVAE(_VAEBase):
         return _flatten(self.deconv(h))
 
 
-MODELS = {cls.__name__: cls for cls in (Autoencoder, VAE, ConvVAE)}
+class ConditionalVAE(nn.Module):
+    """A conditional VAE (Sohn et al. 2015): q(z|x, y) and p(x|z, y) both see the digit label y.
+
+    The MLP of :class:`VAE` with the one-hot label concatenated to the encoder's input and to
+    the code before decoding. Labels ``y`` are one-hot ``(B, num_classes)``; integer labels
+    ``(B,)`` are converted. Its methods take the label as a second argument:
+    ``encode(x, y)``, ``decode(z, y)`` -> logits ``(B, 784)``, ``forward(x, y)`` -> ``(logits, mu, logvar)``.
+    (No ``sample``: generating a chosen digit is Exercise 8.2.)
+    """
+
+    reparameterize = _VAEBase.reparameterize
+    config = _Sampler.config
+
+    def __init__(self, input_dim: int = IMAGE_PIXELS, hidden_dim: int = 400, latent_dim: int = 20,
+                 num_classes: int = 10):
+        super().__init__()
+        self._config = dict(input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim,
+                            num_classes=num_classes)
+        self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        self.fc_hidden = nn.Linear(input_dim + num_classes, hidden_dim)
+        self.fc_mu = nn.Linear(hidden_dim, latent_dim)
+        self.fc_logvar = nn.Linear(hidden_dim, latent_dim)
+        self.fc_decode_hidden = nn.Linear(latent_dim + num_classes, hidden_dim)
+        self.fc_decode_out = nn.Linear(hidden_dim, input_dim)
+
+    def one_hot(self, y: torch.Tensor) -> torch.Tensor:
+        """Integer labels (B,) or one-hot (B, num_classes) -> float one-hot (B, num_classes)."""
+        if not y.is_floating_point() and y.dim() == 1:
+            y = nn.functional.one_hot(y.long(), self.num_classes)
+        return y.float()
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor):
+        """x: (B, 784), y: (B, 10) -> mu, logvar: (B, latent_dim) of q(z|x, y)."""
+        h = torch.relu(self.fc_hidden(torch.cat([_flatten(x), self.one_hot(y)], dim=1)))
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """z: (B, latent_dim), y: (B, 10) -> Bernoulli logits (B, 784) of p(x|z, y)."""
+        h = torch.relu(self.fc_decode_hidden(torch.cat([z, self.one_hot(y)], dim=1)))
+        return self.fc_decode_out(h)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor):
+        """x: (B, 784), y: (B, 10) -> (logits (B, 784), mu, logvar (B, latent_dim))."""
+        mu, logvar = self.encode(x, y)
+        return self.decode(self.reparameterize(mu, logvar), y), mu, logvar
+
+
+MODELS = {cls.__name__: cls for cls in (Autoencoder, VAE, ConvVAE, ConditionalVAE)}

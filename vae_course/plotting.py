@@ -105,3 +105,47 @@ def latent_scatter(z, labels, ax=None, title: str | None = None, s: float = 4.0)
     if title:
         ax.set_title(title)
     return fig
+
+
+ESTIMATOR_LABELS = {"pathwise": "reparameterization (pathwise)", "score": "score function (REINFORCE)",
+                    "score+baseline": "REINFORCE with a baseline"}
+
+
+def estimator_spread(results: dict, true_value: float, component: int = 0, ax=None,
+                     title: str | None = "Gradient estimates vs number of samples"):
+    """Mean and 10-90% band of gradient estimates vs sample size (log x), with the true gradient dashed.
+
+    ``results`` comes from :func:`vae_course.estimators.estimator_spread`; ``component`` picks a dimension.
+    """
+    fig, ax = _axes(ax, (6, 3.5))
+    for color, (method, r) in zip(SERIES_COLORS, results.items()):
+        n = np.asarray(r["n"])
+        ax.fill_between(n, r["low"][:, component].numpy(), r["high"][:, component].numpy(), color=color,
+                        alpha=0.2, linewidth=0)
+        ax.plot(n, r["mean"][:, component].numpy(), color=color, marker="o", markersize=3,
+                label=ESTIMATOR_LABELS.get(method, method))
+    ax.axhline(true_value, color="black", linestyle="--", linewidth=1, label="true gradient")
+    ax.set_xscale("log")
+    ax.set_xlabel("samples per estimate $n$")
+    ax.set_ylabel("estimate (mean, 10-90% band)")
+    ax.legend(frameon=False, fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def estimator_variance(results: dict, component: int = 0, ax=None,
+                       title: str | None = "Variance of the estimates"):
+    """Variance of gradient estimates vs sample size on log-log axes (one line per estimator)."""
+    fig, ax = _axes(ax, (6, 3.5))
+    for color, (method, r) in zip(SERIES_COLORS, results.items()):
+        ax.plot(r["n"], r["variance"][:, component].numpy(), color=color, marker="o", markersize=3,
+                label=ESTIMATOR_LABELS.get(method, method))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("samples per estimate $n$")
+    ax.set_ylabel("variance over repeats")
+    ax.legend(frameon=False, fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig

@@ -8,11 +8,13 @@ Two are provided: :func:`vae_loss` (negative ELBO) and :func:`autoencoder_loss` 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import os
 import random
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,8 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
         choice = torch.device(choice)
         if choice.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("device='cuda' was requested but no CUDA GPU is available here; use device='cpu'.")
+        if choice.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise RuntimeError("device='mps' was requested but Apple MPS is not available here; use device='cpu'.")
         return choice
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -179,6 +183,7 @@ def fit(model: torch.nn.Module, train_data, epochs: int = 10, batch_size: int = 
             out["loss"].backward()
             optimizer.step()
             for key, value in out.items():
+                value = value.detach() if isinstance(value, torch.Tensor) else value
                 sums[key] = sums.get(key, 0.0) + float(value) * len(x)
             count += len(x)
         train_means = _with_elbo({k: v / count for k, v in sums.items()})
@@ -283,8 +288,12 @@ def load_checkpoint(path, device=None, with_history: bool = False):
                          "delete it and train again.") from None
     if not isinstance(payload, dict) or payload.get("model_class") not in MODELS:
         raise ValueError(f"{path} is not a vae-course checkpoint (no known model_class).")
-    model = MODELS[payload["model_class"]](**payload["config"])
-    model.load_state_dict(payload["state_dict"])
+    try:
+        model = MODELS[payload["model_class"]](**payload["config"])
+        model.load_state_dict(payload["state_dict"])
+    except (TypeError, KeyError, RuntimeError) as err:
+        raise ValueError(f"{path} does not match the current {payload['model_class']} "
+                         f"({type(err).__name__}); delete it and train again.") from None
     model.to(get_device(device)).eval()
     if with_history:
         return model, History.from_dict(payload.get("history") or {})
@@ -298,6 +307,42 @@ def cache_dir() -> Path:
     return Path(os.environ.get("VAE_COURSE_CACHE", Path.home() / ".cache" / "vae-course"))
 
 
+def _fingerprint(value, depth: int = 0):
+    """A stable, JSON-friendly description of a :func:`cached_fit` argument, with no memory addresses.
+
+    Tensors and datasets are described by their content (a hash), functions by name, code
+    and the values they capture (two lambdas with different ``beta`` differ), and
+    ``functools.partial`` by its function and arguments. Anything else by ``repr``.
+    """
+    if depth > 3:
+        return type(value).__name__
+    if isinstance(value, torch.Tensor):
+        array = value.detach().cpu().contiguous().numpy()
+        return {"tensor": list(array.shape), "sha256": hashlib.sha256(array.tobytes()).hexdigest()[:16]}
+    if isinstance(getattr(value, "images", None), torch.Tensor):  # a DigitDataset
+        return {"dataset": len(value), "source": getattr(value, "source", ""),
+                "binarize": getattr(value, "binarize", "none"), "images": _fingerprint(value.images, depth + 1)}
+    if isinstance(value, functools.partial):
+        return {"partial": _fingerprint(value.func, depth + 1),
+                "args": [_fingerprint(a, depth + 1) for a in value.args],
+                "keywords": {k: _fingerprint(v, depth + 1) for k, v in sorted(value.keywords.items())}}
+    code = getattr(value, "__code__", None)
+    if code is not None:
+        captured = []
+        for cell in value.__closure__ or ():
+            try:
+                captured.append(_fingerprint(cell.cell_contents, depth + 1))
+            except ValueError:  # an empty cell
+                captured.append(None)
+        globals_used = {name: repr(value.__globals__[name]) for name in code.co_names
+                        if isinstance(value.__globals__.get(name), (bool, int, float, str))}
+        constants = [repr(c) for c in code.co_consts if isinstance(c, (bool, int, float, str, bytes, type(None)))]
+        return {"function": f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}",
+                "code": hashlib.sha256(code.co_code).hexdigest()[:16], "constants": constants, "captured": captured,
+                "globals": globals_used, "defaults": [_fingerprint(d, depth + 1) for d in value.__defaults__ or ()]}
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+
 def cached_fit(name: str, model: torch.nn.Module, train_data, seed: int = 0, **fit_kwargs):
     """Train ``model`` with :func:`fit` once and reuse the result on later runs.
 
@@ -307,14 +352,10 @@ def cached_fit(name: str, model: torch.nn.Module, train_data, seed: int = 0, **f
     re-seeded with ``seed + 1`` either way, so the cells that follow give the
     same results whether the model was trained or loaded.
     """
-    loss_fn = fit_kwargs.get("loss_fn")
     key_parts = {
         "name": name, "class": model.__class__.__name__, "config": model.config, "seed": seed,
-        "data": [len(train_data), getattr(train_data, "source", "tensor"), getattr(train_data, "binarize", "none"),
-                 float(train_data.images.sum()) if hasattr(train_data, "images") else 0.0],
-        "fit": {k: (getattr(v, "__qualname__", None) or repr(v)) for k, v in sorted(fit_kwargs.items())
-                if k not in ("progress", "device")},
-        "loss_fn": getattr(loss_fn, "__qualname__", None),
+        "data": _fingerprint(train_data),
+        "fit": {k: _fingerprint(v) for k, v in sorted(fit_kwargs.items()) if k not in ("progress", "device")},
     }
     digest = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = cache_dir() / "models" / f"{name}-{digest}.pt"

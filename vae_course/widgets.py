@@ -178,8 +178,18 @@ def _check_image_size(image_size: int) -> None:
 # --------------------------------------------------------------------------- #
 # Widgets
 # --------------------------------------------------------------------------- #
-def _make_image(png: bytes, css_class: str = "vae-decoded-image") -> widgets.Image:
-    image = widgets.Image(value=png, format="png")
+def _make_image(png: bytes, image_size: int, css_class: str = "vae-decoded-image") -> widgets.Image:
+    """PNG image widget shown at its natural size (``image_size * DISPLAY_SCALE`` px).
+
+    The explicit size and ``align_self`` stop the surrounding flex box from
+    stretching (and blurring) the picture to the full notebook width.
+    """
+    side = f"{image_size * DISPLAY_SCALE}px"
+    image = widgets.Image(
+        value=png,
+        format="png",
+        layout=widgets.Layout(width=side, height=side, align_self="flex-start"),
+    )
     image.add_class(css_class)
     return image
 
@@ -286,7 +296,7 @@ def latent_explorer(
         return torch.tensor([[s.value for s in sliders]], dtype=torch.float32)
 
     # Render once up front: validates `decode` and gives headless runs an image.
-    image = _make_image(render_png(_decode_pixels(decode, current_z(), image_size)))
+    image = _make_image(render_png(_decode_pixels(decode, current_z(), image_size)), image_size)
 
     def _update(_change=None) -> None:
         image.value = render_png(_decode_pixels(decode, current_z(), image_size))
@@ -378,7 +388,7 @@ def interpolation_explorer(decode: Decoder, path: ArrayLike, image_size: int = 2
         value=0, min=0, max=steps - 1, step=1, description="step", continuous_update=True
     )
     label = widgets.Label(value=describe(0))
-    image = _make_image(frame(0))
+    image = _make_image(frame(0), image_size)
 
     def _update(change) -> None:
         i = int(change["new"])

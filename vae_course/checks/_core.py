@@ -154,8 +154,13 @@ class Checker:
 
     # -- calling student code -------------------------------------------------------------
     def call(self, *args, **kwargs):
-        """Call the student's function on copies of the inputs; turn exceptions into CheckFailed."""
-        args = tuple(a.detach().clone().requires_grad_(a.requires_grad) if isinstance(a, torch.Tensor) else a
+        """Call the student's function on copies of the inputs; turn exceptions into CheckFailed.
+
+        A tensor that requires grad is passed as ``a.clone()``: still a copy (in-place changes
+        do not reach the caller), but gradients flow back to ``a``, so ``gradient(out, {"mu": mu})``
+        works on the check's own tensors.
+        """
+        args = tuple((a.clone() if a.requires_grad else a.detach().clone()) if isinstance(a, torch.Tensor) else a
                      for a in args)
         try:
             return self.fn(*args, **kwargs)

@@ -1,0 +1,213 @@
+"""Checks of notebook 06: references pass, each catalogued mistake gets its own hint, bad returns are explained."""
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vae_course import applications, checks, losses
+
+
+def run(check, fn, **kwargs):
+    result = check(fn, **kwargs)
+    return result, result.text()
+
+
+# --------------------------------------------------------------------------- 6.1 anomaly_score
+
+def test_anomaly_score_reference_passes():
+    result, text = run(checks.anomaly_score, applications.anomaly_score)
+    assert result.passed, text
+
+
+def test_anomaly_score_correct_variants_pass():
+    def with_forward(model, x):           # eval mode: forward decodes the mean code
+        logits, mu, logvar = model(x)
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1) + losses.gaussian_kl(mu, logvar)
+
+    def with_probabilities(model, x):     # BCE on sigmoid outputs instead of logits
+        mu, logvar = model.encode(x)
+        p = torch.sigmoid(model.decode(mu))
+        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+        return F.binary_cross_entropy(p, x, reduction="none").sum(1) + kl
+
+    def with_distributions(model, x):     # KL from torch.distributions
+        mu, logvar = model.encode(x)
+        q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+        p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+        kl = torch.distributions.kl_divergence(q, p).sum(1)
+        return -losses.bernoulli_log_likelihood(model.decode(mu), x) + kl
+
+    for fn in (with_forward, with_probabilities, with_distributions):
+        result, text = run(checks.anomaly_score, fn)
+        assert result.passed, (fn.__name__, text)
+
+
+def _parts(model, x):
+    mu, logvar = model.encode(x)
+    logits = model.decode(mu)
+    return logits, mu, logvar, -losses.bernoulli_log_likelihood(logits, x), losses.gaussian_kl(mu, logvar)
+
+
+def test_anomaly_score_mistakes_get_their_own_hints():
+    def elbo(model, x):
+        _, _, _, nll, kl = _parts(model, x)
+        return -(nll + kl)
+
+    def recon_only(model, x):
+        return _parts(model, x)[3]
+
+    def mse_on_logits(model, x):
+        logits, _, _, _, kl = _parts(model, x)
+        return (logits - x).pow(2).sum(1) + kl
+
+    def mse_on_probabilities(model, x):
+        logits, _, _, _, kl = _parts(model, x)
+        return (torch.sigmoid(logits) - x).pow(2).sum(1) + kl
+
+    def kl_subtracted(model, x):
+        _, _, _, nll, kl = _parts(model, x)
+        return nll - kl
+
+    def mean_over_pixels(model, x):
+        logits, mu, logvar, _, kl = _parts(model, x)
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").mean(1) + kl
+
+    expected = {
+        elbo: "sign is flipped",
+        recon_only: "KL term is missing",
+        mse_on_logits: "compared logits with pixels",
+        mse_on_probabilities: "squared error is not the Bernoulli likelihood",
+        kl_subtracted: "*plus* KL",
+        mean_over_pixels: "not .mean(1)",
+    }
+    for fn, needle in expected.items():
+        result, text = run(checks.anomaly_score, fn)
+        assert not result.passed, fn.__name__
+        assert needle in text, (fn.__name__, text)
+
+
+def test_anomaly_score_shape_mistakes():
+    def batch_mean(model, x):
+        return applications.anomaly_score(model, x).mean()
+
+    def per_pixel(model, x):
+        mu, _ = model.encode(x)
+        return F.binary_cross_entropy_with_logits(model.decode(mu), x, reduction="none")
+
+    result, text = run(checks.anomaly_score, batch_mean)
+    assert not result.passed and "Don't average over the batch" in text
+    result, text = run(checks.anomaly_score, per_pixel)
+    assert not result.passed and "Sum the per-pixel terms" in text
+
+
+def test_anomaly_score_sampled_code_fails_with_the_mean_code_hint():
+    def sampled(model, x):
+        mu, logvar = model.encode(x)
+        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+        return -losses.bernoulli_log_likelihood(model.decode(z), x) + losses.gaussian_kl(mu, logvar)
+
+    result, text = run(checks.anomaly_score, sampled)
+    assert not result.passed and "Use the mean code" in text
+
+
+def test_anomaly_score_malformed_returns_and_slow_functions():
+    cases = {
+        (lambda model, x: None): "forget the `return`",
+        (lambda model, x: applications.anomaly_score(model, x).numpy()): "NumPy array",
+        (lambda model, x: (applications.anomaly_score(model, x), 0)): "tuple",
+        (lambda model, x: applications.anomaly_score(model, x).sum().item()): "float",
+        (lambda model, x: applications.anomaly_score(model, x).long()): "dtype",
+    }
+    for fn, needle in cases.items():
+        result, text = run(checks.anomaly_score, fn)
+        assert not result.passed and needle in text, text
+
+    def stub(model, x):
+        raise NotImplementedError("Exercise 6.1")
+
+    assert checks.anomaly_score(stub).status == "not_implemented"
+
+    def slow(model, x):
+        time.sleep(3)
+        return applications.anomaly_score(model, x)
+
+    assert checks.anomaly_score(slow, timeout=0.5).status == "timeout"
+
+    def crashes(model, x):
+        return model.encoder(x)  # VAE has no .encoder
+
+    result, text = run(checks.anomaly_score, crashes)
+    assert result.status == "failed" and "AttributeError" in text
+
+
+# --------------------------------------------------------------------------- 6.2 inpaint_step
+
+def test_inpaint_step_reference_and_variants_pass():
+    def with_where(model, x_known, mask, x_current):
+        _, _, _ = model(x_current)  # any extra forward pass is harmless
+        filled = torch.sigmoid(model.decode(model.encode(x_current)[0]))
+        return torch.where(mask.bool(), x_known, filled)
+
+    def clamps_from_current(model, x_known, mask, x_current):  # the known pixels of x_current equal x_known
+        filled = torch.sigmoid(model(x_current)[0])
+        return mask * x_current + (1 - mask) * filled
+
+    for fn in (applications.inpaint_step, with_where, clamps_from_current):
+        result, text = run(checks.inpaint_step, fn)
+        assert result.passed, text
+
+
+def test_inpaint_step_mistakes_get_their_own_hints():
+    def recon(model, x):
+        return model.decode(model.encode(x)[0])
+
+    mistakes = {
+        (lambda m, k, mask, c: (1 - mask) * k + mask * torch.sigmoid(recon(m, c))): "mask is 1 where a pixel is *known*",
+        (lambda m, k, mask, c: torch.sigmoid(recon(m, c))): "Put the known pixels back",
+        (lambda m, k, mask, c: mask * k + (1 - mask) * recon(m, c)): "apply torch.sigmoid to get pixel values",
+        (lambda m, k, mask, c: recon(m, c)): "Apply torch.sigmoid to the decoder's logits, then keep",
+        (lambda m, k, mask, c: mask * k + (1 - mask) * torch.sigmoid(recon(m, k))): "Encode the current guess",
+    }
+    for fn, needle in mistakes.items():
+        result, text = run(checks.inpaint_step, fn)
+        assert not result.passed and needle in text, text
+
+
+def test_inpaint_step_malformed_returns():
+    cases = {
+        (lambda m, k, mask, c: None): "forget the `return`",
+        (lambda m, k, mask, c: applications.inpaint_step(m, k, mask, c)[0]): "wrong shape",
+        (lambda m, k, mask, c: np.zeros((4, 784))): "NumPy array",
+    }
+    for fn, needle in cases.items():
+        result, text = run(checks.inpaint_step, fn)
+        assert not result.passed and needle in text, text
+
+
+# --------------------------------------------------------------------------- plumbing
+
+def test_corruptions_masks_and_roc_auc():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(50, 784)
+    noisy = applications.add_gaussian_noise(x, 0.5, generator=generator)
+    assert noisy.shape == x.shape and noisy.min() >= 0 and noisy.max() <= 1 and not torch.equal(noisy, x)
+    salted = applications.add_salt_and_pepper(x, 0.2, generator=generator)
+    changed = (salted != x).float().mean().item()
+    assert 0.15 < changed < 0.25
+    assert set(salted[salted != x].unique().tolist()) <= {0.0, 1.0}
+    mask = applications.half_mask("lower")
+    assert mask.shape == (784,) and mask[:392].eq(1).all() and mask[392:].eq(0).all()
+    assert applications.half_mask("left", n=3).shape == (3, 784)
+    assert applications.roc_auc([0, 1, 2], [3, 4]) == 1.0
+    assert applications.roc_auc([3, 4], [0, 1, 2]) == 0.0
+    assert abs(applications.roc_auc(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 3.0])) - 0.75) < 1e-9
+
+
+def test_reconstruction_error_and_anomaly_score_shapes():
+    from vae_course.checks.applications import tiny_vae
+
+    model, x = tiny_vae(), torch.rand(6, 784)
+    assert applications.reconstruction_error(model, x).shape == (6,)
+    assert (applications.anomaly_score(model, x) > 0).all()

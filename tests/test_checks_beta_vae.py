@@ -1,0 +1,129 @@
+"""Checks of notebook 07: references pass, each catalogued mistake gets its own hint, bad returns are explained."""
+
+import time
+
+import numpy as np
+import torch
+
+from vae_course import checks, diagnostics
+
+
+def run(check, fn, **kwargs):
+    result = check(fn, **kwargs)
+    return result, result.text()
+
+
+# --------------------------------------------------------------------------- 7.1 kl_per_dimension
+
+def test_kl_per_dimension_reference_and_variants_pass():
+    def with_distributions(mu, logvar):
+        q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+        p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+        return torch.distributions.kl_divergence(q, p).mean(0)
+
+    def written_out(mu, logvar):
+        return -0.5 * torch.mean(1 + logvar - mu ** 2 - torch.exp(logvar), dim=0)
+
+    for fn in (diagnostics.kl_per_dimension, with_distributions, written_out):
+        result, text = run(checks.kl_per_dimension, fn)
+        assert result.passed, text
+
+
+def test_kl_per_dimension_mistakes_get_their_own_hints():
+    def entries(mu, logvar):
+        return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+
+    mistakes = {
+        (lambda mu, lv: entries(mu, lv).sum(0)): "so the numbers do not grow with the batch size",
+        (lambda mu, lv: entries(mu, lv).sum(1)): "not over the latent dimensions (dim=1)",
+        (lambda mu, lv: entries(mu, lv).mean()): "keep the latent dimension",
+        (lambda mu, lv: entries(mu, lv)): "Average over the batch: .mean(dim=0)",
+        (lambda mu, lv: 2 * entries(mu, lv).mean(0)): "keep the 1/2",
+        (lambda mu, lv: -entries(mu, lv).mean(0)): "never negative",
+        (lambda mu, lv: 0.5 * (mu.pow(2) + (0.5 * lv).exp() - 1 - lv).mean(0)): "the variance sigma^2 is exp(logvar)",
+    }
+    for fn, needle in mistakes.items():
+        result, text = run(checks.kl_per_dimension, fn)
+        assert not result.passed and needle in text, text
+
+
+def test_kl_per_dimension_gradient_and_malformed_returns():
+    cases = {
+        (lambda mu, lv: diagnostics.kl_per_dimension(mu, lv).detach()): "no gradient",
+        (lambda mu, lv: None): "forget the `return`",
+        (lambda mu, lv: diagnostics.kl_per_dimension(mu, lv).detach().numpy()): "NumPy array",
+        (lambda mu, lv: (diagnostics.kl_per_dimension(mu, lv),)): "tuple",
+    }
+    for fn, needle in cases.items():
+        result, text = run(checks.kl_per_dimension, fn)
+        assert not result.passed and needle in text, text
+
+    def slow(mu, logvar):
+        time.sleep(3)
+
+    assert checks.kl_per_dimension(slow, timeout=0.5).status == "timeout"
+
+
+# --------------------------------------------------------------------------- 7.2 active_units
+
+def test_active_units_reference_and_variants_pass():
+    def biased_numpy(mu, threshold=0.01):
+        return int(np.sum(np.var(mu.numpy(), axis=0) > threshold))
+
+    def tensor_count(mu, threshold=0.01):
+        return (mu.var(0) > threshold).sum()  # a 0-d integer tensor is accepted
+
+    def covariance_diagonal(mu, threshold=0.01):
+        return int((torch.cov(mu.T).diagonal() > threshold).sum().item())
+
+    for fn in (diagnostics.active_units, biased_numpy, tensor_count, covariance_diagonal):
+        result, text = run(checks.active_units, fn)
+        assert result.passed, text
+
+
+def test_active_units_mistakes_get_their_own_hints():
+    mistakes = {
+        (lambda mu, threshold=0.01: int((mu.std(0) > threshold).sum())): "not its standard deviation",
+        (lambda mu, threshold=0.01: int((mu.var(0) < threshold).sum())): "*above* the threshold",
+        (lambda mu, threshold=0.01: int((mu.var(1) > threshold).sum())): "Take the variance over the images",
+        (lambda mu, threshold=0.01: int((mu.mean(0).abs() > threshold).sum())): "still inactive",
+        (lambda mu, threshold=0.01: int((mu.var(0) > 0.01).sum())): "Use the `threshold` argument",
+    }
+    for fn, needle in mistakes.items():
+        result, text = run(checks.active_units, fn)
+        assert not result.passed and needle in text, text
+
+
+def test_active_units_malformed_returns():
+    cases = {
+        (lambda mu, threshold=0.01: None): "forget the `return`",
+        (lambda mu, threshold=0.01: mu.var(0) > threshold): "expected a single count",
+        (lambda mu, threshold=0.01: (mu.var(0) > threshold).float().mean()): "whole number",
+        (lambda mu, threshold=0.01: "4"): "expected a count",
+        (lambda mu, threshold=0.01: (4,)): "tuple",
+        (lambda mu, threshold=0.01: 3): "you counted 3 active units, expected 4",
+    }
+    for fn, needle in cases.items():
+        result, text = run(checks.active_units, fn)
+        assert not result.passed and needle in text, text
+
+    def slow(mu, threshold=0.01):
+        time.sleep(3)
+
+    assert checks.active_units(slow, timeout=0.5).status == "timeout"
+
+
+# --------------------------------------------------------------------------- diagnostics plumbing
+
+def test_diagnostics_helpers():
+    mu = torch.cat([torch.randn(100, 2), torch.full((100, 1), 3.0)], dim=1)
+    assert diagnostics.active_units(mu) == 2
+    assert diagnostics.activity(mu).shape == (3,)
+    logvar = torch.zeros(100, 3)
+    kl = diagnostics.kl_per_dimension(mu, logvar)
+    assert torch.allclose(kl.sum(), (0.5 * mu.pow(2).sum(1)).mean())
+    from vae_course.models import VAE
+
+    model = VAE(hidden_dim=8, latent_dim=3).train()
+    mu_all, logvar_all = diagnostics.encode_dataset(model, torch.rand(25, 784), batch_size=10)
+    assert mu_all.shape == logvar_all.shape == (25, 3) and model.training

@@ -1,0 +1,114 @@
+"""Checks for notebook 06 (what VAEs are good for): the anomaly score and one inpainting step."""
+
+import torch
+import torch.nn.functional as F
+
+from .. import applications, losses
+from ..models import VAE
+from ._core import CheckFailed, Mistake, exercise
+
+
+def tiny_vae(seed: int = 0) -> VAE:
+    """A small seeded VAE (784-16-3) in eval mode whose KL term and pixel probabilities are far from trivial."""
+    generator_state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    model = VAE(hidden_dim=16, latent_dim=3)
+    with torch.no_grad():
+        model.fc_mu.bias.copy_(torch.tensor([1.0, -2.0, 0.5]))
+        model.fc_logvar.bias.copy_(torch.tensor([-1.0, 0.5, -0.3]))
+        model.fc_decode_out.weight.mul_(8.0)
+    torch.set_rng_state(generator_state)
+    return model.eval()
+
+
+def _check_inputs(batch: int = 5) -> torch.Tensor:
+    x = torch.rand(batch, 784)
+    x[:, :300] = (x[:, :300] > 0.5).float()  # a mix of binary and grey pixels
+    return x
+
+
+@exercise("6.1", "06_applications", "anomaly_score", points=2,
+          title="the anomaly score (negative ELBO per image)",
+          contract="anomaly_score(model, x: (B, 784) in [0, 1]) -> (B,): the negative ELBO of each image in nats, "
+                   "-log p(x | z = mu) + KL(q(z|x) || N(0, I)), with the mean code z = mu (deterministic), "
+                   "Bernoulli log-likelihood summed over pixels; larger = more anomalous")
+def anomaly_score(fn, t):
+    model = tiny_vae()
+    x = _check_inputs()
+    out = t.tensor(t.call(model, x), like=x)
+    if out.dim() == 0:
+        raise CheckFailed("the result is a single number (shape ()), expected one score per image (batch=5,).",
+                          "Don't average over the batch: sum over the pixels (dim=1) only, so each image "
+                          "keeps its own score.")
+    if tuple(out.shape) == (5, 784):
+        raise CheckFailed("the result has one value per pixel (5, 784), expected one score per image (batch=5,).",
+                          "Sum the per-pixel terms over the pixels (dim=1).")
+    t.shape(out, (5,), ["batch"])
+    t.finite(out)
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        logits = model.decode(mu)
+        nll = -losses.bernoulli_log_likelihood(logits, x)
+        kl = losses.gaussian_kl(mu, logvar)
+        expected = applications.anomaly_score(model, x)
+        bce_pixels = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    mse_logits = (logits - x).pow(2).sum(1)
+    mse_probs = (torch.sigmoid(logits) - x).pow(2).sum(1)
+    logits_hint = ("You compared logits with pixels: the decoder returns logits, and the Bernoulli likelihood is "
+                   "computed from them with F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(1) "
+                   "- not a squared error.")
+    t.values(out, expected, "the scores", rtol=1e-4, atol=1e-3, mistakes=[
+        Mistake("the ELBO itself (the sign is flipped)", -expected,
+                "An anomaly score must be *large* for unusual images: return the negative ELBO, "
+                "reconstruction loss + KL, not the ELBO."),
+        Mistake("the reconstruction term only (the KL term is missing)", nll,
+                "Add the KL term: the ELBO is E[log p(x|z)] - KL(q(z|x) || p(z)), so the score is "
+                "reconstruction loss + KL (losses.gaussian_kl(mu, logvar))."),
+        Mistake("the KL term only", kl, "Add the reconstruction term -log p(x | z = mu), summed over pixels."),
+        Mistake("reconstruction loss minus the KL term", nll - kl,
+                "The negative ELBO is reconstruction loss *plus* KL: -(log p(x|z) - KL) = -log p(x|z) + KL."),
+        Mistake("a squared error on the logits (+ KL)", mse_logits + kl, logits_hint),
+        Mistake("a squared error on the logits", mse_logits, logits_hint),
+        Mistake("a squared error on the probabilities (+ KL)", mse_probs + kl,
+                "A squared error is not the Bernoulli likelihood the VAE was trained with: use "
+                "F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(1)."),
+        Mistake("a mean over pixels instead of a sum", bce_pixels.mean(1) + kl,
+                "log p(x|z) is a sum over the 784 independent pixels: use .sum(1), not .mean(1)."),
+    ], hint="Use the mean code: mu, logvar = model.encode(x); logits = model.decode(mu); then "
+            "score = BCE-with-logits summed over pixels + losses.gaussian_kl(mu, logvar).")
+
+
+@exercise("6.2", "06_applications", "inpaint_step", points=2,
+          title="one inpainting step that keeps the known pixels",
+          contract="inpaint_step(model, x_known, mask, x_current) -> x_next, all (B, 784) in [0, 1]; mask is 1 "
+                   "where a pixel is known and 0 where it is missing. Encode x_current, decode its mean code, "
+                   "x_next = mask * x_known + (1 - mask) * sigmoid(logits)")
+def inpaint_step(fn, t):
+    model = tiny_vae(seed=1)
+    mask = (torch.rand(4, 784) < 0.5).float()
+    x_known = mask * torch.rand(4, 784)                        # missing pixels are 0, as in a masked image
+    x_current = mask * x_known + (1 - mask) * torch.rand(4, 784)  # the current guess keeps the known pixels
+    out = t.tensor(t.call(model, x_known, mask, x_current), like=x_known)
+    t.shape(out, (4, 784), ["batch", "pixels"], hint="Return a full image per input: (B, 784).")
+    t.finite(out)
+    with torch.no_grad():
+        logits = model.decode(model.encode(x_current)[0])
+        probs = torch.sigmoid(logits)
+        stale = torch.sigmoid(model.decode(model.encode(x_known)[0]))
+        expected = applications.inpaint_step(model, x_known, mask, x_current)
+    t.values(out, expected, "the pixels", mistakes=[
+        Mistake("the mask used the wrong way round", (1 - mask) * x_known + mask * probs,
+                "mask is 1 where a pixel is *known*: keep x_known there (mask * x_known) and fill the rest "
+                "((1 - mask) * reconstruction)."),
+        Mistake("a reconstruction whose known pixels are not clamped", probs,
+                "Put the known pixels back after decoding: mask * x_known + (1 - mask) * reconstruction. "
+                "Otherwise the visible part drifts too."),
+        Mistake("logits in the missing pixels", mask * x_known + (1 - mask) * logits,
+                "The decoder returns logits: apply torch.sigmoid to get pixel values in [0, 1]."),
+        Mistake("unclamped logits", logits,
+                "Apply torch.sigmoid to the decoder's logits, then keep the known pixels: "
+                "mask * x_known + (1 - mask) * probabilities."),
+        Mistake("a reconstruction of x_known instead of x_current", mask * x_known + (1 - mask) * stale,
+                "Encode the current guess x_current (it holds your latest fill of the missing pixels); "
+                "encoding x_known every time would never improve the fill."),
+    ])

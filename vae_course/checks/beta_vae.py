@@ -1,0 +1,116 @@
+"""Checks for notebook 07 (beta-VAE and posterior collapse): KL per dimension and active units."""
+
+import numbers
+
+import numpy as np
+import torch
+
+from .. import diagnostics
+from ._core import CheckFailed, Mistake, exercise
+
+
+@exercise("7.1", "07_beta_vae", "kl_per_dimension", points=1,
+          title="the KL term of each latent dimension",
+          contract="kl_per_dimension(mu: (B, D), logvar: (B, D)) -> (D,): "
+                   "1/2 (mu_j^2 + exp(logvar_j) - 1 - logvar_j) averaged over the batch (dim=0), in nats; "
+                   "its sum over j is the batch mean of the KL term")
+def kl_per_dimension(fn, t):
+    mu = torch.randn(8, 5, requires_grad=True)
+    logvar = (0.8 * torch.randn(8, 5)).requires_grad_(True)
+    out = t.tensor(t.call(mu, logvar), like=mu)
+    shapes = {
+        (8,): ("one value per example (batch=8,), expected one per latent dimension (latent=5,).",
+               "Reduce over the batch (dim=0), not over the latent dimensions (dim=1): "
+               "you want to know how much each *dimension* is used."),
+        (): ("a single number, expected one value per latent dimension (latent=5,).",
+             "Average over the batch only (dim=0); keep the latent dimension."),
+        (8, 5): ("one value per example and dimension (8, 5), expected (latent=5,).",
+                 "Average over the batch: .mean(dim=0)."),
+    }
+    if tuple(out.shape) in shapes:
+        raise CheckFailed("the result has " + shapes[tuple(out.shape)][0], shapes[tuple(out.shape)][1])
+    t.shape(out, (5,), ["latent"])
+    t.finite(out)
+    t.gradient(out, {"mu": mu, "logvar": logvar})
+    with torch.no_grad():
+        per_entry = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+        expected = diagnostics.kl_per_dimension(mu, logvar)
+    t.values(out, expected, "the KL values", mistakes=[
+        Mistake("a sum over the batch instead of a mean", per_entry.sum(0),
+                "Average over the batch (.mean(dim=0)) so the numbers do not grow with the batch size."),
+        Mistake("the KL without the factor 1/2", 2 * per_entry.mean(0),
+                "KL(N(mu, sigma^2) || N(0, 1)) = 1/2 (mu^2 + sigma^2 - 1 - log sigma^2): keep the 1/2."),
+        Mistake("the KL with the sign flipped", -per_entry.mean(0),
+                "A KL divergence is never negative: 1/2 (mu^2 + exp(logvar) - 1 - logvar)."),
+        Mistake("the standard deviation where the variance belongs",
+                0.5 * (mu.pow(2) + (0.5 * logvar).exp() - 1 - logvar).mean(0),
+                "logvar is log sigma^2: the variance sigma^2 is exp(logvar); exp(logvar / 2) is sigma."),
+    ])
+
+
+def _activity_inputs():
+    """Posterior means (200, 9) with known variances per dimension and a few far-from-zero means."""
+    variances = torch.tensor([2.0, 0.5, 0.05, 0.02, 0.004, 0.001, 0.0005, 1e-6, 1e-6])
+    means = torch.tensor([0.0, 0.0, 0.0, 0.0, 5.0, 5.0, 5.0, 0.0, 0.0])
+    z = torch.randn(200, 9)
+    z = (z - z.mean(0)) / z.std(0)
+    return z * variances.sqrt() + means
+
+
+def _as_count(out, what: str) -> int:
+    """Accept a Python/NumPy integer or a 0-d tensor holding a whole number; explain anything else."""
+    if out is None:
+        raise CheckFailed(f"{what} is None.", "Did you forget the `return` statement?")
+    if isinstance(out, (torch.Tensor, np.ndarray)):
+        if out.ndim > 0:
+            raise CheckFailed(f"{what} has shape {tuple(out.shape)}, expected a single count (an int).",
+                              "Count the active dimensions: (activity > threshold).sum(), then int(...).")
+        out = out.item()
+    if isinstance(out, tuple):
+        raise CheckFailed(f"{what} is a tuple, expected a single count (an int).", "Return only the count.")
+    if isinstance(out, bool) or not isinstance(out, numbers.Number):
+        raise CheckFailed(f"{what} is a {type(out).__name__}, expected a count (an int).",
+                          "Return int((activity > threshold).sum()).")
+    if float(out) != int(out):
+        raise CheckFailed(f"{what} is {out}, expected a whole number of dimensions.",
+                          "Count the dimensions with .sum() (not .mean()) and return an int.")
+    return int(out)
+
+
+@exercise("7.2", "07_beta_vae", "active_units", points=1,
+          title="the number of active latent units",
+          contract="active_units(mu: (N, D), threshold=0.01) -> int: how many dimensions u have "
+                   "A_u = Var over the N images of mu[:, u] greater than threshold (Burda et al. 2015)")
+def active_units(fn, t):
+    mu = _activity_inputs()
+    count = _as_count(t.call(mu), "the result")
+    t.ok("returns a count")
+    expected = diagnostics.active_units(mu)
+    if count != expected:
+        wrong = {
+            int((mu.std(0) > 0.01).sum()): ("the standard deviation of the means compared with the threshold",
+                                            "Activity is the *variance* of mu over the data (mu.var(dim=0)), "
+                                            "not its standard deviation."),
+            int((mu.var(0) < 0.01).sum()): ("the inactive units (threshold direction flipped)",
+                                            "A unit is *active* when its activity is *above* the threshold: "
+                                            "count var > threshold."),
+            int((mu.var(1) > 0.01).sum()): ("a count of examples, not of dimensions",
+                                            "Take the variance over the images (dim=0) to get one activity per "
+                                            "latent dimension, then count the dimensions."),
+            int((mu.mean(0).abs() > 0.01).sum()): ("the mean of mu instead of its variance",
+                                                   "A unit whose mean code is far from 0 but the same for every "
+                                                   "image is still inactive: use the variance over images."),
+        }
+        if count in wrong:
+            name, hint = wrong[count]
+            raise CheckFailed(f"you counted {count} active units, expected {expected} - this looks like {name}.",
+                              hint)
+        raise CheckFailed(f"you counted {count} active units, expected {expected}.",
+                          "Compute activity = mu.var(dim=0) (one value per dimension) and count activity > threshold.")
+    t.ok("the count matches the reference")
+    count = _as_count(t.call(mu, threshold=0.1), "the result with threshold=0.1")
+    expected = diagnostics.active_units(mu, threshold=0.1)
+    if count != expected:
+        raise CheckFailed(f"with threshold=0.1 you counted {count} active units, expected {expected}.",
+                          "Use the `threshold` argument instead of a fixed 0.01.")
+    t.ok("the threshold argument is used")

@@ -1,0 +1,133 @@
+"""Checks for notebook 08 (evaluating a VAE honestly): the IWAE bound and conditional sampling."""
+
+import math
+
+import torch
+
+from .. import diagnostics
+from ..models import ConditionalVAE
+from ._core import CheckFailed, Mistake, exercise
+
+
+@exercise("8.1", "08_evaluation", "iwae_bound", points=2,
+          title="the importance-weighted bound, computed stably",
+          contract="iwae_bound(log_weights: (B, K)) -> (B,): log (1/K) sum_k exp(log_weights[:, k]) = "
+                   "logsumexp over the K samples (dim=1) minus log K, in nats; finite even for log-weights "
+                   "like -1e4 or +1e3")
+def iwae_bound(fn, t):
+    log_weights = (2.0 * torch.randn(4, 7) - 1.0).requires_grad_(True)
+    out = t.tensor(t.call(log_weights), like=log_weights)
+    if tuple(out.shape) == (7,):
+        raise CheckFailed("the result has one value per sample (K=7,), expected one per image (batch=4,).",
+                          "Combine the K samples of each image: reduce over dim=1, not dim=0.")
+    if out.dim() == 0:
+        raise CheckFailed("the result is a single number, expected one bound per image (batch=4,).",
+                          "Reduce over the K samples only (dim=1); don't average over the batch.")
+    t.shape(out, (4,), ["batch"])
+    t.finite(out)
+    t.gradient(out, {"log_weights": log_weights})
+    with torch.no_grad():
+        lw = log_weights.detach()
+        expected = diagnostics.iwae_bound(lw)
+        lse = torch.logsumexp(lw, dim=1)
+    t.values(out, expected, "the bounds", mistakes=[
+        Mistake("the ELBO (the mean of the log-weights)", lw.mean(1),
+                "The mean of the log-weights is the K-sample average of the ELBO, not the IWAE bound: "
+                "average the *weights* (inside the log), i.e. logsumexp over k minus log K."),
+        Mistake("a log-sum-exp without the - log K", lse,
+                "Average, don't sum, the K weights: subtract math.log(K) after the logsumexp."),
+        Mistake("a log-sum-exp minus K", lse - 7,
+                "Subtract log K (math.log(K)), not K."),
+        Mistake("the largest log-weight", lw.max(1).values,
+                "The max is only the dominant term of the log-sum-exp: add log sum_k exp(lw_k - max) "
+                "(or use torch.logsumexp) and subtract log K."),
+    ])
+    # numerical stability: realistic VAEs have log-weights around -100 nats per image, and worse.
+    extreme = torch.stack([-1e4 + 3.0 * torch.randn(7), 1e3 + 3.0 * torch.randn(7)])
+    result = t.tensor(t.call(extreme), "the result for log-weights near -1e4 and +1e3")
+    if tuple(result.shape) != (2,) or not torch.isfinite(result).all():
+        raise CheckFailed("for log-weights near -1e4 and +1e3 the result is not finite: "
+                          f"{[round(v, 1) for v in result.detach().flatten().tolist()[:2]]}.",
+                          "exp(-1e4) underflows to 0 and exp(1e3) overflows to inf in floating point, so "
+                          "log(mean(exp(...))) breaks. Use torch.logsumexp(log_weights, dim=1), which subtracts "
+                          "the maximum before exponentiating.")
+    t.values(result.detach(), diagnostics.iwae_bound(extreme), "the bounds for extreme log-weights",
+             atol=1e-2, rtol=1e-5)
+    t.ok("numerically stable for log-weights near -1e4 and +1e3")
+
+
+class _RecordingCVAE(ConditionalVAE):
+    """A tiny conditional VAE that remembers every (z, y) its decoder receives."""
+
+    def __init__(self):
+        super().__init__(hidden_dim=16, latent_dim=4)
+        self.seen_z, self.seen_y = [], []
+
+    def decode(self, z, y):
+        self.seen_z.append(z.detach().clone())
+        self.seen_y.append(self.one_hot(y).detach().clone())
+        return super().decode(z, y)
+
+
+def _recording_cvae() -> _RecordingCVAE:
+    state = torch.get_rng_state()
+    torch.manual_seed(0)
+    model = _RecordingCVAE()
+    with torch.no_grad():
+        model.fc_decode_hidden.weight[:, 4:].mul_(20.0)  # make the label matter a lot
+    torch.set_rng_state(state)
+    return model.eval()
+
+
+@exercise("8.2", "08_evaluation", "sample_digit", points=2,
+          title="generate a chosen digit with a conditional VAE",
+          contract="sample_digit(model, digit: int, n: int) -> (n, 784) pixel probabilities in [0, 1]: "
+                   "z ~ N(0, I) of shape (n, model.latent_dim), y the one-hot label of `digit` (n, 10), "
+                   "return torch.sigmoid(model.decode(z, y))")
+def sample_digit(fn, t):
+    digit, n = 7, 2000
+    model = _recording_cvae()
+    out = t.tensor(t.call(model, digit, n))
+    t.shape(out, (n, 784), ["n", "pixels"], hint="Return one image (784 probabilities) per sample: (n, 784).")
+    t.finite(out)
+    if not model.seen_z:
+        raise CheckFailed("your function never called model.decode(z, y).",
+                          "Decode codes drawn from the prior: torch.sigmoid(model.decode(z, y)).")
+    z, y = torch.cat(model.seen_z), torch.cat(model.seen_y)
+    if tuple(z.shape) != (n, model.latent_dim):
+        raise CheckFailed(f"the decoder received codes of shape {tuple(z.shape)}, expected (n={n}, latent={model.latent_dim}).",
+                          "Draw one code per sample: torch.randn(n, model.latent_dim).")
+    labels = y.argmax(1)
+    if not torch.allclose(y.sum(1), torch.ones(n)) or not (labels == digit).all():
+        got = sorted(set(labels.tolist()))[:5]
+        raise CheckFailed(f"the label passed to the decoder is not a one-hot {digit} (it encodes {got}).",
+                          "Build y = F.one_hot(torch.full((n,), digit), 10).float(): every row one-hot at `digit`.")
+    t.ok("the one-hot label reaches the decoder")
+    mean, std = z.mean().item(), z.std(0).mean().item()
+    if std < 1e-3:
+        raise CheckFailed("all your codes z are the same, so every sample is the same image.",
+                          "Draw a fresh code per sample: z = torch.randn(n, model.latent_dim).")
+    if abs(mean - 0.5) < 0.05 and z.min() >= 0 and abs(std - math.sqrt(1 / 12)) < 0.05:
+        raise CheckFailed("your codes look uniform on [0, 1) (torch.rand), not standard normal.",
+                          "The prior is N(0, I): use torch.randn, not torch.rand.")
+    if abs(mean) > 0.1 or abs(std - 1) > 0.1:
+        raise CheckFailed(f"your codes have mean {mean:.2f} and standard deviation {std:.2f}; "
+                          "codes from the prior N(0, I) have mean 0 and standard deviation 1.",
+                          "Use z = torch.randn(n, model.latent_dim) as it is (no scaling or shifting).")
+    t.ok("z ~ N(0, I) (mean and standard deviation)")
+    with torch.no_grad():
+        logits = ConditionalVAE.decode(model, z, y)
+    if z.shape[0] == out.shape[0]:
+        if torch.allclose(out, logits, atol=1e-5):
+            raise CheckFailed("you returned the decoder's logits.",
+                              "Apply torch.sigmoid to turn logits into pixel probabilities in [0, 1].")
+        t.values(out, torch.sigmoid(logits), "the pixel probabilities", atol=1e-5,
+                 hint="Return torch.sigmoid(model.decode(z, y)) for the codes you drew.")
+    other = _recording_cvae()
+    small = t.tensor(t.call(other, 2, 5), "the result for digit=2, n=5")
+    t.shape(small, (5, 784), ["n", "pixels"], "the result for digit=2, n=5",
+            hint="Use the arguments `digit` and `n` rather than fixed values.")
+    if not other.seen_y or not (torch.cat(other.seen_y).argmax(1) == 2).all():
+        raise CheckFailed("for digit=2 the decoder did not receive the label 2.",
+                          "Build the label from the `digit` argument rather than a fixed value.")
+    t.ok("works for other digits and sample sizes")
