@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.vae-course-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test test-fast student-notebooks lock benchmark clean
+.PHONY: setup lab test test-fast test-e2e student-notebooks lock benchmark clean
 
 setup: $(STAMP)
 
@@ -44,3 +44,8 @@ benchmark: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Only the JupyterLab browser test (see docs/e2e.md).
+test-e2e: setup
+	bash scripts/install_browser.sh
+	$(PY) -m pytest tests/e2e -m e2e -s

@@ -8,8 +8,9 @@ Session-wide resources, each torn down by a finalizer even when a test fails:
 * ``lab_server``    -- JupyterLab started from *this* Python environment on
   127.0.0.1 with a random token, isolated config/settings directories.
 * ``browser``       -- Chromium driven by Playwright's sync API.
-* ``page``          -- one fresh tab per test; failure screenshot on error;
-  the kernels it started are shut down afterwards.
+* ``lab_page``      -- one tab with JupyterLab loaded once for the session.
+* ``page``          -- that tab for one test; failure screenshot on error,
+  then its notebooks are closed and kernels shut down.
 
 Environment variables:
 
@@ -30,7 +31,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -72,6 +72,19 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("E2E_ARTIFACTS") or REPO_ROOT / "test-artifacts" / "e2e")
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
+
+
+# Files this suite writes into the artefact folder (removed at the start of a
+# run so stale screenshots from an earlier run cannot be mistaken for new ones).
+_OUR_ARTIFACTS = ("*-after-*.png", "*-FAILED.png", "*-timeout.png", "*-console.log",
+                  "jupyterlab-server.log")
+
+
+def _clear_old_artifacts() -> None:
+    folder = artifacts_dir()
+    for pattern in _OUR_ARTIFACTS:
+        for old in folder.glob(pattern):
+            old.unlink(missing_ok=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -270,6 +283,7 @@ def lab_server(lab_copy: LabCopy, tmp_path_factory, request) -> LabServer:
     # Kernels import vae_course from this checkout even without `pip install -e .`.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
 
+    _clear_old_artifacts()
     port, token = _free_port(), secrets.token_hex(24)
     log_path = artifacts_dir() / "jupyterlab-server.log"
     command = [
@@ -364,16 +378,48 @@ def browser(chromium_path: str, tmp_path_factory, request):
     return context
 
 
-@pytest.fixture
-def page(browser, lab_server: LabServer, request):
-    """A new tab for one test; on failure a screenshot is saved, then kernels are stopped."""
+@pytest.fixture(scope="session")
+def lab_page(browser, lab_server: LabServer, request):
+    """One browser tab with JupyterLab loaded once (a full app load costs 5-20 s)."""
     tab = browser.new_page()
     tab.set_default_timeout(60_000)
-    console_log = artifacts_dir() / f"{request.node.name}-console.log"
-    messages = []
+    messages: list = []
     tab.on("console", lambda msg: messages.append(f"[{msg.type}] {msg.text}"))
     tab.on("pageerror", lambda exc: messages.append(f"[pageerror] {exc}"))
-    yield tab
+    tab._e2e_console = messages  # drained by the `page` fixture after each test
+    request.addfinalizer(tab.close)
+    tab.goto(f"{lab_server.url}/lab?reset&token={lab_server.token}")
+    try:
+        tab.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.started !== undefined"
+            " && document.querySelector('.jp-LabShell') !== null",
+            timeout=120_000,
+        )
+        tab.evaluate("() => window.jupyterapp.restored")  # resolves once the UI is restored
+    except Exception as exc:
+        shot = artifacts_dir() / "jupyterlab-load-FAILED.png"
+        tab.screenshot(path=str(shot))
+        pytest.fail(
+            f"JupyterLab did not load in the browser ({exc}); screenshot {shot}.\n"
+            f"Server log tail:\n{lab_server.log_tail()}",
+            pytrace=False,
+        )
+    return tab
+
+
+JS_CLOSE_NOTEBOOKS = """() => {
+  for (const w of [...window.jupyterapp.shell.widgets('main')]) {
+    if (w.context && w.context.model) w.context.model.dirty = false;  // no "save?" dialog
+    w.dispose();
+  }
+}"""
+
+
+@pytest.fixture
+def page(lab_page, lab_server: LabServer, request):
+    """The JupyterLab tab for one test; afterwards: failure screenshot, console log,
+    notebooks closed and kernels shut down, so the next test starts clean."""
+    yield lab_page
     failed = any(
         getattr(getattr(request.node, f"rep_{when}", None), "failed", False)
         for when in ("setup", "call")
@@ -381,10 +427,15 @@ def page(browser, lab_server: LabServer, request):
     if failed:
         shot = artifacts_dir() / f"{request.node.name}-FAILED.png"
         try:
-            tab.screenshot(path=str(shot), full_page=True)
+            lab_page.screenshot(path=str(shot), full_page=True)
             print(f"\n[e2e] failure screenshot: {shot}")
         except Exception as exc:  # the browser may be gone
             print(f"\n[e2e] could not take failure screenshot: {exc}")
-    console_log.write_text("\n".join(messages))
-    tab.close()
+    messages = lab_page._e2e_console
+    (artifacts_dir() / f"{request.node.name}-console.log").write_text("\n".join(messages))
+    messages.clear()
+    try:
+        lab_page.evaluate(JS_CLOSE_NOTEBOOKS)
+    except Exception:
+        pass
     lab_server.shutdown_kernels()

@@ -38,7 +38,7 @@ KERNEL_TIMEOUT_MS = 90_000  # notebook opened -> kernel idle
 #  * exactly, from the cell models (output_type == "error") via window.jupyterapp;
 #  * visually, stderr outputs whose text looks like a traceback.
 STDERR_SELECTOR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
-TRACEBACK_RE = r"Traceback \(most recent call last\)|^\s*\w*(Error|Exception)\b.*(:|$)"
+TRACEBACK_RE = r"Traceback \(most recent call last\)|^\s*\w*(Error|Exception)\b"  # JS, flag m
 
 JS_NOTEBOOK_READY = """(path) => {
   const app = window.jupyterapp;
@@ -98,11 +98,14 @@ JS_CELL_REPORT = """([stderrSelector, tracebackRe]) => {
 # JupyterLab never scrolls the page itself (the notebook panel scrolls
 # inside), so a "full page" screenshot would only show the viewport.  We grow
 # the viewport by the notebook's hidden scroll height (capped) while taking it.
-JS_HIDDEN_NOTEBOOK_HEIGHT = """() => {
-  const el = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')
-          || document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+JS_NOTEBOOK_SCROLLER = """(
+  document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')
+  || document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook'))"""
+JS_HIDDEN_NOTEBOOK_HEIGHT = f"""() => {{
+  const el = {JS_NOTEBOOK_SCROLLER};
   return el ? Math.max(0, el.scrollHeight - el.clientHeight) : 0;
-}"""
+}}"""
+JS_SCROLL_NOTEBOOK_TO_TOP = f"""() => {{ const el = {JS_NOTEBOOK_SCROLLER}; if (el) el.scrollTop = 0; }}"""
 MAX_SCREENSHOT_HEIGHT = 8000
 
 
@@ -117,6 +120,8 @@ def screenshot(page, name: str) -> str:
                 {"width": size["width"], "height": min(size["height"] + extra, MAX_SCREENSHOT_HEIGHT)}
             )
             page.wait_for_timeout(500)
+            page.evaluate(JS_SCROLL_NOTEBOOK_TO_TOP)
+            page.wait_for_timeout(200)
         page.screenshot(path=str(path), full_page=True)
     finally:
         if extra:
@@ -140,9 +145,10 @@ def notebook_path(lab: LabServer, name: str) -> str:
 
 
 def open_notebook(page, lab: LabServer, rel: str) -> None:
-    """Open a notebook in JupyterLab (fresh workspace) and wait for an idle kernel."""
-    page.goto(f"{lab.url}/lab/tree/{rel}?reset&token={lab.token}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+    """Open a notebook in the running JupyterLab and wait until its kernel is idle."""
+    # What a double-click in the file browser does, without navigating folders.
+    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path})", rel)
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
     deadline = time.monotonic() + KERNEL_TIMEOUT_MS / 1000
     while not page.evaluate(JS_NOTEBOOK_READY, rel):
         # Notebooks without kernelspec metadata ask which kernel to use: accept the default.
