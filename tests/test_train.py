@@ -10,6 +10,7 @@ import json
 import math
 import random
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -274,6 +275,14 @@ def test_load_checkpoint_refuses_pickled_code(tmp_path):
 
 
 # --------------------------------------------------------------------------- cached_fit
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path, course_dirs):
+    assert T.cache_dir() == course_dirs.cache
+    monkeypatch.setenv("VAE_COURSE_CACHE", "")
+    assert T.cache_dir() == Path.home() / ".cache" / "vae-course", "an empty variable means the default"
+    monkeypatch.delenv("VAE_COURSE_CACHE")
+    assert T.cache_dir() == Path.home() / ".cache" / "vae-course"
+
 
 @pytest.fixture
 def fit_calls(monkeypatch):

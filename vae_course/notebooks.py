@@ -14,12 +14,14 @@ Conventions in ``solutions/*.ipynb`` (nbgrader's markers):
   version it is tagged ``raises-exception`` so nbval accepts the
   NotImplementedError it raises until the exercise is done.
 
-All outputs and execution counts are stripped from the student version.
+All outputs, execution counts and execution timings (cell metadata) are
+stripped from the student version, so it changes only when a solution's content does.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -31,6 +33,9 @@ MD_BEGIN = "<!-- BEGIN SOLUTION -->"
 MD_END = "<!-- END SOLUTION -->"
 MD_PROMPT = "*Write your answer here, then compare with the solutions notebook.*"
 EXERCISE_TAG = re.compile(r"^exercise-(\d+(?:\.\d+)*)$")
+# Cell metadata written when a notebook is executed (nbclient's timings, JupyterLab's ExecuteTime):
+# dropped from student notebooks so they change only when the solutions' content changes.
+RUN_METADATA = ("execution", "ExecuteTime")
 
 
 class NotebookFormatError(ValueError):
@@ -64,7 +69,8 @@ def _strip_code(source: str, ex_id: str, title: str, where: str) -> str:
                 raise NotebookFormatError(f"{where}: nested {CODE_BEGIN}.")
             inside = True
             indent = line[: len(line) - len(line.lstrip())]
-            out.append(f'{indent}raise NotImplementedError("Exercise {ex_id}: {title}")')
+            message = json.dumps(f"Exercise {ex_id}: {title}", ensure_ascii=False)  # a valid, quoted literal
+            out.append(f"{indent}raise NotImplementedError({message})")
         elif stripped == CODE_END:
             if not inside:
                 raise NotebookFormatError(f"{where}: {CODE_END} without {CODE_BEGIN}.")
@@ -80,7 +86,10 @@ def _strip_markdown(source: str, where: str) -> str:
     pattern = re.compile(re.escape(MD_BEGIN) + r".*?" + re.escape(MD_END), re.DOTALL)
     if source.count(MD_BEGIN) != source.count(MD_END):
         raise NotebookFormatError(f"{where}: unbalanced {MD_BEGIN} / {MD_END}.")
-    return pattern.sub(MD_PROMPT, source)
+    stripped = pattern.sub(MD_PROMPT, source)
+    if MD_BEGIN in stripped or MD_END in stripped:
+        raise NotebookFormatError(f"{where}: {MD_END} comes before its {MD_BEGIN}.")
+    return stripped
 
 
 def make_student_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
@@ -92,6 +101,8 @@ def make_student_notebook(solution: nbformat.NotebookNode, name: str = "notebook
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index + 1}"
         tags = list(cell.get("metadata", {}).get("tags", []))
+        for key in RUN_METADATA:
+            cell.get("metadata", {}).pop(key, None)
         if cell.cell_type == "markdown":
             cell.source = _strip_markdown(cell.source, where)
             continue
@@ -122,10 +133,17 @@ def make_student_notebook(solution: nbformat.NotebookNode, name: str = "notebook
 def make_student(src: str | Path = "solutions", dst: str | Path = "notebooks") -> list[Path]:
     """Write the student version of every ``src/*.ipynb`` into ``dst``; returns the written paths."""
     src, dst = Path(src), Path(dst)
+    paths = sorted(src.glob("*.ipynb"))
+    if not paths:
+        raise NotebookFormatError(f"{src} has no solution notebooks (*.ipynb).")
     dst.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in sorted(src.glob("*.ipynb")):
-        solution = nbformat.read(path, as_version=4)
+    for path in paths:
+        try:
+            solution = nbformat.read(path, as_version=4)
+        except Exception as err:  # not JSON, or not a notebook
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise NotebookFormatError(f"{path.name} is not a readable notebook ({first_line}).") from None
         student = make_student_notebook(solution, path.name)
         target = dst / path.name
         target.write_text(render(student), encoding="utf-8")

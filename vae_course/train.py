@@ -304,7 +304,8 @@ def load_checkpoint(path, device=None, with_history: bool = False):
 
 def cache_dir() -> Path:
     """Where trained models are cached: ``$VAE_COURSE_CACHE`` or ``~/.cache/vae-course``."""
-    return Path(os.environ.get("VAE_COURSE_CACHE", Path.home() / ".cache" / "vae-course"))
+    env = os.environ.get("VAE_COURSE_CACHE")  # unset or empty: the default (as for $VAE_COURSE_DATA)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "vae-course"
 
 
 def _fingerprint(value, depth: int = 0):
@@ -346,8 +347,9 @@ def _fingerprint(value, depth: int = 0):
 def cached_fit(name: str, model: torch.nn.Module, train_data, seed: int = 0, **fit_kwargs):
     """Train ``model`` with :func:`fit` once and reuse the result on later runs.
 
-    The cache key covers the model class and config, the data (size, source,
-    binarization), the seed and every fit argument, so changing any of them
+    The cache key covers the model class and config, the data (a hash of its
+    pixels, source, binarization), the seed and every fit argument (a loss
+    function by its code and the values it captures), so changing any of them
     retrains. Returns ``(model, history)``. Afterwards the global RNG is
     re-seeded with ``seed + 1`` either way, so the cells that follow give the
     same results whether the model was trained or loaded.

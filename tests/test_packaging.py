@@ -1,0 +1,115 @@
+"""Packaging: the dependency lists agree, the lock pins the tested versions, CI runs the README's command."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def normalize(name: str) -> str:
+    """PEP 503 name: lower case, runs of -_. become one dash."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(requirement: str) -> str:
+    return normalize(re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0])
+
+
+def environment_pip_list() -> list[str]:
+    env = yaml.safe_load((REPO / "environment.yml").read_text(encoding="utf-8"))
+    pip_sections = [item["pip"] for item in env["dependencies"] if isinstance(item, dict) and "pip" in item]
+    assert len(pip_sections) == 1, "environment.yml should have exactly one pip: section"
+    return [str(r).strip() for r in pip_sections[0]]
+
+
+def test_environment_yml_matches_pyproject():
+    project = pyproject()["project"]
+    expected = project["dependencies"] + project["optional-dependencies"]["test"]
+    pip_list = environment_pip_list()
+    assert "-e ." in pip_list, "environment.yml should install the course package itself (-e .)"
+    listed = [r for r in pip_list if r != "-e ."]
+    assert sorted(listed) == sorted(expected), (
+        "environment.yml's pip list and pyproject.toml (dependencies + the test extra) differ: "
+        f"only in environment.yml: {sorted(set(listed) - set(expected))}, "
+        f"only in pyproject.toml: {sorted(set(expected) - set(listed))}")
+    assert len(set(listed)) == len(listed), "a dependency is listed twice in environment.yml"
+
+
+def test_environment_yml_uses_python_311():
+    env = yaml.safe_load((REPO / "environment.yml").read_text(encoding="utf-8"))
+    assert "python=3.11" in env["dependencies"]
+    assert env["name"] == "vae-course"
+
+
+def lock_pins() -> dict[str, str]:
+    pins = {}
+    for line in (REPO / "requirements.lock").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        assert "==" in line, f"requirements.lock should pin exact versions, found {line!r}"
+        name, version = line.split("==", 1)
+        pins[normalize(name)] = version.strip()
+    return pins
+
+
+def test_lock_pins_the_tested_torch_and_torchvision():
+    pins = lock_pins()
+    assert pins.get("torch") == "2.14.1"
+    assert pins.get("torchvision") == "0.29.1"
+
+
+def test_lock_pins_every_declared_dependency():
+    project = pyproject()["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["test"]
+    pins = lock_pins()
+    missing = sorted(requirement_name(r) for r in declared if requirement_name(r) not in pins)
+    assert not missing, f"requirements.lock does not pin {missing}: run `make lock`"
+    assert "vae-course" not in pins, "the course itself is installed editable, not from the lock"
+
+
+def test_ci_script_runs_make_test():
+    script = REPO / ".ci" / "run"
+    assert script.exists(), ".ci/run is the CI entry point"
+    assert os.access(script, os.X_OK), ".ci/run must be executable"
+    commands = [line.strip() for line in script.read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.strip().startswith("#")]
+    assert "make test" in commands, f".ci/run should call `make test`, it runs: {commands}"
+
+
+def test_readme_quick_start_is_make_lab_then_make_test():
+    readme = REPO / "README.md"
+    assert readme.exists(), "README.md is missing"
+    text = readme.read_text(encoding="utf-8")
+    sections = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
+    assert sections and sections[0].strip() == "Quick start", \
+        f"README's first section should be 'Quick start', found {sections[:1]}"
+    quick_start = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```", quick_start, flags=re.MULTILINE | re.DOTALL)
+    assert blocks, "the Quick start section needs a code block"
+    language, body = blocks[0]
+    assert language == "bash"
+    assert [line.strip() for line in body.strip().splitlines()] == ["make lab", "make test"]
+    first_block = re.search(r"^```\w*\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    assert first_block.group(1) == body, "these must be the README's first commands"
+
+
+def test_makefile_has_the_advertised_targets():
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    for target in ("lab", "test", "student-notebooks", "setup"):
+        assert re.search(rf"^{re.escape(target)}:", makefile, flags=re.MULTILINE), f"Makefile has no `{target}` target"
+    assert "requirements.lock" in makefile, "make installs the pinned versions"
+
+
+def test_console_script_points_to_the_cli():
+    assert pyproject()["project"]["scripts"]["vae-course"] == "vae_course.cli:main"
