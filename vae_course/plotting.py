@@ -120,8 +120,10 @@ def estimator_spread(results: dict, true_value: float, component: int = 0, ax=No
     fig, ax = _axes(ax, (6, 3.5))
     for color, (method, r) in zip(SERIES_COLORS, results.items()):
         n = np.asarray(r["n"])
-        ax.fill_between(n, r["low"][:, component].numpy(), r["high"][:, component].numpy(), color=color,
-                        alpha=0.2, linewidth=0)
+        low, high = r["low"][:, component].numpy(), r["high"][:, component].numpy()
+        ax.fill_between(n, low, high, color=color, alpha=0.12, linewidth=0)
+        for edge in (low, high):
+            ax.plot(n, edge, color=color, linewidth=0.8, alpha=0.8)
         ax.plot(n, r["mean"][:, component].numpy(), color=color, marker="o", markersize=3,
                 label=ESTIMATOR_LABELS.get(method, method))
     ax.axhline(true_value, color="black", linestyle="--", linewidth=1, label="true gradient")
@@ -149,3 +151,18 @@ def estimator_variance(results: dict, component: int = 0, ax=None,
     if title:
         ax.set_title(title)
     return fig
+
+
+def outline_cells(ax, indices, ncols: int, color: str = "#CC3311", side: int = 28, pad: int = 2,
+                  linewidth: float = 1.5):
+    """Draw a frame around cells of an :func:`image_grid` (same ``ncols`` and ``pad``), e.g. to flag some images.
+
+    ``indices``: positions in the grid, counted row by row from the top left.
+    """
+    from matplotlib.patches import Rectangle
+
+    for i in indices:
+        r, c = divmod(int(i), ncols)
+        ax.add_patch(Rectangle((pad + c * (side + pad) - 1, pad + r * (side + pad) - 1), side + 1, side + 1,
+                               fill=False, edgecolor=color, linewidth=linewidth))
+    return ax.figure

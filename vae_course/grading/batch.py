@@ -108,7 +108,7 @@ class Batch:
             return None
         marker = secrets.token_hex(12)
         backstop = (2 * STARTUP_S + job["notebook_timeout"] + 120
-                    + len(job["exercises"]) * (2 * job["check_timeout"] + GRACE_S))
+                    + len(job["exercises"]) * (STARTUP_S + 2 * (job["check_timeout"] + GRACE_S)))
         proc = subprocess.Popen([sys.executable, "-m", "vae_course.grading.supervisor"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=self.workdir,
                                 env={**os.environ, MARKER: marker}, start_new_session=True)

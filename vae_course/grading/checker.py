@@ -14,8 +14,8 @@ and HOME, after the student's kernel is gone. It
    runs ``run_check`` on the student's function, and verifies the fingerprint:
    code that replaced ``torch.allclose`` or a check scores nothing.
 
-Each exercise produces a ``start`` line and a ``result`` line, both carrying the
-job's nonce. If the process dies mid-exercise (segfault, ``os._exit``, the
+Each exercise produces a ``start``, a ``loaded`` and a ``result`` line, each carrying
+the job's nonce. If the process dies mid-exercise (segfault, ``os._exit``, the
 time limit), the supervisor records that exercise and starts a new process
 for the rest.
 """
@@ -127,13 +127,14 @@ def load_function(exercise: dict, timeout: float):
     return namespace.get(exercise["function"]), problems
 
 
-def grade(exercise: dict, entry, timeout: float, memory: int | None) -> dict:
+def grade(exercise: dict, entry, timeout: float, memory: int | None, on_loaded=lambda: None) -> dict:
     """Load one exercise's code and run its check; returns the result as a dict."""
     from ..checks._core import _TimedOut, run_check
 
     function = exercise["function"]
     try:
         fn, problems = load_function(exercise, timeout)
+        on_loaded()
     except _TimedOut:
         return {"status": TIMEOUT, "message": f"defining `{function}` did not finish within {timeout:g} s.",
                 "hint": "Top-level code in the exercise cell must not loop or train; put work inside functions."}
@@ -176,7 +177,8 @@ def main() -> None:
     fingerprint = Fingerprint()
     for exercise in job["exercises"]:
         emit(event="start", id=exercise["id"])
-        result = grade(exercise, entries[exercise["id"]], job["timeout"], job.get("memory"))
+        result = grade(exercise, entries[exercise["id"]], job["timeout"], job.get("memory"),
+                       on_loaded=lambda: emit(event="loaded", id=exercise["id"]))
         changed = fingerprint.changes()
         if changed:
             shown = ", ".join(f"`{name}`" for name in changed[:3]) + (", ..." if len(changed) > 3 else "")

@@ -45,7 +45,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from .sandbox import MARKER, clean_env, become_subreaper, hide_from_same_user, kill_descendants, kill_marked
 
 STARTUP_S = 180        # allowed for starting a kernel or the checker (importing torch on a busy machine)
-GRACE_S = 30           # on top of the check's own time limit before the checker process is killed
+GRACE_S = 15           # on top of a time limit before the checker process is killed
 MAX_LINE = 1_000_000   # longest result line read from the checker
 
 # Run statuses (the "run" column of the totals file).
@@ -206,7 +206,7 @@ def check_exercises(job: dict, root: Path, marker: str) -> dict:
             proc.stdin.close()
         except OSError:
             pass
-        lines, current, timed_out = _Lines(proc.stdout), None, False
+        lines, current, phase, timed_out = _Lines(proc.stdout), None, "", False
         deadline = time.monotonic() + STARTUP_S
         while True:
             try:
@@ -220,8 +220,11 @@ def check_exercises(job: dict, root: Path, marker: str) -> dict:
                 continue
             event, ex_id = message.get("event"), message.get("id")
             if event == "start" and ex_id in {e["id"] for e in pending} and ex_id not in results:
-                current = ex_id
-                deadline = time.monotonic() + 2 * timeout + GRACE_S  # loading the code + the check itself
+                current, phase = ex_id, "loading"
+                deadline = time.monotonic() + timeout + GRACE_S
+            elif event == "loaded" and ex_id == current:
+                phase = "checking"
+                deadline = time.monotonic() + timeout + GRACE_S
             elif event == "result" and ex_id == current:
                 results[ex_id] = {k: message.get(k, "") for k in ("status", "message", "hint")}
                 results[ex_id]["checks"] = message.get("checks", [])
@@ -241,7 +244,8 @@ def check_exercises(job: dict, root: Path, marker: str) -> dict:
         progressed = current is not None or any(e["id"] in results for e in pending)
         if current is not None and current not in results:
             if timed_out:
-                results[current] = {"status": "timeout", "message": f"your function did not finish within "
+                what = "your function" if phase == "checking" else "defining your function"
+                results[current] = {"status": "timeout", "message": f"{what} did not finish within "
                                     f"{timeout:g} s (the grader had to stop it).",
                                     "hint": "Look for a loop that never ends; a bare `except:` can swallow "
                                             "the check's time limit.", "checks": []}

@@ -1,0 +1,137 @@
+"""Checks for notebook 01 (autoencoders): the forward pass and the MSE loss."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._core import CheckFailed, Mistake, exercise
+
+BATCH, PIXELS, LATENT = 4, 784, 3
+
+
+class _Recorded(nn.Module):
+    """Wraps a module and writes down every call (name, input shape) in a shared log."""
+
+    def __init__(self, name: str, module: nn.Module, log: list):
+        super().__init__()
+        self.name, self.module, self.log = name, module, log
+
+    def forward(self, x):
+        self.log.append((self.name, tuple(x.shape) if isinstance(x, torch.Tensor) else None))
+        return self.module(x)
+
+
+def _forward_diagnosis(log: list, finished: bool = True) -> CheckFailed | None:
+    """Name a wrong order of calls (decoder twice, image decoded, ...) from the call log, if any.
+
+    ``finished=False`` (the student's function raised): only name calls that did happen.
+    """
+    names = [name for name, _ in log]
+    decoder_inputs = [shape for name, shape in log if name == "decoder"]
+    encoder_inputs = [shape for name, shape in log if name == "encoder"]
+    if names.count("decoder") > 1:
+        return CheckFailed("your function calls the decoder more than once.",
+                           "Decode exactly once: x_hat = sigmoid(decoder(encoder(x))). Decoding the "
+                           "decoder's output again feeds 784 pixels where a code is expected.")
+    if any(shape and shape[-1] == PIXELS for shape in decoder_inputs):
+        return CheckFailed("your function passes the image itself to the decoder.",
+                           "Encode first: z = encoder(x), then decode the code: decoder(z).")
+    if any(shape and shape[-1] == LATENT for shape in encoder_inputs):
+        return CheckFailed("your function passes the code to the encoder.",
+                           "The encoder takes the image x (B, 784); the decoder takes the code z (B, latent_dim).")
+    if names.count("encoder") > 1:
+        return CheckFailed("your function calls the encoder more than once.",
+                           "Encode exactly once: z = encoder(x).")
+    if not finished:
+        return None
+    if "encoder" not in names:
+        return CheckFailed("your function never calls the encoder.",
+                           "Compute the code with z = encoder(x) and decode that code.")
+    if "decoder" not in names:
+        return CheckFailed("your function never calls the decoder.",
+                           "Decode the code: x_hat = torch.sigmoid(decoder(z)).")
+    return None
+
+
+@exercise("1.1", "01_autoencoders", "autoencoder_forward", points=1,
+          title="the autoencoder forward pass",
+          contract="autoencoder_forward(encoder, decoder, x: (B, 784) in [0, 1]) -> x_hat: (B, 784) in (0, 1): "
+                   "encode x to a code z = encoder(x) of shape (B, latent_dim), decode it to logits "
+                   "decoder(z) of shape (B, 784), and return the pixel probabilities sigmoid(logits)")
+def autoencoder_forward(fn, t):
+    torch.manual_seed(0)
+    log: list = []
+    encoder = _Recorded("encoder", nn.Linear(PIXELS, LATENT), log)
+    decoder = _Recorded("decoder", nn.Linear(LATENT, PIXELS), log)
+    with torch.no_grad():  # spread the logits over roughly [-4, 4] so a missing sigmoid is obvious
+        decoder.module.weight.mul_(8.0)
+    x = torch.rand(BATCH, PIXELS)
+    try:
+        out = t.call(encoder, decoder, x)
+    except CheckFailed as failed:
+        raise _forward_diagnosis(log, finished=False) or failed from None
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (BATCH, LATENT):
+        raise CheckFailed(f"the result has shape {tuple(out.shape)} = (batch, latent_dim): that is the code z, "
+                          "not the reconstruction.",
+                          "Return the decoded image sigmoid(decoder(z)), not the code z = encoder(x).")
+    out = t.tensor(out, like=x)
+    t.shape(out, (BATCH, PIXELS), ["batch", "pixels"],
+            hint="The reconstruction has one value per pixel of every image: (B, 784).")
+    t.finite(out)
+    with torch.no_grad():
+        z = encoder.module(x)
+        logits = decoder.module(z)
+    mistakes = [
+        Mistake("the decoder's logits without the sigmoid", logits,
+                "The decoder returns logits (any real number); squash them into pixel values with torch.sigmoid."),
+        Mistake("a sigmoid applied twice", torch.sigmoid(torch.sigmoid(logits)),
+                "Apply torch.sigmoid once: the decoder's output is a logit, sigmoid(logit) is already a probability."),
+        Mistake("logits clipped to [0, 1] instead of a sigmoid", logits.clamp(0, 1),
+                "Clipping is not the sigmoid: use torch.sigmoid(logits), which is smooth and has gradients everywhere."),
+        Mistake("a sigmoid on the code before decoding", torch.sigmoid(decoder.module(torch.sigmoid(z))),
+                "The code z = encoder(x) goes into the decoder as it is; the sigmoid belongs on the decoder's output."),
+    ]
+    reference = torch.sigmoid(logits)
+    if not any(torch.allclose(out.detach(), value, atol=1e-4, rtol=1e-4)
+               for value in [reference] + [m.value for m in mistakes]):
+        wrong_calls = _forward_diagnosis(log)  # extra calls are fine as long as the result is right
+        if wrong_calls is not None:
+            raise wrong_calls
+    t.gradient(out, {"the encoder's weights": encoder.module.weight, "the decoder's weights": decoder.module.weight},
+               hint="Don't use .detach() or torch.no_grad(): training needs gradients through both networks.")
+    t.values(out, reference, "the reconstructions", mistakes=mistakes)
+
+
+@exercise("1.2", "01_autoencoders", "mse_loss", points=1,
+          title="the mean squared error per image",
+          contract="mse_loss(x_hat: (B, 784), x: (B, 784)) -> (B,): for each image, the mean over its 784 pixels "
+                   "of (x_hat - x)^2 (average it with .mean() for a batch loss)")
+def mse_loss(fn, t):
+    torch.manual_seed(1)
+    x = torch.rand(BATCH + 1, PIXELS)
+    x_hat = torch.rand(BATCH + 1, PIXELS, requires_grad=True)
+    out = t.tensor(t.call(x_hat, x), like=x)
+    if out.dim() == 0:
+        raise CheckFailed("the result is a single number, expected one value per image: shape (batch=5,).",
+                          "Average over the pixels only: .mean(dim=1) (or dim=-1), not .mean() over everything.")
+    if tuple(out.shape) == (PIXELS,):
+        raise CheckFailed("the result has shape (784,): one value per pixel, expected one per image (batch=5,).",
+                          "You averaged over the batch (dim=0); average over the pixels instead: .mean(dim=1).")
+    t.shape(out, (BATCH + 1,), ["batch"], hint="Average over the pixels (dim=1) so each image gets one number.")
+    t.finite(out)
+    t.gradient(out, {"x_hat": x_hat})
+    diff = (x_hat - x).detach()
+    t.values(out, diff.pow(2).mean(dim=1), "the per-image errors", mistakes=[
+        Mistake("a sum over pixels instead of a mean", diff.pow(2).sum(dim=1),
+                "Divide by the number of pixels: use .mean(dim=1) instead of .sum(dim=1)."),
+        Mistake("the mean absolute error (no square)", diff.abs().mean(dim=1),
+                "Square the differences: (x_hat - x) ** 2, not their absolute value."),
+        Mistake("the mean difference without a square", diff.mean(dim=1),
+                "Square the differences before averaging; otherwise positive and negative errors cancel out."),
+        Mistake("the root mean squared error", diff.pow(2).mean(dim=1).sqrt(),
+                "Don't take the square root: the MSE is the mean of the squares itself."),
+        Mistake("a mean of the squared *sum* of differences", diff.sum(dim=1).pow(2) / PIXELS,
+                "Square each pixel's difference first, then average: ((x_hat - x) ** 2).mean(dim=1)."),
+    ])
+

@@ -1,0 +1,307 @@
+"""Checks for notebook 02 (the ELBO): the Gaussian KL, the Bernoulli log-likelihood and the ELBO.
+
+Each check runs twice: first on inputs where every catalogued mistake gives a finite,
+recognisable value (so the message can name it), then on hard inputs - negative log-variances,
+logits of +-100 and +-300 - where only a numerically sound answer stays finite and right.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+import torch.nn.functional as F
+
+from ._core import CheckFailed, Mistake, exercise
+
+BATCH, LATENT, PIXELS = 4, 3, 784
+
+KL_FORMULA = "KL = 1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j)"
+
+
+# --------------------------------------------------------------------------- inputs
+
+def _latent_inputs(hard: bool):
+    """mu, logvar (B, D). Easy: logvar in [0.2, 1.5] (log(logvar) is defined); hard: logvar in [-4, 3]."""
+    mu = torch.randn(BATCH, LATENT) * (2.0 if hard else 1.0)
+    low, high = (-4.0, 3.0) if hard else (0.2, 1.5)
+    logvar = low + (high - low) * torch.rand(BATCH, LATENT)
+    return mu.requires_grad_(), logvar.requires_grad_()
+
+
+def _pixel_inputs(hard: bool):
+    """logits (B, 784), x (B, 784) binary. Hard logits include +-100 and +-300 on both pixel values."""
+    x = torch.bernoulli(torch.full((BATCH, PIXELS), 0.3))
+    logits = 3.0 * torch.randn(BATCH, PIXELS)
+    if hard:
+        extremes = torch.tensor([-300.0, -100.0, 100.0, 300.0])
+        pick = torch.rand(BATCH, PIXELS) < 0.25
+        logits = torch.where(pick, extremes[torch.randint(0, 4, (BATCH, PIXELS))], logits)
+    return logits.requires_grad_(), x
+
+
+# --------------------------------------------------------------------------- references and mistakes
+
+def _kl_terms(mu, logvar):
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def _reference_kl(mu, logvar):
+    return _kl_terms(mu, logvar).sum(dim=-1)
+
+
+def _reference_loglik(logits, x):
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=-1)
+
+
+def _kl_mistakes(mu, logvar, where: str = ""):
+    """Wrong KLs (B,) on the easy inputs, each with its own hint. ``where`` prefixes the hints (used by 2.3)."""
+    mu, logvar = mu.detach(), logvar.detach()
+    sq = mu.pow(2)
+    ref = _reference_kl(mu, logvar)
+    return [
+        ("the KL averaged over latent dimensions instead of summed", _kl_terms(mu, logvar).mean(dim=-1),
+         "The latent dimensions are independent, so their KLs add up: use .sum(dim=-1), not .mean(dim=-1)."),
+        ("the KL without its factor 1/2", 2.0 * ref,
+         "Multiply by 1/2: " + KL_FORMULA + "."),
+        ("the KL with the wrong sign", -ref,
+         "A KL divergence is never negative. " + KL_FORMULA + "."),
+        ("logvar used as the standard deviation sigma",
+         0.5 * (sq + logvar.pow(2) - 1.0 - torch.log(logvar.pow(2))).sum(dim=-1),
+         "logvar is log(sigma^2), not sigma: the variance is exp(logvar) and log(sigma^2) is logvar itself."),
+        ("logvar used as the variance sigma^2",
+         0.5 * (sq + logvar - 1.0 - torch.log(logvar)).sum(dim=-1),
+         "logvar is already the *log* of the variance: sigma^2 = exp(logvar), log(sigma^2) = logvar."),
+        ("logvar used as log(sigma) instead of log(sigma^2)",
+         0.5 * (sq + torch.exp(2.0 * logvar) - 1.0 - 2.0 * logvar).sum(dim=-1),
+         "logvar = log(sigma^2), so sigma^2 = exp(logvar) - not exp(2 * logvar)."),
+        ("the standard deviation exp(logvar / 2) used where the variance belongs",
+         0.5 * (sq + torch.exp(0.5 * logvar) - 1.0 - logvar).sum(dim=-1),
+         "The KL needs the variance sigma^2 = exp(logvar), not the standard deviation exp(logvar / 2)."),
+        ("the KL without the -1 term", 0.5 * (sq + logvar.exp() - logvar).sum(dim=-1),
+         "Don't forget the -1 in each term: " + KL_FORMULA + " (it makes KL = 0 when mu = 0, logvar = 0)."),
+        ("mu instead of mu^2", 0.5 * (mu + logvar.exp() - 1.0 - logvar).sum(dim=-1),
+         "Square the mean: the term is mu_j^2, which is never negative."),
+        ("the KL without the mu^2 term", 0.5 * (logvar.exp() - 1.0 - logvar).sum(dim=-1),
+         "Include mu_j^2: the KL grows as the mean moves away from the prior's mean 0."),
+        ("+logvar instead of -logvar", 0.5 * (sq + logvar.exp() - 1.0 + logvar).sum(dim=-1),
+         "The last term is minus logvar: " + KL_FORMULA + "."),
+    ]
+
+
+def _loglik_mistakes(logits, x):
+    """Wrong log-likelihoods (B,) on the easy inputs, each with its own hint."""
+    logits = logits.detach()
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    return [
+        ("the binary cross-entropy (a log-likelihood with the wrong sign)", bce.sum(dim=-1),
+         "The log-likelihood is *minus* the binary cross-entropy: return -BCE (it is <= 0)."),
+        ("a mean over pixels instead of a sum", -bce.mean(dim=-1),
+         "Pixels are independent given z, so their log-probabilities add up: use .sum(dim=-1), not .mean(dim=-1)."),
+        ("the binary cross-entropy averaged over pixels", bce.mean(dim=-1),
+         "Two fixes: return minus the BCE, and sum over the pixels instead of averaging."),
+        ("probabilities used as logits (a sigmoid applied twice)",
+         -F.binary_cross_entropy_with_logits(torch.sigmoid(logits), x, reduction="none").sum(dim=-1),
+         "The input already is a logit: don't apply torch.sigmoid before a function that expects logits "
+         "(binary_cross_entropy_with_logits applies the sigmoid itself)."),
+        ("the arguments of binary_cross_entropy_with_logits swapped",
+         -F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(dim=-1),
+         "The order is F.binary_cross_entropy_with_logits(logits, x): prediction first, target second."),
+        ("only the x * log(pi) term", (x * F.logsigmoid(logits)).sum(dim=-1),
+         "Add the term for the pixels that are 0: x * log(pi) + (1 - x) * log(1 - pi)."),
+    ]
+
+
+def _shape_for(out: torch.Tensor, per_latent: bool, per_pixel: bool):
+    """Turn a typical wrong shape into a named mistake; (B,) passes through."""
+    shape = tuple(out.shape)
+    if out.dim() == 0:
+        raise CheckFailed(f"the result is a single number, expected one value per example: shape (batch={BATCH},).",
+                          "Don't reduce over the batch: sum over the last dimension only (dim=-1). "
+                          "The batch average comes later, in the training loss.")
+    if per_latent and shape == (BATCH, LATENT):
+        raise CheckFailed(f"the result has shape {shape} = (batch, latent_dim), expected (batch={BATCH},).",
+                          "Sum the KL terms over the latent dimensions: .sum(dim=-1).")
+    if per_pixel and shape == (BATCH, PIXELS):
+        raise CheckFailed(f"the result has shape {shape} = (batch, pixels), expected (batch={BATCH},).",
+                          "Sum the log-probabilities of the pixels: .sum(dim=-1).")
+    if per_latent and shape == (LATENT,):
+        raise CheckFailed(f"the result has shape {shape}: one value per latent dimension, expected (batch={BATCH},).",
+                          "You reduced over the batch (dim=0); sum over the latent dimensions (dim=-1) instead.")
+    if per_pixel and shape == (PIXELS,):
+        raise CheckFailed(f"the result has shape {shape}: one value per pixel, expected (batch={BATCH},).",
+                          "You reduced over the batch (dim=0); sum over the pixels (dim=-1) instead.")
+
+
+def _as_mistakes(items, prefix: str = "", hint_prefix: str = ""):
+    return [Mistake(prefix + name, value, hint_prefix + hint) for name, value, hint in items]
+
+
+def _gradient(t, out, inputs: dict, mistakes, hint: str = "") -> None:
+    """``t.gradient``, but when no gradient reaches an input because a whole term is missing
+    (e.g. no mu^2 in the KL), name that mistake rather than blaming .detach()."""
+    try:
+        t.gradient(out, inputs, hint=hint)
+    except CheckFailed:
+        for mistake in mistakes:
+            if mistake.value.shape == out.shape and torch.allclose(out.detach(), mistake.value, atol=1e-4, rtol=1e-4):
+                raise CheckFailed(f"the values are wrong - this looks like {mistake.name}.", mistake.hint) from None
+        raise
+
+
+# --------------------------------------------------------------------------- 2.1
+
+@exercise("2.1", "02_elbo", "gaussian_kl", points=2,
+          title="the KL divergence from a diagonal Gaussian to N(0, I)",
+          contract="gaussian_kl(mu: (B, D), logvar: (B, D)) -> (B,): KL(N(mu, diag(exp(logvar))) || N(0, I)) "
+                   "= 1/2 * sum over the D latent dimensions of (mu^2 + exp(logvar) - 1 - logvar); "
+                   "logvar is log(sigma^2); one value per example, >= 0")
+def gaussian_kl(fn, t):
+    mu, logvar = _latent_inputs(hard=False)
+    out = t.tensor(t.call(mu, logvar), like=mu)
+    _shape_for(out, per_latent=True, per_pixel=False)
+    t.shape(out, (BATCH,), ["batch"], hint="Sum over the latent dimensions (dim=-1) only.")
+    t.finite(out, hint="Look for the log of a negative number or of zero: logvar is already a log, "
+                       "so log(sigma^2) is logvar itself.")
+    mistakes = _as_mistakes(_kl_mistakes(mu, logvar))
+    _gradient(t, out, {"mu": mu, "logvar": logvar}, mistakes)
+    t.values(out, _reference_kl(mu, logvar), "the KL values", mistakes=mistakes)
+
+    mu, logvar = _latent_inputs(hard=True)
+    out = t.tensor(t.call(mu, logvar), like=mu)
+    t.shape(out, (BATCH,), ["batch"])
+    t.finite(out, "the result for negative logvar",
+             hint="logvar can be negative (sigma < 1). Never take log(logvar): log(sigma^2) is logvar itself, "
+                  "and sigma^2 = exp(logvar) is always positive.")
+    t.values(out, _reference_kl(mu, logvar), "the KL values for negative and positive logvar",
+             hint="Your function is right for some inputs only. Use exp(logvar) for sigma^2 and logvar for "
+                  "log(sigma^2), with no special cases: " + KL_FORMULA + ".")
+    t.ok("right for negative logvar too")
+
+
+# --------------------------------------------------------------------------- 2.2
+
+_PROBABILITY_HINT = ("F.binary_cross_entropy expects probabilities in [0, 1], but you get logits (any real number). "
+                     "Use F.binary_cross_entropy_with_logits(logits, x, reduction='none'), which is also stable.")
+
+
+def _call_loglik(fn_call, *args):
+    try:
+        return fn_call(*args)
+    except CheckFailed as failed:
+        if "between 0 and 1" in failed.message:
+            raise CheckFailed(failed.message, _PROBABILITY_HINT) from None
+        raise
+
+
+@exercise("2.2", "02_elbo", "bernoulli_log_likelihood", points=2,
+          title="the Bernoulli log-likelihood from logits",
+          contract="bernoulli_log_likelihood(logits: (B, 784), x: (B, 784) in {0, 1}) -> (B,): "
+                   "log p(x|z) = sum over pixels of x*log(pi) + (1-x)*log(1-pi) with pi = sigmoid(logits), "
+                   "i.e. minus the binary cross-entropy, summed (not averaged) over pixels; <= 0; "
+                   "computed from the logits so that logits of +-100 stay finite")
+def bernoulli_log_likelihood(fn, t):
+    logits, x = _pixel_inputs(hard=False)
+    out = t.tensor(_call_loglik(t.call, logits, x), like=logits)
+    _shape_for(out, per_latent=False, per_pixel=True)
+    t.shape(out, (BATCH,), ["batch"], hint="Sum over the pixels (dim=-1) only.")
+    t.finite(out, hint="Are you taking the log of the logits? They can be negative: pi = sigmoid(logits) "
+                       "is the probability, and the stable way is F.binary_cross_entropy_with_logits.")
+    mistakes = _as_mistakes(_loglik_mistakes(logits, x))
+    _gradient(t, out, {"logits": logits}, mistakes)
+    t.values(out, _reference_loglik(logits, x), "the log-likelihoods", mistakes=mistakes)
+
+    logits, x = _pixel_inputs(hard=True)
+    out = t.tensor(_call_loglik(t.call, logits, x), like=logits)
+    t.shape(out, (BATCH,), ["batch"])
+    t.finite(out, "the result for logits of +-100 and +-300",
+             hint="log(sigmoid(l)) breaks for large |l|: sigmoid(100) is exactly 1.0 in float32, so "
+                  "log(1 - sigmoid(100)) = log(0) = -inf (and 0 * -inf = nan). Work with the logits: "
+                  "log(pi) = -softplus(-l), log(1 - pi) = -softplus(l), or use F.binary_cross_entropy_with_logits.")
+    t.values(out, _reference_loglik(logits, x), "the log-likelihoods for logits of +-100 and +-300",
+             hint="Right for moderate logits, wrong for extreme ones: clamping or adding an epsilon inside the log "
+                  "(and F.binary_cross_entropy, which clips log at -100) caps the penalty. A pixel with x = 1 and "
+                  "logit -300 has log-likelihood -300. Compute from the logits: x * l - softplus(l).")
+    t.ok("stable for logits of +-100 and +-300")
+
+
+# --------------------------------------------------------------------------- 2.3
+
+def _broadcast_diagnosis(failed: CheckFailed) -> CheckFailed:
+    """Shapes that do not line up (B,) vs (B, D) usually mean a forgotten sum; say which one."""
+    if "must match the size" not in failed.message:
+        return failed
+    sizes = {int(n) for n in re.findall(r"\((\d+)\)", failed.message)}
+    if LATENT in sizes:
+        return CheckFailed(failed.message, "The KL term still has one value per latent dimension: "
+                                           "sum it over dim=-1 so it has shape (B,) (check your gaussian_kl).")
+    if PIXELS in sizes:
+        return CheckFailed(failed.message, "The log-likelihood term still has one value per pixel: "
+                                           "sum it over dim=-1 so it has shape (B,) (check bernoulli_log_likelihood).")
+    return failed
+
+
+@exercise("2.3", "02_elbo", "elbo", points=2,
+          title="the evidence lower bound",
+          contract="elbo(logits: (B, 784), x: (B, 784) in {0, 1}, mu: (B, D), logvar: (B, D)) -> (B,): "
+                   "bernoulli_log_likelihood(logits, x) - gaussian_kl(mu, logvar), one value per example "
+                   "(a log-probability bound, <= 0, to be *maximised*; the training loss is -elbo(...).mean())")
+def elbo(fn, t):
+    logits, x = _pixel_inputs(hard=False)
+    mu, logvar = _latent_inputs(hard=False)
+    try:
+        out = t.call(logits, x, mu, logvar)
+    except CheckFailed as failed:
+        raise _broadcast_diagnosis(failed) from None
+    out = t.tensor(out, like=mu)
+    _shape_for(out, per_latent=True, per_pixel=True)
+    t.shape(out, (BATCH,), ["batch"], hint="Both terms have shape (B,): sum each over its own last dimension.")
+    t.finite(out)
+    rec = _reference_loglik(logits, x).detach()
+    kl = _reference_kl(mu, logvar).detach()
+    kl_hint = "The KL term is off (check your gaussian_kl, Exercise 2.1): "
+    rec_hint = "The reconstruction term is off (check your bernoulli_log_likelihood, Exercise 2.2): "
+    mistakes = [
+        Mistake("the negative ELBO (the loss) instead of the ELBO", kl - rec,
+                "Return the ELBO itself, log-likelihood minus KL (<= 0). The *loss* -elbo is what training minimises."),
+        Mistake("the KL added instead of subtracted", rec + kl,
+                "ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)): subtract the KL."),
+        Mistake("the binary cross-entropy used as the reconstruction term", -rec - kl,
+                "The reconstruction term is the log-likelihood, i.e. *minus* the binary cross-entropy."),
+        Mistake("the KL term missing", rec,
+                "Subtract the KL term: elbo = bernoulli_log_likelihood(logits, x) - gaussian_kl(mu, logvar)."),
+        Mistake("the reconstruction term missing", -kl,
+                "Add the reconstruction term bernoulli_log_likelihood(logits, x)."),
+        Mistake("a KL term reduced over the batch", rec - kl.mean(),
+                "Each example has its own KL: gaussian_kl must return shape (B,), not one number for the batch."),
+        Mistake("a KL term summed over the batch", rec - kl.sum(),
+                "Each example has its own KL: gaussian_kl must return shape (B,), not one number for the batch."),
+        Mistake("a reconstruction term reduced over the batch", rec.mean() - kl,
+                "Each example has its own log-likelihood: return shape (B,), not one number for the batch."),
+    ]
+    mistakes += _as_mistakes([(name, rec - value, hint) for name, value, hint in _kl_mistakes(mu, logvar)],
+                             prefix="a KL term with ", hint_prefix=kl_hint)
+    mistakes += _as_mistakes([(name, value - kl, hint) for name, value, hint in _loglik_mistakes(logits, x)
+                              if "cross-entropy (a log-likelihood" not in name],
+                             prefix="a reconstruction term with ", hint_prefix=rec_hint)
+    _gradient(t, out, {"logits": logits, "mu": mu, "logvar": logvar}, mistakes,
+              hint="The ELBO must depend on the decoder's logits (reconstruction term) and on mu and logvar "
+                   "(KL term); don't detach either.")
+    t.values(out, rec - kl, "the ELBO values", mistakes=mistakes)
+
+    logits, x = _pixel_inputs(hard=True)
+    mu, logvar = _latent_inputs(hard=True)
+    try:
+        out = t.call(logits, x, mu, logvar)
+    except CheckFailed as failed:
+        raise _broadcast_diagnosis(failed) from None
+    out = t.tensor(out, like=mu)
+    t.shape(out, (BATCH,), ["batch"])
+    t.finite(out, "the ELBO for extreme logits and negative logvar",
+             hint="Make both parts numerically safe: the log-likelihood from logits (no log(sigmoid)), "
+                  "and the KL with exp(logvar) and logvar (no log(logvar)).")
+    t.values(out, _reference_loglik(logits, x) - _reference_kl(mu, logvar),
+             "the ELBO values for extreme logits and negative logvar",
+             hint="Right on easy inputs, wrong on hard ones: check that bernoulli_log_likelihood has no clamp or "
+                  "epsilon (logit -300 on an inked pixel costs 300 nats) and gaussian_kl has no special cases.")
+    t.ok("stable for extreme logits and negative logvar")

@@ -1,0 +1,268 @@
+"""Checks for notebook 04 (training a VAE): one optimisation step, and sampling from the prior.
+
+The training step is checked against a reference step on a tiny seeded VAE with plain SGD: the check
+replays the same random numbers (the same z), so the loss and the parameter update must match the
+reference exactly, and each way they can differ points to one mistake.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import losses
+from ..models import VAE
+from ._core import CheckFailed, Mistake, exercise
+
+LR = 0.01
+STEP_SEEDS = (10, 11)  # the global seed before the first and the second training step
+KEYS = ("loss", "recon", "kl")
+
+
+def tiny_vae(seed: int = 0) -> VAE:
+    """A small seeded VAE (784-16-3) in training mode; the global RNG is left as it was."""
+    state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    model = VAE(hidden_dim=16, latent_dim=3)
+    with torch.no_grad():  # a KL term of a few nats, so leaving it out shows
+        model.fc_mu.bias.copy_(torch.tensor([1.0, -2.0, 0.5]))
+        model.fc_logvar.bias.copy_(torch.tensor([-1.0, 0.5, -0.3]))
+    torch.set_rng_state(state)
+    return model.train()
+
+
+def _batch(size: int = 8) -> torch.Tensor:
+    """A fixed binary batch (size, 784) with about 20% ink."""
+    return (torch.rand(size, 784, generator=torch.Generator().manual_seed(3)) < 0.2).float()
+
+
+def _params(model) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
+
+
+def _variant_step(model, optimizer, x, zero_grad=True, step=True, sign=1.0, reduce="mean", kl=True):
+    """The reference step (defaults) or one of its known mistakes; returns {"loss", "recon", "kl"} floats."""
+    if zero_grad:
+        optimizer.zero_grad()
+    logits, mu, logvar = model(x)
+    recon_each = -losses.bernoulli_log_likelihood(logits, x)
+    kl_each = losses.gaussian_kl(mu, logvar)
+    recon, kl_term = (recon_each.mean(), kl_each.mean()) if reduce == "mean" else (recon_each.sum(), kl_each.sum())
+    loss = recon + kl_term if kl else recon
+    (sign * loss).backward()
+    if step:
+        optimizer.step()
+    return {"loss": float(sign * loss.detach()), "recon": float(recon.detach()), "kl": float(kl_term.detach())}
+
+
+def _run(step_fn, calls: int = 2, **variant):
+    """Run ``calls`` steps on a fresh tiny model; returns (outputs per call, parameters after each call)."""
+    model = tiny_vae()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    x = _batch()
+    outs, params = [], [_params(model)]
+    for seed in STEP_SEEDS[:calls]:
+        torch.manual_seed(seed)
+        outs.append(step_fn(model, optimizer, x, **variant))
+        params.append(_params(model))
+    return outs, params
+
+
+def _scalar(value, key: str) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise CheckFailed(f"out['{key}'] is a tensor of shape {tuple(value.shape)}, expected one number.",
+                              "Average the per-image values over the batch (.mean()), so the loss is a scalar.")
+        return float(value.detach())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise CheckFailed(f"out['{key}'] is a {type(value).__name__}, expected a number (float or 0-dim tensor).",
+                      "Return e.g. {'loss': loss.item(), 'recon': recon.item(), 'kl': kl.item()}.")
+
+
+def _read(out) -> dict:
+    if out is None:
+        raise CheckFailed("your function returned None.", "Did you forget the `return` statement?")
+    if not isinstance(out, dict):
+        raise CheckFailed(f"your function returned a {type(out).__name__}, expected a dict.",
+                          "Return dict(loss=..., recon=..., kl=...).")
+    missing = [k for k in KEYS if k not in out]
+    if missing:
+        raise CheckFailed(f"the returned dict has no key {', '.join(repr(k) for k in missing)}.",
+                          "Return dict(loss=..., recon=..., kl=...): the negative ELBO and its two terms.")
+    return {k: _scalar(out[k], k) for k in KEYS}
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-3, atol: float = 1e-6) -> bool:
+    return a.shape == b.shape and torch.allclose(a, b, rtol=rtol, atol=atol)
+
+
+@exercise("4.1", "04_training_a_vae", "training_step", points=3,
+          title="one training step of a VAE",
+          contract="training_step(model, optimizer, x: (B, 784) in [0, 1]) -> dict(loss=..., recon=..., kl=...): "
+                   "zero the gradients, run model(x) once -> (logits, mu, logvar), recon = -(Bernoulli "
+                   "log-likelihood summed over pixels) averaged over the batch, kl = KL(q(z|x) || N(0, I)) averaged "
+                   "over the batch, loss = recon + kl (the negative ELBO, minimised), backward, optimizer step; "
+                   "values are floats or 0-dim tensors")
+def training_step(fn, t):
+    ref_outs, ref_params = _run(_variant_step)
+    outs, params = [], [ref_params[0]]
+    model = tiny_vae()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    x = _batch()
+    for seed in STEP_SEEDS:
+        torch.manual_seed(seed)
+        outs.append(_read(t.call(model, optimizer, x)))
+        params.append(_params(model))
+        if len(outs) == 1:
+            t.ok("returns dict(loss, recon, kl) of numbers")
+    got = torch.tensor([outs[0][k] for k in KEYS])
+    if not torch.isfinite(got).all():
+        raise CheckFailed(f"the returned values are not finite: {outs[0]}.",
+                          "Compute the likelihood from the logits (F.binary_cross_entropy_with_logits), never log(0).")
+    t.ok("finite values")
+
+    # -- the values of the first step (same random numbers as the reference)
+    ref = ref_outs[0]
+    with torch.no_grad():
+        torch.manual_seed(STEP_SEEDS[0])
+        logits, mu, logvar = tiny_vae()(_batch())
+        probs = torch.sigmoid(logits)
+        x0 = _batch()
+        double_sigmoid = torch.nn.functional.binary_cross_entropy_with_logits(probs, x0, reduction="none").sum(1).mean()
+        mse = (probs - x0).pow(2).sum(1).mean()
+    kl_ref = ref["kl"]
+    t.values(torch.tensor(outs[0]["loss"]), torch.tensor(ref["loss"]), "the loss values", rtol=1e-4, atol=1e-3,
+             mistakes=[
+                 Mistake("the ELBO instead of the negative ELBO", torch.tensor(-ref["loss"]),
+                         "The optimizer *minimises*: the loss is the negative ELBO, recon + kl, where recon = "
+                         "-log p(x|z) is positive. Minimising the ELBO itself makes the model worse."),
+                 Mistake("a sum over the batch instead of a mean", torch.tensor(len(x0) * ref["loss"]),
+                         "Average the per-image terms over the batch (.mean()), as fit does: a sum makes the "
+                         "loss and the gradients B times larger, so the learning rate would depend on the batch size."),
+                 Mistake("the reconstruction term alone (KL missing)", torch.tensor(ref["recon"]),
+                         "Add the KL term: loss = recon + kl with kl = losses.gaussian_kl(mu, logvar).mean()."),
+                 Mistake("a loss with the sigmoid applied twice", torch.tensor(float(double_sigmoid) + kl_ref),
+                         "model(x) returns logits: pass them straight to F.binary_cross_entropy_with_logits "
+                         "(or losses.bernoulli_log_likelihood), without torch.sigmoid."),
+                 Mistake("a squared error instead of the Bernoulli log-likelihood", torch.tensor(float(mse) + kl_ref),
+                         "The VAE's reconstruction term is the Bernoulli negative log-likelihood "
+                         "-losses.bernoulli_log_likelihood(logits, x), not a squared error."),
+             ],
+             hint="Call model(x) once (the check replays the same random z), then loss = "
+                  "-losses.bernoulli_log_likelihood(logits, x).mean() + losses.gaussian_kl(mu, logvar).mean().")
+    if not math.isclose(outs[0]["recon"], ref["recon"], rel_tol=1e-4, abs_tol=1e-3):
+        raise CheckFailed(f"out['recon'] is {outs[0]['recon']:.3f}, expected {ref['recon']:.3f}.",
+                          "recon is the positive reconstruction term, -log p(x|z) summed over pixels and averaged "
+                          "over the batch.")
+    if not math.isclose(outs[0]["kl"], ref["kl"], rel_tol=1e-4, abs_tol=1e-3):
+        raise CheckFailed(f"out['kl'] is {outs[0]['kl']:.3f}, expected {ref['kl']:.3f}.",
+                          "kl is losses.gaussian_kl(mu, logvar).mean(): summed over latent dimensions, averaged "
+                          "over the batch.")
+    t.ok("loss = recon + kl matches the negative ELBO")
+
+    # -- the parameter update of the first step
+    delta, ref_delta = params[1] - params[0], ref_params[1] - ref_params[0]
+    if not torch.any(delta != 0):
+        raise CheckFailed("the parameters did not change after a training step.",
+                          "Call loss.backward() and then optimizer.step(), in that order (zero_grad() comes before "
+                          "backward(), otherwise it erases the gradient).")
+    if not _close(delta, ref_delta):
+        _, sign_params = _run(_variant_step, calls=1, sign=-1.0)
+        _, sum_params = _run(_variant_step, calls=1, reduce="sum")
+        if _close(delta, sign_params[1] - sign_params[0]):
+            raise CheckFailed("the parameters moved the wrong way: the step *increased* the negative ELBO.",
+                              "Call .backward() on the negative ELBO (recon + kl), not on the ELBO.")
+        if _close(delta, sum_params[1] - sum_params[0]):
+            raise CheckFailed("the parameter update is B times too large: the loss you backpropagate is summed "
+                              "over the batch.",
+                              "Backpropagate the batch *mean* of the negative ELBO, the same loss you return.")
+        raise CheckFailed("the parameter update differs from one SGD step on the negative ELBO.",
+                          "Backpropagate the loss you return (recon + kl) once, then call optimizer.step() once.")
+    t.ok("parameters updated by one step on the negative ELBO")
+
+    # -- the second step: gradients must not accumulate
+    delta2, ref_delta2 = params[2] - params[1], ref_params[2] - ref_params[1]
+    if not _close(delta2, ref_delta2):
+        _, acc_params = _run(_variant_step, zero_grad=False)
+        if _close(delta2, acc_params[2] - acc_params[1]):
+            raise CheckFailed("the second step used the gradients of both steps: they accumulated.",
+                              "PyTorch adds new gradients to the old ones: call optimizer.zero_grad() at the start "
+                              "of every step, before loss.backward().")
+        raise CheckFailed("the second training step does not match the reference.",
+                          "Every call must do the same thing: zero_grad, forward once, loss, backward, step.")
+    t.ok("gradients reset between steps")
+
+
+# --------------------------------------------------------------------------- 4.2 sampling from the prior
+
+
+class _RecordingVAE(VAE):
+    """A tiny VAE that remembers every code it decodes."""
+
+    def __init__(self, latent_dim: int = 3):
+        super().__init__(hidden_dim=16, latent_dim=latent_dim)
+        self.decoded = []
+
+    def decode(self, z):
+        self.decoded.append(z.detach().clone())
+        return super().decode(z)
+
+
+def _recording_vae(seed: int = 0) -> _RecordingVAE:
+    state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    model = _RecordingVAE()
+    with torch.no_grad():
+        model.fc_decode_out.weight.mul_(4.0)  # pixel probabilities well spread over (0, 1)
+    torch.set_rng_state(state)
+    return model.eval()
+
+
+@exercise("4.2", "04_training_a_vae", "sample_from_prior", points=1,
+          title="decode codes drawn from the prior N(0, I)",
+          contract="sample_from_prior(model, n: int) -> (n, 784) pixel probabilities in [0, 1]: draw z of shape "
+                   "(n, model.latent_dim) from N(0, I), decode it with model.decode(z) (logits) and apply "
+                   "torch.sigmoid")
+def sample_from_prior(fn, t):
+    model = _recording_vae()
+    out = t.call(model, 5)
+    out = t.tensor(out)
+    t.shape(out, (5, 784), ["n", "pixels"], hint="Draw n codes, z = torch.randn(n, model.latent_dim), and decode "
+                                                  "them all at once.")
+    t.finite(out)
+    if not model.decoded:
+        raise CheckFailed("model.decode was never called.", "Decode the codes: probs = torch.sigmoid(model.decode(z)).")
+    if out.min() < 0 or out.max() > 1:
+        raise CheckFailed("some values are outside [0, 1]: these are logits, not probabilities.",
+                          "model.decode returns logits: apply torch.sigmoid.")
+    if torch.all((out == 0) | (out == 1)):
+        raise CheckFailed("every value is exactly 0 or 1: this is a binary sample of the pixels.",
+                          "Return the pixel probabilities torch.sigmoid(model.decode(z)); a Bernoulli draw from "
+                          "them (torch.bernoulli) is a noisier picture of the same thing.")
+    t.ok("probabilities in [0, 1]")
+
+    model = _recording_vae()
+    out = t.tensor(t.call(model, 4000)).detach()
+    z = model.decoded[-1] if model.decoded else None
+    if z is None or tuple(z.shape) != (4000, 3):
+        raise CheckFailed("the codes passed to model.decode do not have shape (n, latent_dim).",
+                          "z = torch.randn(n, model.latent_dim).")
+    t.shape(out, (4000, 784), ["n", "pixels"])
+    with torch.no_grad():
+        expected = torch.sigmoid(_recording_vae().decode(z))
+    if not _close(out, expected, rtol=1e-4, atol=1e-5):
+        raise CheckFailed("the result is not sigmoid(model.decode(z)) of the codes that were decoded.",
+                          "Return torch.sigmoid(model.decode(z)) itself, for the z you drew.")
+    if z.std() < 1e-6:
+        raise CheckFailed("every code is the same: z is not random.", "Draw z = torch.randn(n, model.latent_dim).")
+    mean, std = z.mean(dim=0), z.std(dim=0)
+    if 0.4 < float(mean.mean()) < 0.6 and float(z.min()) >= 0:
+        raise CheckFailed("the codes are uniform in [0, 1) (torch.rand), not standard normal.",
+                          "The prior is N(0, I): use torch.randn, not torch.rand.")
+    if (mean.abs() > 0.1).any() or ((std - 1).abs() > 0.08).any():
+        raise CheckFailed(f"the codes have mean {[round(v, 2) for v in mean.tolist()]} and std "
+                          f"{[round(v, 2) for v in std.tolist()]}, expected 0 and 1 (the prior N(0, I)).",
+                          "Sample from the prior itself: z = torch.randn(n, model.latent_dim), with no shift or scale.")
+    t.ok("codes drawn from N(0, I)")
