@@ -54,8 +54,8 @@ def _reference_loglik(logits, x):
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=-1)
 
 
-def _kl_mistakes(mu, logvar, where: str = ""):
-    """Wrong KLs (B,) on the easy inputs, each with its own hint. ``where`` prefixes the hints (used by 2.3)."""
+def _kl_mistakes(mu, logvar):
+    """Wrong KLs (B,) on the easy inputs as (name, value, hint); 2.3 reuses them inside the ELBO."""
     mu, logvar = mu.detach(), logvar.detach()
     sq = mu.pow(2)
     ref = _reference_kl(mu, logvar)
