@@ -20,8 +20,11 @@ from . import losses
 
 # --------------------------------------------------------------------------- corruptions
 
-def add_gaussian_noise(x: torch.Tensor, std: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """x + std * eps with eps ~ N(0, I), clipped to [0, 1]: (B, 784) -> (B, 784)."""
+def add_gaussian_noise(x: torch.Tensor, std, generator: torch.Generator | None = None) -> torch.Tensor:
+    """x + std * eps with eps ~ N(0, I), clipped to [0, 1]: (B, 784) -> (B, 784).
+
+    ``std``: a float, or a tensor (B, 1) for one noise level per image.
+    """
     noise = torch.randn(x.shape, generator=generator).to(x.device)
     return (x + std * noise).clamp(0.0, 1.0)
 

@@ -23,8 +23,9 @@ CHECKS_FILE = Path(__file__).with_name("extra_checks.py")
 
 CORRECT = "def average_image(images):\n    return images.mean(dim=0)\n"
 WRONG = "def average_image(images):\n    return images.sum(dim=0)\n"
-SETUP = "import torch\nfrom vae_course import checks\n"
-CHECK = "checks.average_image(average_image)"
+SETUP = "import math\n"  # the small notebooks leave torch out of their kernel: it keeps the suite fast
+USE = "print('defined:', average_image.__name__)"
+CHECK = "from vae_course import checks\nchecks.average_image(average_image)"
 
 
 def exercise_cell(source: str, ex_id: str = "0.1"):
@@ -38,10 +39,10 @@ def notebook(*cells):
 
 
 def small(exercise_source: str, before=(), after=()):
-    """A short notebook 00: hostile cells, setup, the exercise cell, its check, more cells."""
+    """A short notebook 00: hostile cells, setup, the exercise cell, a cell using it, more cells."""
     cells = [new_code_cell(c) for c in before]
     cells += [new_markdown_cell("### Exercise 0.1"), new_code_cell(SETUP), exercise_cell(exercise_source),
-              new_code_cell(CHECK)]
+              new_code_cell(USE)]
     return notebook(*cells, *[new_code_cell(c) for c in after])
 
 
@@ -62,7 +63,7 @@ os.waitpid(_pid, 0)
 
 
 def multi(*cells):
-    return notebook(new_code_cell("import torch"), *cells)
+    return notebook(new_code_cell("import math"), *cells)
 
 
 ADD_ONE = "def add_one(x):\n    return x + 1\n"
@@ -80,11 +81,13 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
                  f"open({str(totals)!r}, 'w').write('vandal,100,1\\n')\n")
     notebooks = {
         victim_name: small(CORRECT),
-        "deleted": notebook(new_code_cell(SETUP), new_code_cell(CHECK)),
+        "deleted": notebook(new_code_cell(SETUP), new_code_cell(USE)),
         "renamed": small(CORRECT.replace("def average_image", "def mean_image")),
         "loop_in_exercise": small("def average_image(images):\n    while True:\n        pass\n"),
         "loop_swallowing_timeouts": small("def average_image(images):\n    while True:\n        try:\n"
-                                          "            pass\n        except BaseException:\n            pass\n"),
+                                          "            while True:\n                pass\n"
+                                          "        except BaseException:  # swallows the check's time limit\n"
+                                          "            pass\n"),
         "loop_top_level": small(CORRECT, before=["while True:\n    pass"]),
         "memory_hog": small("import torch\n\ndef average_image(images):\n"
                             "    hoard = torch.empty(2**34, dtype=torch.uint8)  # 16 GiB, more than allowed\n"
@@ -120,7 +123,7 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
                         "    return images.mean(dim=0)\n", before=[sleeper(token)]),
         "empty": notebook(),
         "multi_correct": multi(exercise_cell(ADD_ONE, "99.1"), exercise_cell(DOUBLE, "99.2")),
-        "multi_reordered": multi(exercise_cell(DOUBLE, "99.2"), new_code_cell("add_one(torch.ones(2))"),
+        "multi_reordered": multi(exercise_cell(DOUBLE, "99.2"), new_code_cell("add_one(1)"),
                                  exercise_cell(ADD_ONE, "99.1")),
         "multi_partial": multi(exercise_cell(DOUBLE, "99.2")),
         # No tags (identified by its function names), a helper and a constant from other cells, and an

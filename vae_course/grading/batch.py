@@ -8,7 +8,6 @@ import importlib.util
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from . import report
 from .report import ERROR, INVALID, ExerciseResult, Graded
-from .sandbox import GIB, MARKER, kill_descendants, kill_marked
+from .sandbox import GIB, MARKER, kill_descendants, kill_marked, remove_tree
 from .supervisor import GRACE_S, STARTUP_S
 from .submissions import Submission, extract, find_submissions, identify, read_submission
 
@@ -100,7 +99,8 @@ class Batch:
                 "cell_timeout": o.timeout, "notebook_timeout": o.notebook_timeout, "check_timeout": o.timeout,
                 "memory": int(o.memory_gib * GIB) if o.memory_gib else 0,
                 "threads": max(1, (os.cpu_count() or 1) // o.n_workers),
-                "checks_files": [str(Path(p).resolve()) for p in o.checks_files], "execute": o.execute}
+                "checks_files": [str(Path(p).resolve()) for p in o.checks_files], "execute": o.execute,
+                "workdir": str(self.workdir)}
 
     def supervise(self, job: dict) -> dict | None:
         """Run one supervisor process; its result, or None if it gave none (killed, crashed)."""
@@ -188,7 +188,7 @@ class Batch:
         return graded, failed
 
     def close(self) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        remove_tree(self.workdir)  # with what a killed supervisor left behind
 
 
 def prepare(paths, options: Options) -> tuple[list[Submission], dict]:
@@ -230,7 +230,8 @@ def grade(paths, options: Options | None = None, progress: bool = False) -> list
     graded, retry = [], []
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(subs), desc="grading", unit="submission", disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(subs), desc="grading", unit="submission", disable=None if progress else True,
+               file=sys.stderr)  # None: shown on a terminal only
     try:
         with ThreadPoolExecutor(max_workers=options.n_workers) as pool:
             futures = {pool.submit(batch.grade, sub): sub for sub in subs}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 GRADE_HELP = """\
@@ -48,13 +49,20 @@ def _options(args, workers):
                    checks_files=tuple(args.checks))
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def _grade(args) -> int:
     from .batch import GradingError, grade
     from .report import summary, write_feedback, write_gradebook
+    from .sandbox import become_subreaper, kill_descendants
 
     if args.workers is not None and args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped by a scheduler: clean up as for Ctrl-C
+    become_subreaper()  # orphans of a grading process that was killed come to us ...
     try:
         graded = grade(args.submissions, _options(args, args.workers), progress=True)
     except (GradingError, FileNotFoundError) as err:
@@ -63,6 +71,8 @@ def _grade(args) -> int:
     except KeyboardInterrupt:
         print("interrupted: every grading process was stopped; no gradebook was written.", file=sys.stderr)
         return 130
+    finally:
+        kill_descendants()  # ... and are killed: nothing of ours runs any more
     out, totals = write_gradebook(graded, args.out)
     written = f"wrote {out} and {totals}"
     if args.feedback:

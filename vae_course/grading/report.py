@@ -154,7 +154,7 @@ def write_gradebook(graded: list[Graded], out: Path) -> tuple[Path, Path]:
 
 def _run_section(run: dict) -> list[str]:
     status, errors = run["status"], run.get("errors", [])
-    lines = ["### Running your notebook", ""]
+    lines = ["### Running your notebook", "", "*(Cells are counted from the top, Markdown cells included.)*", ""]
     if status == "ok":
         lines.append("Your notebook ran from top to bottom without errors.")
     elif status == "skipped":

@@ -26,6 +26,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import shutil
+import stat
 import sys
 import time
 from pathlib import Path
@@ -195,3 +197,18 @@ def kill_tree(pid: int, marker: str | None = None) -> None:
         pass
     if marker:
         kill_marked(marker)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder student code wrote into, even where it removed our permissions."""
+    def make_writable_and_retry(function, name, _):
+        try:
+            os.chmod(os.path.dirname(name), stat.S_IRWXU)
+            if not os.path.islink(name):
+                os.chmod(name, stat.S_IRWXU)
+            function(name)
+        except OSError:
+            pass
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=make_writable_and_retry)

@@ -26,9 +26,7 @@ import json
 import os
 import secrets
 import selectors
-import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -37,12 +35,13 @@ import time
 from pathlib import Path
 
 import nbformat
-from jupyter_client import KernelManager
+from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from .sandbox import MARKER, clean_env, become_subreaper, hide_from_same_user, kill_descendants, kill_marked
+from .sandbox import (MARKER, become_subreaper, clean_env, hide_from_same_user, kill_descendants, kill_marked,
+                      remove_tree)
 
 STARTUP_S = 180        # allowed for starting a kernel or the checker (importing torch on a busy machine)
 GRACE_S = 15           # on top of a time limit before the checker process is killed
@@ -90,7 +89,8 @@ def run_notebook(job: dict, root: Path, marker: str) -> dict:
     (work / job["filename"]).write_text(job["notebook"], encoding="utf-8")
     specs = _GraderKernels()
     specs.memory = job["memory"] or 0
-    km = KernelManager(kernel_name="vae-grader", kernel_spec_manager=specs)
+    km = AsyncKernelManager(kernel_name="vae-grader", kernel_spec_manager=specs,
+                            connection_file=str(root / "kernel.json"))  # removed with the sandbox folder
     client = _ErrorsOnlyClient(nb, km=km, timeout=job["cell_timeout"], allow_errors=True, startup_timeout=STARTUP_S,
                                record_timing=False, resources={"metadata": {"path": str(work)}})
     state = {"cell": None, "watchdog": False}
@@ -106,11 +106,25 @@ def run_notebook(job: dict, root: Path, marker: str) -> dict:
                 state["cell"] = index + 1
                 await client.async_execute_cell(cell, index, execution_count=index + 1)
 
+    def run_in_thread():
+        try:
+            asyncio.run(run())
+        except BaseException as err:  # noqa: BLE001 - handed to the main thread
+            state["error"] = err
+
     watchdog = threading.Timer(job["notebook_timeout"], on_deadline)
     watchdog.start()
     status, detail = RUN_OK, ""
     try:
-        asyncio.run(run())
+        # In a thread of its own, so that even a hung client cannot keep the exercises from being checked.
+        runner = threading.Thread(target=run_in_thread, daemon=True)
+        runner.start()
+        runner.join(job["notebook_timeout"] + GRACE_S)
+        if runner.is_alive():
+            state["watchdog"] = True
+            raise DeadKernelError("the notebook client did not return")
+        if state.get("error") is not None:
+            raise state["error"]
     except CellTimeoutError:
         status, detail = RUN_TIMEOUT, (f"cell {state['cell']} did not finish within {job['cell_timeout']:g} s; "
                                        "the cells after it were not run.")
@@ -126,13 +140,7 @@ def run_notebook(job: dict, root: Path, marker: str) -> dict:
         detail = f"the notebook could not be run ({type(err).__name__}: {_first_line(err)})."
     finally:
         watchdog.cancel()
-        kill_descendants()
-        try:
-            if client.kc is not None:
-                client.kc.stop_channels()
-            km.cleanup_resources()
-        except Exception:  # noqa: BLE001 - the kernel is gone either way
-            pass
+        kill_descendants()  # the kernel and all it started; its files go with the sandbox folder
     errors = [{"cell": number, "ename": _first_line(out.get("ename", "")), "evalue": _first_line(out.get("evalue", ""))}
               for number, cell in enumerate(nb.cells, start=1) if cell.cell_type == "code"
               for out in cell.get("outputs", []) if out.get("output_type") == "error"]
@@ -267,21 +275,9 @@ def check_exercises(job: dict, root: Path, marker: str) -> dict:
 # --------------------------------------------------------------------------- the process itself
 
 
-def _remove(path: Path) -> None:
-    def make_writable_and_retry(function, name, _):
-        try:
-            os.chmod(os.path.dirname(name), stat.S_IRWXU)
-            os.chmod(name, stat.S_IRWXU)
-            function(name)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=make_writable_and_retry)
-
-
 def supervise(job: dict) -> dict:
     marker = os.environ.get(MARKER, secrets.token_hex(8))
-    root = Path(tempfile.mkdtemp(prefix="vae-grade-"))
+    root = Path(tempfile.mkdtemp(prefix="vae-grade-", dir=job.get("workdir")))
     os.environ["JUPYTER_RUNTIME_DIR"] = str(root / "runtime")
     try:
         if job["execute"]:
@@ -294,7 +290,7 @@ def supervise(job: dict) -> dict:
     finally:
         kill_descendants()
         kill_marked(marker)
-        _remove(root)
+        remove_tree(root)
 
 
 def main() -> None:
