@@ -8,7 +8,18 @@ depends on the machine and on timing, not on the course's results. Cells whose
 """
 
 
+import os
+
 import matplotlib
+
+# No training progress bars in the notebooks nbval runs (their kernels inherit this environment):
+# a bar appears only when a model is trained rather than loaded from the cache, so it would make a
+# notebook's outputs depend on the cache's state. The notebooks' numbers do not.
+os.environ["VAE_COURSE_PROGRESS"] = "0"
+# One torch thread in those kernels: floating-point sums (and so the printed numbers) can differ with
+# the number of threads, and scripts/run_notebooks.py stores the reference outputs with one thread.
+# On a busy 2-core machine, 2 threads also spin-wait for each other and train 10x slower.
+os.environ["OMP_NUM_THREADS"] = "1"
 
 matplotlib.use("Agg")  # unit tests draw figures without a display
 

@@ -50,7 +50,7 @@ def plain_nbclient(folder: Path, timeout: float) -> float:
         nb = nbformat.read(path, as_version=4)
         with tempfile.TemporaryDirectory() as work:
             NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                           resources={"metadata": {"path": work}}).execute()
+                           resources={"metadata": {"path": work}}).execute(stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 

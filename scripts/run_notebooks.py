@@ -3,7 +3,7 @@
     python scripts/run_notebooks.py                 # all of solutions/
     python scripts/run_notebooks.py 02 05           # only notebooks whose name starts with 02 or 05
 
-Runs with CI=true (no progress bars, as in CI) and prints each notebook's wall time.
+Runs with CI=true (no progress bars, as in CI) and one torch thread (as the test suite) and prints each notebook's wall time.
 Stored outputs are what nbval compares against, so run this after editing a solution.
 """
 
@@ -34,6 +34,7 @@ def execute(path: Path, timeout: int = 300) -> float:
 
 def main(prefixes: list[str]) -> int:
     os.environ["CI"] = "true"
+    os.environ["OMP_NUM_THREADS"] = "1"  # as in the test suite (conftest.py): outputs must match nbval's run
     paths = sorted((ROOT / "solutions").glob("*.ipynb"))
     if prefixes:
         paths = [p for p in paths if any(p.name.startswith(pre) for pre in prefixes)]

@@ -26,7 +26,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from vae_course.checks import REGISTRY
 from vae_course.checks._core import Exercise
-from vae_course.grading import checker, report
+from vae_course import cli
+from vae_course.grading import checker, report, sandbox
 from vae_course.grading.submissions import extract, find_submissions, identify, read_submission
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +61,20 @@ def sleepers(token: str) -> list[psutil.Process]:
     return found
 
 
+def grading_processes(since: float) -> list[psutil.Process]:
+    """Processes started since ``since`` that belong to a grading run (its marker or its modules)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "create_time"]):
+        try:
+            if proc.info["create_time"] < since - 1 or proc.pid == os.getpid():
+                continue
+            if sandbox.MARKER in proc.environ() or "vae_course.grading" in " ".join(proc.info["cmdline"] or []):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return found
+
+
 def save(nb, path: Path) -> Path:
     nbformat.write(nb, path)
     return path
@@ -82,9 +97,9 @@ def test_hostile_batch(tmp_path):
     out.parent.mkdir()
     out.write_text("a previous gradebook\n")
 
-    start = time.monotonic()
+    started, start = time.time(), time.monotonic()
     done = vae_course("grade", subs, "--out", out, "--feedback", tmp_path / "feedback", "--workers", 2,
-                      "--timeout", 15, "--checks", hostile.CHECKS_FILE, tmp=tmp)
+                      "--timeout", 10, "--checks", hostile.CHECKS_FILE, tmp=tmp)
     elapsed = time.monotonic() - start
     print(f"hostile batch of {len(expected)} submissions graded in {elapsed:.0f} s")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -104,12 +119,13 @@ def test_hostile_batch(tmp_path):
     assert "`mean_image` instead" in message("renamed")
     assert "no code cell defines `average_image`" in message("deleted")
     assert "not answered yet" in message("stub")
-    assert "did not finish within 15 s" in message("loop_in_exercise")
+    assert "did not finish within 10 s" in message("loop_in_exercise")
     assert "the grader had to stop it" in message("loop_swallowing_timeouts")
     assert "can't allocate memory" in message("memory_hog")
     assert "SystemExit" in message("sys_exit")
     assert "exit code 0" in message("os_exit_in_function")
     assert "KeyboardInterrupt" in message("keyboard_interrupt")
+    assert "your function raised EOFError" in message("reads_stdin")
     assert "segmentation fault" in message("segfault_in_function")
     assert "sum instead of a mean" in message("monkeypatch_checks")
     assert "`torch.allclose`" in message("monkeypatch_in_exercise")
@@ -127,6 +143,7 @@ def test_hostile_batch(tmp_path):
     assert runs["loop_top_level"] == "timeout"
     assert runs["malformed_json"] == runs["not_a_notebook"] == "invalid"
     assert runs["empty"] == "skipped"
+    assert runs["reads_stdin"] == "errors"  # input() raised at once; sys.stdin.read() got end-of-file
     assert "failed to run" in done.stdout and "mean score" in done.stdout
 
     # The vandal really wrote over the victim's file and the gradebook - and changed nothing.
@@ -139,9 +156,12 @@ def test_hostile_batch(tmp_path):
     assert "Divide by the number of images" in feedback["fake_success"]
     assert "cell 2: `NameError`" in feedback["deleted"]
     assert "the kernel died in cell 1" in feedback["segfault"]
+    assert "cell 2: `StdinNotImplementedError`" in feedback["reads_stdin"]
+    assert "cell 1:" not in feedback["reads_stdin"]
 
-    # Nothing survives: no background process, no temporary files.
+    # Nothing survives: no background process, no grading process, no temporary files.
     assert sleepers(token) == []
+    assert grading_processes(started) == []
     assert list(tmp.iterdir()) == []
     assert [p.name for p in out.parent.iterdir()] == ["gradebook.csv", "gradebook_totals.csv"] or \
         sorted(p.name for p in out.parent.iterdir()) == ["gradebook.csv", "gradebook_totals.csv"]
@@ -180,13 +200,13 @@ def test_grading_again_gives_identical_files(tmp_path):
     subs = tmp_path / "submissions"
     subs.mkdir()
     save(hostile.small(hostile.CORRECT), subs / "ann.ipynb")
-    save(hostile.small(hostile.WRONG), subs / "ben.ipynb")
+    save(hostile.small(hostile.WRONG, after=["1 / 0"]), subs / "ben.ipynb")
     save(hostile.small("def average_image(images):\n    return images.mean(dim=1)\n"), subs / "cat.ipynb")
     (subs / "dan.ipynb").write_text("{ not json")
     texts = []
-    for workers in (1, 2):
+    for workers in (2, 1):  # the same command again, and with another number of workers
         out = tmp_path / f"run{workers}" / "gradebook.csv"
-        done = vae_course("grade", subs, "--out", out, "--workers", workers, "--no-execute", "--feedback",
+        done = vae_course("grade", subs, "--out", out, "--workers", workers, "--feedback",
                           out.parent / "feedback", tmp=tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]
         texts.append([out.read_bytes(), out.with_name("gradebook_totals.csv").read_bytes(),
@@ -196,6 +216,10 @@ def test_grading_again_gives_identical_files(tmp_path):
     assert [(r["student"], r["status"], r["points"]) for r in rows] == [
         ("ann", "passed", "1"), ("ben", "failed", "0"), ("cat", "failed", "0"), ("dan", "invalid", "0")]
     assert "dim=0" in rows[2]["message"] or "wrong shape" in rows[2]["message"]
+    totals = read_csv(tmp_path / "run1" / "gradebook_totals.csv")
+    assert [(t["student"], t["total"], t["run"]) for t in totals] == [
+        ("ann", "1", "ok"), ("ben", "0", "errors"), ("cat", "0", "ok"), ("dan", "0", "invalid")]
+    assert "cell 5: `ZeroDivisionError`" in texts[0][2].decode()
 
 
 @pytest.mark.slow
@@ -210,14 +234,20 @@ def test_check_command_on_the_course_notebook(tmp_path):
     assert "not answered yet" in done.stdout and "Score: 0 / 1" in done.stdout
 
 
-def test_cli_errors_are_reported_without_traceback(tmp_path):
-    done = vae_course("grade", tmp_path / "nothing-here", "--out", tmp_path / "g.csv", tmp=tmp_path)
-    assert done.returncode == 2 and "no such file or folder" in done.stderr
+def test_cli_errors_are_reported_without_traceback(tmp_path, capsys):
+    def grade(*args):
+        code = cli.main(["grade", *map(str, args), "--out", str(tmp_path / "g.csv")])
+        return code, capsys.readouterr().err
+
+    code, err = grade(tmp_path / "nothing-here")
+    assert code == 2 and "no such file or folder" in err
     (tmp_path / "subs").mkdir()
-    done = vae_course("grade", tmp_path / "subs", "--out", tmp_path / "g.csv", tmp=tmp_path)
-    assert done.returncode == 2 and "no submissions found" in done.stderr
-    done = vae_course("grade", tmp_path / "subs", "--out", tmp_path / "g.csv", "--notebook", "nope", tmp=tmp_path)
-    assert done.returncode == 2 and "unknown notebook 'nope'" in done.stderr
+    code, err = grade(tmp_path / "subs")
+    assert code == 2 and "no submissions found" in err
+    code, err = grade(tmp_path / "subs", "--notebook", "nope")
+    assert code == 2 and "unknown notebook 'nope'" in err and "Traceback" not in err
+    code, err = grade(tmp_path / "subs", "--workers", "0")
+    assert code == 2 and "--workers must be at least 1" in err
     assert not (tmp_path / "g.csv").exists()
 
 

@@ -121,6 +121,12 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
         "daemon": small("import os, subprocess\n\ndef average_image(images):\n"
                         f"    subprocess.Popen(['sleep', '{token}4'], start_new_session=True)\n"
                         "    return images.mean(dim=0)\n", before=[sleeper(token)]),
+        # No stdin: reading it at top level gets end-of-file or an error at once (never a hang), and so
+        # does `input()` inside the exercise function in the checker.
+        "reads_stdin": small("def average_image(images):\n    input('Press Enter to continue')\n"
+                             "    return images.mean(dim=0)\n",
+                             before=["import sys\nprint('read', len(sys.stdin.read()), 'characters')",
+                                     "name = input('Your name? ')"]),
         "empty": notebook(),
         "multi_correct": multi(exercise_cell(ADD_ONE, "99.1"), exercise_cell(DOUBLE, "99.2")),
         "multi_reordered": multi(exercise_cell(DOUBLE, "99.2"), new_code_cell("add_one(1)"),
@@ -147,7 +153,7 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
         "loop_in_exercise": {"0.1": zero("timeout")}, "loop_swallowing_timeouts": {"0.1": zero("timeout")},
         "loop_top_level": {"0.1": ok}, "memory_hog": {"0.1": zero("failed")},
         "sys_exit": {"0.1": zero("error")}, "os_exit": {"0.1": ok}, "os_exit_in_function": {"0.1": zero("error")},
-        "keyboard_interrupt": {"0.1": zero("error")}, "segfault": {"0.1": ok},
+        "keyboard_interrupt": {"0.1": zero("error")}, "reads_stdin": {"0.1": zero("failed")}, "segfault": {"0.1": ok},
         "segfault_in_function": {"0.1": zero("error")}, "monkeypatch_checks": {"0.1": zero("failed")},
         "monkeypatch_in_exercise": {"0.1": zero("error")}, "fake_success": {"0.1": zero("failed")},
         "vandal": {"0.1": zero("failed")}, "daemon": {"0.1": ok},

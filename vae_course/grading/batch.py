@@ -224,7 +224,11 @@ def grade(paths, options: Options | None = None, progress: bool = False) -> list
     (after stopping every process it started).
     """
     options = options or Options()
-    subs, registry = prepare(paths, options)
+    return grade_prepared(*prepare(paths, options), options, progress)
+
+
+def grade_prepared(subs: list[Submission], registry: dict, options: Options, progress: bool = False) -> list[Graded]:
+    """Grade submissions read by :func:`prepare` (the second half of :func:`grade`)."""
     before = _fingerprint(subs, registry)
     batch = Batch(options, registry)
     graded, retry = [], []

@@ -108,22 +108,22 @@ def load_function(exercise: dict, timeout: float):
 
     namespace = {"__name__": "submission", "__builtins__": builtins}
     problems = []
-    for block in exercise["blocks"]:
-        filename = f"<cell {block['cell']}>"
-        source = block["source"]
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        wanted = {tuple(position) for position in block["run"]}
-        for node in ast.parse(source, filename).body:
-            if (node.lineno, node.col_offset) not in wanted:
-                continue
-            code = compile(ast.Module(body=[node], type_ignores=[]), filename, "exec")
-            try:
-                with time_limit(timeout):
+    with time_limit(timeout):  # one limit for all of it: the supervisor allows ``timeout`` plus a grace
+        for block in exercise["blocks"]:
+            filename = f"<cell {block['cell']}>"
+            source = block["source"]
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            wanted = {tuple(position) for position in block["run"]}
+            for node in ast.parse(source, filename).body:
+                if (node.lineno, node.col_offset) not in wanted:
+                    continue
+                code = compile(ast.Module(body=[node], type_ignores=[]), filename, "exec")
+                try:
                     exec(code, namespace)
-            except _TimedOut:
-                raise
-            except BaseException as err:  # noqa: BLE001 - student code may raise anything, even SystemExit
-                problems.append(f"cell {block['cell']}, line {node.lineno}: {_first_line(err)}")
+                except _TimedOut:
+                    raise
+                except BaseException as err:  # noqa: BLE001 - student code may raise anything, even SystemExit
+                    problems.append(f"cell {block['cell']}, line {node.lineno}: {_first_line(err)}")
     return namespace.get(exercise["function"]), problems
 
 

@@ -54,18 +54,24 @@ def _interrupt(signum, frame):
 
 
 def _grade(args) -> int:
-    from .batch import GradingError, grade
+    from .batch import GradingError, grade_prepared, prepare
     from .report import summary, write_feedback, write_gradebook
     from .sandbox import become_subreaper, kill_descendants
 
     if args.workers is not None and args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
+    options = _options(args, args.workers)
+    try:  # a bad command is reported before anything starts
+        subs, registry = prepare(args.submissions, options)
+    except (GradingError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, _interrupt)  # stopped by a scheduler: clean up as for Ctrl-C
     become_subreaper()  # orphans of a grading process that was killed come to us ...
     try:
-        graded = grade(args.submissions, _options(args, args.workers), progress=True)
-    except (GradingError, FileNotFoundError) as err:
+        graded = grade_prepared(subs, registry, options, progress=True)
+    except GradingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

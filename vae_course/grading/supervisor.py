@@ -44,8 +44,19 @@ from .sandbox import (MARKER, become_subreaper, clean_env, hide_from_same_user, 
                       remove_tree)
 
 STARTUP_S = 180        # allowed for starting a kernel or the checker (importing torch on a busy machine)
-GRACE_S = 15           # on top of a time limit before the checker process is killed
+GRACE_S = 15           # at most this on top of a time limit before the checker process is killed
 MAX_LINE = 1_000_000   # longest result line read from the checker
+
+
+
+def grace(timeout: float) -> float:
+    """Extra time after a check's own time limit before the supervisor kills the checker.
+
+    The checker stops a slow exercise itself (SIGALRM) at ``timeout``; the grace only matters when
+    student code swallowed that alarm or is stuck in C code, so it scales with the limit.
+    """
+    return min(GRACE_S, max(3.0, timeout / 2))
+
 
 # Run statuses (the "run" column of the totals file).
 RUN_OK, RUN_ERRORS, RUN_TIMEOUT, RUN_DIED, RUN_FAILED, RUN_SKIPPED = "ok", "errors", "timeout", "died", "failed", "skipped"
@@ -198,6 +209,7 @@ def check_exercises(job: dict, root: Path, marker: str) -> dict:
     """Run the checker until every exercise has a result; returns {id: result}."""
     results, pending = {}, list(job["exercises"])
     timeout = job["check_timeout"]
+    extra = grace(timeout)
     attempt = 0
     while pending:
         attempt += 1
@@ -229,15 +241,15 @@ def check_exercises(job: dict, root: Path, marker: str) -> dict:
             event, ex_id = message.get("event"), message.get("id")
             if event == "start" and ex_id in {e["id"] for e in pending} and ex_id not in results:
                 current, phase = ex_id, "loading"
-                deadline = time.monotonic() + timeout + GRACE_S
+                deadline = time.monotonic() + timeout + extra
             elif event == "loaded" and ex_id == current:
                 phase = "checking"
-                deadline = time.monotonic() + timeout + GRACE_S
+                deadline = time.monotonic() + timeout + extra
             elif event == "result" and ex_id == current:
                 results[ex_id] = {k: message.get(k, "") for k in ("status", "message", "hint")}
                 results[ex_id]["checks"] = message.get("checks", [])
                 current = None
-                deadline = time.monotonic() + GRACE_S + timeout
+                deadline = time.monotonic() + extra + timeout
             elif event == "done":
                 break
         if timed_out:
