@@ -14,6 +14,8 @@ import math
 
 import torch
 
+from .train import model_mode
+
 ACTIVITY_THRESHOLD = 0.01  # Burda et al. (2015): a unit is active when Cov_x(E_q[z_u]) > 0.01
 
 
@@ -24,15 +26,13 @@ def encode_dataset(model, data, batch_size: int = 1000) -> tuple[torch.Tensor, t
     Uses the images as stored (no resampling of dynamically binarized data).
     """
     images = data.images if hasattr(data, "images") else data
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     mus, logvars = [], []
-    for start in range(0, len(images), batch_size):
-        mu, logvar = model.encode(images[start:start + batch_size].to(device))
-        mus.append(mu.cpu())
-        logvars.append(logvar.cpu())
-    model.train(was_training)
+    with model_mode(model, training=False):
+        for start in range(0, len(images), batch_size):
+            mu, logvar = model.encode(images[start:start + batch_size].to(device))
+            mus.append(mu.cpu())
+            logvars.append(logvar.cpu())
     return torch.cat(mus), torch.cat(logvars)
 
 

@@ -21,6 +21,7 @@ import math
 import torch
 
 from . import losses
+from .train import model_mode
 
 
 def _images(data) -> torch.Tensor:
@@ -61,16 +62,12 @@ def importance_sampled_nll(model, data, k: int = 1000, batch_size: int | None = 
     images = _images(data)
     batch_size = batch_size or max(1, 50_000 // k)
     generator = torch.Generator().manual_seed(seed)
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     nll = []
-    try:
+    with model_mode(model, training=False):
         for start in range(0, len(images), batch_size):
             x = images[start:start + batch_size].to(device)
             log_w = log_importance_weights(model, x, k, generator)                    # (b, K)
             nll.append(-(torch.logsumexp(log_w, dim=1) - math.log(k)).cpu())
-    finally:
-        model.train(was_training)
     nll = torch.cat(nll)
     return nll if per_image else float(nll.mean())

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from .train import model_mode
+
 # slerp falls back to lerp where sin(angle) is below this (nearly parallel or anti-parallel codes)
 PARALLEL_EPS = 1e-4
 
@@ -29,25 +31,20 @@ def encode_means(model: torch.nn.Module, images: torch.Tensor, batch_size: int =
 
     Works for VAEs (``encode`` returns ``(mu, logvar)``) and plain autoencoders (``encode`` returns z).
     """
-    was_training = model.training
-    model.eval()
     device = _device_of(model)
     codes = []
-    for start in range(0, len(images), batch_size):
-        out = model.encode(images[start:start + batch_size].to(device))
-        codes.append((out[0] if isinstance(out, tuple) else out).cpu())
-    model.train(was_training)
+    with model_mode(model, training=False):
+        for start in range(0, len(images), batch_size):
+            out = model.encode(images[start:start + batch_size].to(device))
+            codes.append((out[0] if isinstance(out, tuple) else out).cpu())
     return torch.cat(codes)
 
 
 @torch.no_grad()
 def decode_probs(model: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
     """Pixel probabilities sigmoid(decode(z)): z (N, latent_dim) -> (N, 784) on the CPU."""
-    was_training = model.training
-    model.eval()
-    probs = torch.sigmoid(model.decode(z.to(_device_of(model)))).cpu()
-    model.train(was_training)
-    return probs
+    with model_mode(model, training=False):
+        return torch.sigmoid(model.decode(z.to(_device_of(model)))).cpu()
 
 
 # --------------------------------------------------------------------------- interpolation

@@ -156,8 +156,9 @@ class ConvVAE(_VAEBase):
 class MLPVAE(_VAEBase):
     """An MLP VAE with any number of hidden layers: 784 -> hidden_dims -> latent -> reversed(hidden_dims) -> 784.
 
-    ``MLPVAE(hidden_dims=(400,))`` is the classic :class:`VAE`; the benchmark's course recipe uses a
-    deeper, narrower one (same cost per image, a better ELBO). The decoder mirrors the encoder.
+    ``MLPVAE(hidden_dims=(400,))`` has the layers of the classic :class:`VAE`; the model benchmark uses
+    deeper variants as an ablation (``--set model=MLPVAE``; they did not beat the classic shape, see
+    benchmarks/README.md). The decoder mirrors the encoder.
     """
 
     def __init__(self, input_dim: int = IMAGE_PIXELS, hidden_dims=(400,), latent_dim: int = 20):

@@ -16,6 +16,7 @@ import os
 import random
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -61,6 +62,22 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
 
 
 # --------------------------------------------------------------------------- losses for fit
+
+@contextmanager
+def model_mode(model: torch.nn.Module, training: bool):
+    """Put ``model`` in training mode (a VAE samples z) or eval mode (it uses the mean) for a block,
+    and restore the mode it had afterwards, even if the block raises.
+
+    >>> with model_mode(model, training=False):
+    ...     codes, _ = model.encode(x)
+    """
+    was_training = model.training
+    model.train(training)
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
 
 def vae_loss(model, x: torch.Tensor, beta: float = 1.0) -> dict:
     """Negative ELBO of a VAE on a batch x: (B, 784): ``loss = recon + beta * kl`` (batch means)."""
@@ -217,16 +234,15 @@ def evaluate(model: torch.nn.Module, data, loss_fn: Callable | None = None, batc
     reconstruction term, not a sampled ELBO - use :func:`elbo_per_image` for that.
     """
     device = get_device(device)
-    was_training = model.training
-    model.eval().to(device)
+    model.to(device)
     loss_fn = loss_fn or default_loss(model)
     sums, count = {}, 0
-    for x in _batches(data, batch_size, False, torch.Generator().manual_seed(0)):
-        out = loss_fn(model, x.to(device))
-        for key, value in out.items():
-            sums[key] = sums.get(key, 0.0) + float(value) * len(x)
-        count += len(x)
-    model.train(was_training)
+    with model_mode(model, training=False):
+        for x in _batches(data, batch_size, False, torch.Generator().manual_seed(0)):
+            out = loss_fn(model, x.to(device))
+            for key, value in out.items():
+                sums[key] = sums.get(key, 0.0) + float(value) * len(x)
+            count += len(x)
     return _with_elbo({k: v / count for k, v in sums.items()})
 
 
@@ -238,20 +254,19 @@ def elbo_per_image(model: torch.nn.Module, data, samples: int = 1, batch_size: i
     This is the number papers and the benchmark report (lower is better).
     """
     device = get_device(device)
-    was_training = model.training
-    model.train().to(device)  # sample z
+    model.to(device)
     torch_state = torch.get_rng_state()
     torch.manual_seed(seed)
     total, count = 0.0, 0
-    for x in _batches(data, batch_size, False, torch.Generator().manual_seed(seed)):
-        x = x.to(device)
-        mu, logvar = model.encode(x)
-        for _ in range(samples):
-            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-            total -= float(losses.elbo(model.decode(z), x, mu, logvar).sum()) / samples
-        count += len(x)
+    with model_mode(model, training=True):  # sample z
+        for x in _batches(data, batch_size, False, torch.Generator().manual_seed(seed)):
+            x = x.to(device)
+            mu, logvar = model.encode(x)
+            for _ in range(samples):
+                z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+                total -= float(losses.elbo(model.decode(z), x, mu, logvar).sum()) / samples
+            count += len(x)
     torch.set_rng_state(torch_state)
-    model.train(was_training)
     return total / count
 
 

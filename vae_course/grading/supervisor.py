@@ -48,7 +48,6 @@ GRACE_S = 15           # at most this on top of a time limit before the checker 
 MAX_LINE = 1_000_000   # longest result line read from the checker
 
 
-
 def grace(timeout: float) -> float:
     """Extra time after a check's own time limit before the supervisor kills the checker.
 
