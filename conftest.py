@@ -12,14 +12,13 @@ import os
 
 import matplotlib
 
-# No training progress bars in the notebooks nbval runs (their kernels inherit this environment):
-# a bar appears only when a model is trained rather than loaded from the cache, so it would make a
-# notebook's outputs depend on the cache's state. The notebooks' numbers do not.
-os.environ["VAE_COURSE_PROGRESS"] = "0"
-# One torch thread in those kernels: floating-point sums (and so the printed numbers) can differ with
-# the number of threads, and scripts/run_notebooks.py stores the reference outputs with one thread.
-# On a busy 2-core machine, 2 threads also spin-wait for each other and train 10x slower.
-os.environ["OMP_NUM_THREADS"] = "1"
+from vae_course.notebooks import REPRODUCIBLE_ENV
+
+# The kernels nbval starts inherit this environment: one thread, the same CPU code paths on every
+# machine, no progress bars - exactly how scripts/run_notebooks.py stored the outputs they are
+# compared with (see REPRODUCIBLE_ENV for why each setting is there). On a busy 2-core machine one
+# thread is also faster: two spin-wait for each other.
+os.environ.update(REPRODUCIBLE_ENV)
 
 matplotlib.use("Agg")  # unit tests draw figures without a display
 

@@ -63,6 +63,7 @@ class Recipe:
     binarize: bool = False                # dynamic binarization of the training images
     ema_decay: float = 0.0                # exponential moving average of the weights (0: none)
     init_output_bias: bool = False        # start the decoder's output bias at logit(mean image)
+    fused_adam: bool = False              # Adam's fused kernel: the same update, about 2x faster steps on CPU
 
     def build_model(self) -> torch.nn.Module:
         return MODELS[self.model](**self.config)
@@ -82,6 +83,8 @@ class Recipe:
             parts.append(f"EMA {self.ema_decay:g}")
         if self.init_output_bias:
             parts.append("output bias = logit(mean)")
+        if self.fused_adam:
+            parts.append("fused Adam")
         return ", ".join(parts)
 
 
@@ -89,8 +92,8 @@ CLASSIC = Recipe("classic")
 """The PyTorch example: VAE 784-400-20, Adam 1e-3, batch 128, grey-level targets, nothing else."""
 
 COURSE = Recipe(
-    "course", lr=3e-3, lr_schedule="cosine", kl_warmup=0.05, max_shift=1, ema_decay=0.99,
-    init_output_bias=True)
+    "course", lr=8e-3, lr_schedule="cosine", kl_warmup=0.05, max_shift=1, ema_decay=0.99,
+    init_output_bias=True, fused_adam=True)
 """The course's recipe for the same budget: same model, a better way to train it (see README)."""
 
 
@@ -127,11 +130,12 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
     dx = torch.randint(0, 2 * k + 1, (b, 1, 1), generator=generator)
     rows = dy + torch.arange(28).reshape(1, 28, 1)                           # (B, 28, 1)
     cols = dx + torch.arange(28).reshape(1, 1, 28)                           # (B, 1, 28)
-    return padded[torch.arange(b).reshape(b, 1, 1), rows, cols].reshape(b, 784)
+    index = (rows * (28 + 2 * k) + cols).reshape(b, 784)                     # into each padded image
+    return padded.reshape(b, -1).gather(1, index)                            # (B, 784)
 
 
 def _output_layer(model: torch.nn.Module) -> torch.nn.Module:
-    layers = [m for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d))]
+    layers = [m for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     return layers[-1]
 
 
@@ -176,10 +180,11 @@ def train(recipe: Recipe, images: torch.Tensor, seed: int = 0, epochs: int | Non
     model = recipe.build_model()
     if recipe.init_output_bias:
         init_output_bias(model, images)
+    fused = dict(fused=True) if recipe.fused_adam else {}
     if recipe.weight_decay:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, **fused)
     else:
-        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, **fused)
     average = copy.deepcopy(model) if recipe.ema_decay else None
     generator = torch.Generator().manual_seed(seed)
     now = CLOCKS[clock]

@@ -3,7 +3,8 @@
     python scripts/run_notebooks.py                 # all of solutions/
     python scripts/run_notebooks.py 02 05           # only notebooks whose name starts with 02 or 05
 
-Runs with CI=true (no progress bars, as in CI) and one torch thread (as the test suite) and prints each notebook's wall time.
+Runs with CI=true and vae_course.notebooks.REPRODUCIBLE_ENV (one thread, pinned CPU code paths, no progress
+bars - as the test suite) and prints each notebook's wall time.
 Stored outputs are what nbval compares against, so run this after editing a solution.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from vae_course.notebooks import make_student
+from vae_course.notebooks import REPRODUCIBLE_ENV, make_student
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def execute(path: Path, timeout: int = 300) -> float:
 
 def main(prefixes: list[str]) -> int:
     os.environ["CI"] = "true"
-    os.environ["OMP_NUM_THREADS"] = "1"  # as in the test suite (conftest.py): outputs must match nbval's run
+    os.environ.update(REPRODUCIBLE_ENV)  # as in the test suite (conftest.py): outputs must match nbval's run
     paths = sorted((ROOT / "solutions").glob("*.ipynb"))
     if prefixes:
         paths = [p for p in paths if any(p.name.startswith(pre) for pre in prefixes)]

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vae_course.models import MODELS, VAE, Autoencoder, ConvVAE
+from vae_course.models import MODELS, VAE, Autoencoder, ConvVAE, DeepConvVAE
 
 SMALL = {  # small but real configurations, so the tests stay fast
     Autoencoder: dict(hidden_dim=32, latent_dim=3),
     VAE: dict(hidden_dim=32, latent_dim=3),
     ConvVAE: dict(latent_dim=3, channels=4, hidden_dim=16),
+    DeepConvVAE: dict(latent_dim=3, channels=4, hidden_dim=16, fine=2),
 }
-VAES = [VAE, ConvVAE]
+VAES = [VAE, ConvVAE, DeepConvVAE]
 
 
 def make(cls, seed: int = 0):
@@ -53,7 +54,7 @@ def test_vae_shapes(cls):
     assert model.decode(torch.zeros(2, 3)).shape == (2, 784)
 
 
-@pytest.mark.parametrize("cls", [Autoencoder, VAE, ConvVAE])
+@pytest.mark.parametrize("cls", [Autoencoder, VAE, ConvVAE, DeepConvVAE])
 def test_accepts_flat_and_image_shaped_input(cls):
     model = make(cls).eval()
     x = batch(4)
@@ -98,7 +99,7 @@ def test_reparameterize_has_the_right_statistics():
     assert mu.grad is not None and logvar.grad is not None and logvar.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("cls", [Autoencoder, VAE, ConvVAE])
+@pytest.mark.parametrize("cls", [Autoencoder, VAE, ConvVAE, DeepConvVAE])
 def test_sample_shape_range_and_generator(cls):
     model = make(cls).eval()
     out = model.sample(6)
@@ -110,7 +111,7 @@ def test_sample_shape_range_and_generator(cls):
     assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("cls", [Autoencoder, VAE, ConvVAE])
+@pytest.mark.parametrize("cls", [Autoencoder, VAE, ConvVAE, DeepConvVAE])
 def test_config_round_trip(cls):
     model = make(cls)
     config = model.config
@@ -129,13 +130,13 @@ def test_config_round_trip(cls):
 
 
 def test_models_registry_names_its_classes():
-    for name in ("Autoencoder", "VAE", "ConvVAE"):
+    for name in ("Autoencoder", "VAE", "ConvVAE", "DeepConvVAE"):
         assert MODELS[name].__name__ == name
     for cls in MODELS.values():
         assert isinstance(cls().config, dict), f"{cls.__name__} needs a config for checkpoints"
 
 
-@pytest.mark.parametrize("cls", [Autoencoder, VAE, ConvVAE])
+@pytest.mark.parametrize("cls", [Autoencoder, VAE, ConvVAE, DeepConvVAE])
 def test_gradients_reach_every_parameter(cls):
     model = make(cls).train()
     out = model(batch())
@@ -143,3 +144,16 @@ def test_gradients_reach_every_parameter(cls):
     loss.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing
+
+
+def test_deep_conv_vae_decoder_works_at_full_resolution():
+    """Its decoder ends with a 3x3 convolution on 28x28 maps: the receptive field of an output pixel
+    covers its neighbours, so changing one 28x28 feature changes the logits of a 3x3 patch only."""
+    model = make(DeepConvVAE).eval()
+    last = model.deconv[-1]
+    assert isinstance(last, torch.nn.Conv2d) and last.kernel_size == (3, 3) and last.out_channels == 1
+    features = torch.zeros(1, last.in_channels, 28, 28)
+    base = last(features)
+    features[0, 0, 10, 10] = 1.0
+    changed = (last(features) - base).abs()[0, 0] > 0
+    assert changed.sum() <= 9 and changed[9:12, 9:12].all()

@@ -319,6 +319,17 @@ def test_cached_fit_trains_once_then_loads(micro, fit_calls, course_dirs):
     assert same_draws(after_training, after_loading), "RNG state must not depend on whether the cache was warm"
 
 
+def test_cached_fit_result_depends_on_the_key_not_on_the_initial_weights(micro, fit_calls, course_dirs,
+                                                                        monkeypatch, tmp_path):
+    """Two notebooks asking for the same model must get the same weights, whichever trained it first."""
+    model_a, _ = T.cached_fit("tiny", small_vae(0), micro, epochs=1, batch_size=64, progress=False)
+    monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path / "another-cache"))    # a cold cache: train again
+    model_b, _ = T.cached_fit("tiny", small_vae(9), micro, epochs=1, batch_size=64, progress=False)
+    assert len(fit_calls) == 2
+    for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def test_cached_fit_different_arguments_train_again(micro, fit_calls):
     common = dict(batch_size=64, progress=False)
     T.cached_fit("tiny", small_vae(), micro, epochs=1, **common)

@@ -16,15 +16,15 @@ import torch
 from vae_course import data as vdata
 from vae_course import zoo
 from vae_course.evaluation import importance_sampled_nll
-from vae_course.models import ConvVAE
+from vae_course.models import DeepConvVAE
 from vae_course.train import elbo_per_image, load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
-# Issue 5 asks for <= 100 nats on the official test split; the shipped model does not reach it (104.2,
-# see benchmarks/README.md, "Model quality"). These bounds pin what it does reach, so a worse checkpoint
-# or a change in scoring fails here.
-OFFICIAL_BOUND_NATS = 104.5   # measured 104.20 nats on the 10,000 official test images
-VAL_BOUND_NATS = 104.0        # measured 103.73 nats on the 500 embedded validation images
+# Issue 5 asks for <= 100 nats on the official test split (benchmarks/README.md, "Model quality").
+# The validation bound pins what the shipped model reaches, so a worse checkpoint or a change in
+# scoring fails here even where the official split is absent.
+OFFICIAL_BOUND_NATS = 100.0   # the target; measured 99.28 nats on the 10,000 official test images
+VAL_BOUND_NATS = 98.5         # measured 97.84 nats on the 500 embedded validation images
 MAX_BYTES = 5_000_000      # "small": the checkpoint ships inside the package
 
 
@@ -43,13 +43,13 @@ def test_checkpoint_is_small_safe_and_packaged():
     assert path.parent.name == "pretrained" and path.parent.parent.name == "vae_course"
     assert path.stat().st_size < MAX_BYTES
     payload = torch.load(path, map_location="cpu", weights_only=True)   # no pickled code
-    assert payload["model_class"] == "ConvVAE"
+    assert payload["model_class"] == "DeepConvVAE"
     patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "pretrained/*.pt" in patterns["vae_course"], "the checkpoint must be installed with the package"
 
 
 def test_load_reference_vae_gives_a_working_model_in_eval_mode(model):
-    assert isinstance(model, ConvVAE) and not model.training
+    assert isinstance(model, DeepConvVAE) and not model.training
     x = vdata.load_mnist("val", source="embedded", verbose=False).images[:8]
     logits, mu, logvar = model(x)
     assert logits.shape == (8, 784) and mu.shape == logvar.shape == (8, model.latent_dim)
@@ -63,7 +63,7 @@ def test_load_reference_vae_gives_a_working_model_in_eval_mode(model):
 
 
 def test_info_records_how_it_was_made(info):
-    assert info["model_class"] == "ConvVAE" and info["parameters"] > 100_000
+    assert info["model_class"] == "DeepConvVAE" and info["parameters"] > 100_000
     assert info["seed"] == 0 and "train_reference.py" in info["command"]
     assert info["epochs"] > 0 and info["train_seconds"]["cpu"] > 0
     assert {"val", "train"} <= set(info["scores"])

@@ -365,13 +365,24 @@ def _fingerprint(value, depth: int = 0):
     return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
 
 
+def reset_parameters(model: torch.nn.Module) -> torch.nn.Module:
+    """Draw fresh initial weights for every layer of ``model`` from the global RNG (seed it first)."""
+    for module in model.modules():
+        if module is not model and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return model
+
+
 def cached_fit(name: str, model: torch.nn.Module, train_data, seed: int = 0, **fit_kwargs):
     """Train ``model`` with :func:`fit` once and reuse the result on later runs.
 
     The cache key covers the model class and config, the data (a hash of its
     pixels, source, binarization), the seed and every fit argument (a loss
     function by its code and the values it captures), so changing any of them
-    retrains. Returns ``(model, history)``. Afterwards the global RNG is
+    retrains. Training first re-initialises ``model``'s weights from ``seed``, so
+    the result is a function of the key alone: two notebooks that ask for the
+    same model get the same weights, whichever of them trained it. Returns
+    ``(model, history)``. Afterwards the global RNG is
     re-seeded with ``seed + 1`` either way, so the cells that follow give the
     same results whether the model was trained or loaded.
     """
@@ -393,6 +404,7 @@ def cached_fit(name: str, model: torch.nn.Module, train_data, seed: int = 0, **f
         except (ValueError, RuntimeError):
             path.unlink(missing_ok=True)  # stale or broken: train again
     set_seed(seed)
+    reset_parameters(model)  # the result must depend on the key only, not on how `model` was initialised
     history = fit(model, train_data, seed=seed, **fit_kwargs)
     save_checkpoint(model, path, history=history, key=key_parts)
     set_seed(seed + 1)
