@@ -73,7 +73,8 @@ def test_recipe_overrides_parse_types_and_reject_unknown_fields():
 
 def test_a_short_run_trains_and_returns_the_averaged_model_in_eval_mode():
     images = torch.rand(96, 784).round()
-    recipe = bv.recipe_with(bv.COURSE, ['config={"hidden_dim": 32, "latent_dim": 4}', "batch_size=32"])
+    recipe = bv.recipe_with(bv.COURSE, ['config={"hidden_dims": [32], "latent_dim": 4, "activation": "silu"}',
+                                        "batch_size=32", "lr=3e-3"])
     run = bv.train(recipe, images, seed=0, epochs=3)
     assert run.epochs == 3 and len(run.history) == 3 and not run.model.training
     losses = [loss for loss, _, _ in run.history]

@@ -157,3 +157,17 @@ def test_deep_conv_vae_decoder_works_at_full_resolution():
     features[0, 0, 10, 10] = 1.0
     changed = (last(features) - base).abs()[0, 0] > 0
     assert changed.sum() <= 9 and changed[9:12, 9:12].all()
+
+
+def test_mlp_vae_activation_choice():
+    """MLPVAE(hidden_dims=(400,)) is the classic's shape; activation="silu" swaps every ReLU for SiLU."""
+    from vae_course.models import MLPVAE
+
+    relu, silu = MLPVAE(), MLPVAE(activation="silu")
+    assert sum(p.numel() for p in relu.parameters()) == sum(p.numel() for p in VAE().parameters())
+    kinds = lambda m: {type(layer).__name__ for layer in m.modules() if not list(layer.children())}
+    assert "ReLU" in kinds(relu) and "SiLU" not in kinds(relu)
+    assert "SiLU" in kinds(silu) and "ReLU" not in kinds(silu)
+    assert silu.config["activation"] == "silu"
+    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
+        MLPVAE(activation="tanh")
