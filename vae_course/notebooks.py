@@ -49,6 +49,7 @@ REPRODUCIBLE_ENV = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
     "MKL_CBWR": "COMPATIBLE",
+    "VAE_COURSE_REPRODUCIBLE": "1",  # vae_course.models then runs convolutions without oneDNN
     # No training progress bars: a bar appears only when a model is trained rather than loaded from
     # the cache, so it would make a notebook's outputs depend on the cache's state.
     "VAE_COURSE_PROGRESS": "0",
