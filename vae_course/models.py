@@ -177,7 +177,7 @@ class DeepConvVAE(ConvVAE):
         self.deconv = nn.Sequential(
             nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.ReLU(),     # (B, c, 14, 14)
             nn.Conv2d(c, c, 3, padding=1), nn.ReLU(),                            # (B, c, 14, 14)
-            nn.ConvTranspose2d(c, fine, 4, stride=2, padding=1), nn.ReLU(),  # (B, fine, 28, 28)
+            nn.ConvTranspose2d(c, fine, 4, stride=2, padding=1), nn.ReLU(),      # (B, fine, 28, 28)
             nn.Conv2d(fine, 1, 3, padding=1),                                    # (B, 1, 28, 28) logits
         )
 
@@ -203,7 +203,8 @@ class MLPVAE(_VAEBase):
         if not hidden_dims:
             raise ValueError("MLPVAE needs at least one hidden layer")
         if activation not in self.ACTIVATIONS:
-            raise ValueError(f"MLPVAE: unknown activation {activation!r}; choose one of {sorted(self.ACTIVATIONS)}.")
+            raise ValueError(f"MLPVAE: unknown activation {activation!r}; "
+                             f"choose one of {sorted(self.ACTIVATIONS)}.")
         self._config = dict(input_dim=input_dim, hidden_dims=list(hidden_dims), latent_dim=latent_dim,
                             activation=activation)
         self.latent_dim = latent_dim
