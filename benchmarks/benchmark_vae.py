@@ -183,11 +183,11 @@ def train(recipe: Recipe, images: torch.Tensor, seed: int = 0, epochs: int | Non
     model = recipe.build_model()
     if recipe.init_output_bias:
         init_output_bias(model, images)
-    fused = dict(fused=True) if recipe.fused_adam else {}
     if recipe.weight_decay:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, **fused)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay,
+                                      fused=recipe.fused_adam)
     else:
-        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, **fused)
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, fused=recipe.fused_adam)
     average = copy.deepcopy(model) if recipe.ema_decay else None
     generator = torch.Generator().manual_seed(seed)
     now = CLOCKS[clock]

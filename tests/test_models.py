@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vae_course.models import MODELS, VAE, Autoencoder, ConvVAE, DeepConvVAE
+from vae_course.models import MODELS, VAE, Autoencoder, ConvVAE, DeepConvVAE, MLPVAE
 
 SMALL = {  # small but real configurations, so the tests stay fast
     Autoencoder: dict(hidden_dim=32, latent_dim=3),
@@ -161,8 +161,6 @@ def test_deep_conv_vae_decoder_works_at_full_resolution():
 
 def test_mlp_vae_activation_choice():
     """MLPVAE(hidden_dims=(400,)) is the classic's shape; activation="silu" swaps every ReLU for SiLU."""
-    from vae_course.models import MLPVAE
-
     relu, silu = MLPVAE(), MLPVAE(activation="silu")
     assert sum(p.numel() for p in relu.parameters()) == sum(p.numel() for p in VAE().parameters())
     kinds = lambda m: {type(layer).__name__ for layer in m.modules() if not list(layer.children())}

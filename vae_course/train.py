@@ -61,7 +61,7 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-# --------------------------------------------------------------------------- losses for fit
+# --------------------------------------------------------------------------- train/eval mode
 
 @contextmanager
 def model_mode(model: torch.nn.Module, training: bool):
@@ -78,6 +78,8 @@ def model_mode(model: torch.nn.Module, training: bool):
     finally:
         model.train(was_training)
 
+
+# --------------------------------------------------------------------------- losses for fit
 
 def vae_loss(model, x: torch.Tensor, beta: float = 1.0) -> dict:
     """Negative ELBO of a VAE on a batch x: (B, 784): ``loss = recon + beta * kl`` (batch means)."""
