@@ -330,6 +330,19 @@ def test_cached_fit_result_depends_on_the_key_not_on_the_initial_weights(micro, 
         assert torch.equal(a, b)
 
 
+def test_cached_fit_does_not_reuse_models_trained_by_an_older_recipe(micro, fit_calls, monkeypatch):
+    """A cache filled before cached_fit changed how it trains must not answer for the new code."""
+    common = dict(epochs=1, batch_size=64, progress=False)
+    current = T.CACHE_RECIPE_VERSION
+    monkeypatch.setattr(T, "CACHE_RECIPE_VERSION", current - 1)
+    T.cached_fit("tiny", small_vae(), micro, **common)
+    monkeypatch.setattr(T, "CACHE_RECIPE_VERSION", current)
+    T.cached_fit("tiny", small_vae(), micro, **common)
+    assert len(fit_calls) == 2
+    T.cached_fit("tiny", small_vae(), micro, **common)       # same version again: loads
+    assert len(fit_calls) == 2
+
+
 def test_cached_fit_different_arguments_train_again(micro, fit_calls):
     common = dict(batch_size=64, progress=False)
     T.cached_fit("tiny", small_vae(), micro, epochs=1, **common)

@@ -375,6 +375,11 @@ def reset_parameters(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+CACHE_RECIPE_VERSION = 2
+"""Part of every cache key: raise it when the way cached_fit trains changes, so models trained the old
+way are not reused (2: weights re-initialised from the seed before training)."""
+
+
 def cached_fit(name: str, model: torch.nn.Module, train_data, seed: int = 0, **fit_kwargs):
     """Train ``model`` with :func:`fit` once and reuse the result on later runs.
 
@@ -389,6 +394,7 @@ def cached_fit(name: str, model: torch.nn.Module, train_data, seed: int = 0, **f
     same results whether the model was trained or loaded.
     """
     key_parts = {
+        "recipe": CACHE_RECIPE_VERSION,
         "name": name, "class": model.__class__.__name__, "config": model.config, "seed": seed,
         "data": _fingerprint(train_data),
         "fit": {k: _fingerprint(v) for k, v in sorted(fit_kwargs.items()) if k not in ("progress", "device")},
