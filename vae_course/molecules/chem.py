@@ -1,0 +1,85 @@
+"""Chemistry by RDKit: validity, canonical SMILES, properties, the MOSES metrics, pictures of molecules.
+
+Nothing chemical is written by hand here: RDKit parses and sanitises (valence, aromaticity), writes
+canonical SMILES and computes the properties. The metrics follow the MOSES definitions
+(Polykovskiy et al. 2020, ``moses/metrics/metrics.py``):
+
+* **validity**: the fraction of generated strings that RDKit parses and sanitises (an empty string is invalid);
+* **uniqueness** (unique@k): among the valid ones, the fraction of distinct canonical SMILES;
+* **novelty**: among the distinct valid ones, the fraction not in the training set (canonical SMILES).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+from rdkit import Chem, rdBase
+from rdkit.Chem import QED, Crippen, Descriptors, Draw
+
+PROPERTIES = {
+    "QED": QED.qed,                   # drug-likeness in [0, 1] (Bickerton et al. 2012)
+    "logP": Crippen.MolLogP,          # octanol/water partition coefficient (Wildman & Crippen 1999)
+    "weight": Descriptors.MolWt,      # molecular weight in daltons
+}
+"""Property name -> RDKit function of a molecule."""
+
+
+def to_molecule(smiles: str):
+    """An RDKit molecule, or None when ``smiles`` is empty or not a valid molecule (MOSES's ``get_mol``)."""
+    if not smiles:
+        return None
+    with rdBase.BlockLogs():              # RDKit explains every parse error on stderr; we only need yes/no
+        mol = Chem.MolFromSmiles(smiles)  # parses and sanitises
+    return mol
+
+
+def is_valid(smiles: str) -> bool:
+    """True when RDKit parses and sanitises ``smiles`` (a non-empty string)."""
+    return to_molecule(smiles) is not None
+
+
+def canonical(smiles: str) -> str | None:
+    """RDKit's canonical SMILES (one spelling per molecule), or None for an invalid string."""
+    mol = to_molecule(smiles)
+    return None if mol is None else Chem.MolToSmiles(mol)
+
+
+def moses_metrics(generated: list[str], train: Iterable[str]) -> dict:
+    """Validity, uniqueness and novelty of generated SMILES, as MOSES defines them.
+
+    train: canonical SMILES of the training set (a set is fastest). Returns ``valid``, ``unique``
+    (unique@n with n = the number of valid strings) and ``novel`` as fractions, plus the counts
+    ``n``, ``n_valid``, ``n_unique``, ``n_novel``.
+    """
+    if not generated:
+        raise ValueError("moses_metrics needs at least one generated string.")
+    train = train if isinstance(train, (set, frozenset)) else set(train)
+    canon = [c for c in map(canonical, generated) if c is not None]
+    distinct = set(canon)
+    novel = distinct - train
+    n_valid = len(canon)
+    return {
+        "valid": n_valid / len(generated),
+        "unique": len(distinct) / n_valid if n_valid else 0.0,
+        "novel": len(novel) / len(distinct) if distinct else 0.0,
+        "n": len(generated), "n_valid": n_valid, "n_unique": len(distinct), "n_novel": len(novel),
+    }
+
+
+def properties(smiles: list[str]) -> dict[str, np.ndarray]:
+    """QED, logP and molecular weight of each molecule -> {name: array (N,)}; NaN for invalid strings."""
+    out = {name: np.full(len(smiles), np.nan) for name in PROPERTIES}
+    for i, s in enumerate(smiles):
+        mol = to_molecule(s)
+        if mol is not None:
+            for name, fn in PROPERTIES.items():
+                out[name][i] = fn(mol)
+    return out
+
+
+def draw_molecules(smiles: list[str], legends: list[str] | None = None, *, per_row: int = 5,
+                   size: tuple[int, int] = (220, 180)):
+    """A grid picture (PIL image) of the molecules, drawn by RDKit; an invalid string leaves an empty cell."""
+    mols = [to_molecule(s) or Chem.Mol() for s in smiles]
+    return Draw.MolsToGridImage(mols, molsPerRow=per_row, subImgSize=size, legends=legends)

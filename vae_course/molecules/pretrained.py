@@ -1,0 +1,73 @@
+"""The shipped molecule VAEs: one trained on SMILES characters, one on SELFIES tokens (notebook 09).
+
+>>> from vae_course.molecules import load_molecule_vae
+>>> model, vocab = load_molecule_vae("selfies")      # in eval mode, with its vocabulary
+>>> vocab.decode(model.sample(5))                     # five SMILES decoded from the prior
+
+Checkpoints live in ``vae_course/molecules/pretrained/`` and load with ``torch.load(weights_only=True)``:
+tensors, numbers, strings and lists only (the vocabulary is stored as a list of tokens).
+``benchmarks/train_molecules.py`` wrote them; ``benchmarks/README.md`` ("Molecules") gives the command,
+the training time and the scores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..train import History, get_device, save_checkpoint
+from .model import SequenceVAE
+from .tokens import REPRESENTATIONS, Vocabulary
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+
+
+def checkpoint_path(representation: str) -> Path:
+    """Where the shipped model of a representation ("smiles" or "selfies") lives."""
+    if representation not in REPRESENTATIONS:
+        raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}.")
+    return PRETRAINED_DIR / f"molecule_vae_{representation}.pt"
+
+
+def save_molecule_vae(model: SequenceVAE, vocab: Vocabulary, path, history: History | None = None, **meta) -> Path:
+    """Save model, vocabulary and ``meta`` (numbers, strings, lists) with :func:`vae_course.train.save_checkpoint`."""
+    return save_checkpoint(model, path, history=history, vocabulary=vocab.to_dict(), **meta)
+
+
+def _payload(path: Path) -> dict:
+    if not path.exists():
+        raise FileNotFoundError(f"No molecule VAE checkpoint at {path}. Reinstall the package (`pip install -e .`) "
+                                "or train one with `python benchmarks/train_molecules.py`.")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("model_class") != SequenceVAE.__name__:
+        raise ValueError(f"{path} is not a molecule VAE checkpoint (model_class {payload.get('model_class')!r}).")
+    return payload
+
+
+def load_molecule_vae(representation_or_path: str | Path = "selfies", device=None) -> tuple[SequenceVAE, Vocabulary]:
+    """(model in eval mode, its vocabulary) from the shipped checkpoint of a representation, or from a path."""
+    if str(representation_or_path) in REPRESENTATIONS:
+        path = checkpoint_path(str(representation_or_path))
+    else:
+        path = Path(representation_or_path)
+    payload = _payload(path)
+    model = SequenceVAE(**payload["config"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    vocab = Vocabulary.from_dict(payload["meta"]["vocabulary"])
+    return model.to(get_device(device)).eval(), vocab
+
+
+def molecule_vae_info(representation: str) -> dict:
+    """What a shipped molecule VAE is, how it was trained and how it scores, without building it.
+
+    Keys: ``config``, ``parameters``, ``size_bytes`` and the metadata ``benchmarks/train_molecules.py``
+    recorded (``recipe``, ``command``, ``seed``, ``train_seconds``, ``epochs``, ``scores``, ...).
+    """
+    path = checkpoint_path(representation)
+    payload = _payload(path)
+    info = {"config": dict(payload["config"]),
+            "parameters": sum(t.numel() for t in payload["state_dict"].values()),
+            "size_bytes": path.stat().st_size}
+    info.update({k: v for k, v in (payload.get("meta") or {}).items() if k != "vocabulary"})
+    return info
