@@ -26,13 +26,16 @@ LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/00_welcome.ipynb
 
+# Both (all) cores: pytest-xdist workers; --dist loadscope keeps each notebook's cells on one worker, in order.
+PARALLEL ?= -n auto --dist loadscope
+
 test: setup
 	bash scripts/install_browser.sh
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 # Without the browser test: quick feedback while editing.
 test-fast: setup
-	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest $(PARALLEL) -m "not e2e" $(PYTEST_ARGS)
 
 # Regenerate notebooks/ from solutions/ (the source of truth).
 student-notebooks: setup

@@ -1,26 +1,35 @@
 """Repository-wide pytest configuration (nbval notebook tests and the unit tests).
 
-nbval compares every stored output of solutions/*.ipynb with a fresh run. We do
-not compare stderr: it carries library warnings and progress bars whose text
-depends on the machine and on timing, not on the course's results. Cells whose
-*stdout/display* genuinely varies (training progress, timings) are tagged
-``nbval-ignore-output`` in the notebook itself, each with a comment saying why.
-"""
+nbval compares every stored output of solutions/*.ipynb with a fresh run:
 
+* numerics: the kernels run under ``VAE_COURSE_NUMERICS`` (default ``native``: this machine's own
+  kernels, one thread per test worker), not the pinned configuration that stored the outputs - a
+  user's machine is not the author's (see vae_course.numerics);
+* numbers that depend on the CPU's rounding are compared within the tolerance their cell states in
+  its metadata; everything else exactly (see vae_course.nbcompare);
+* stderr is never compared: it carries library warnings whose text depends on the machine;
+* cells whose output genuinely varies (timings) are tagged ``nbval-ignore-output`` in the notebook
+  itself, each with a comment saying why.
+"""
 
 import os
 
 import matplotlib
 
-from vae_course.notebooks import REPRODUCIBLE_ENV
+from vae_course import nbcompare, numerics
 
-# The kernels nbval starts inherit this environment: one thread, the same CPU code paths on every
-# machine, no progress bars - exactly how scripts/run_notebooks.py stored the outputs they are
-# compared with (see REPRODUCIBLE_ENV for why each setting is there). On a busy 2-core machine one
-# thread is also faster: two spin-wait for each other.
-os.environ.update(REPRODUCIBLE_ENV)
+NUMERICS = os.environ.get("VAE_COURSE_NUMERICS", "native")
+# Applied before any kernel starts (nbval's kernels inherit this environment); an unknown name stops here.
+numerics.apply(NUMERICS)
+# Notebook runs must not train models the course ships: a miss means a recipe changed without
+# re-shipping its model (scripts/run_notebooks.py --ship), and the notebook would get slow.
+os.environ.setdefault("VAE_COURSE_REQUIRE_SHIPPED", "1")
 
 matplotlib.use("Agg")  # unit tests draw figures without a display
+
+
+def pytest_report_header(config):
+    return f"notebook kernels: VAE_COURSE_NUMERICS={NUMERICS} {numerics.CONFIGURATIONS[NUMERICS]}"
 
 
 def pytest_collectstart(collector):
@@ -28,22 +37,38 @@ def pytest_collectstart(collector):
         collector.skip_compare += ("stderr",)
 
 
-def _patch_nbval_history():
-    """Run notebook cells with ``store_history=True``, as Jupyter and nbclient do.
-
-    nbval executes with ``store_history=False``; IPython then decides whether a trailing ``;``
-    silences a cell by reading a *stale* history entry, so ``Text(...)`` reprs and duplicate
-    ``<Figure ...>`` outputs leak in and the comparison with the stored outputs fails.
-    """
+def _patch_nbval():
+    """Two corrections to nbval, each explained in its docstring below."""
     try:
         from nbval.kernel import RunningKernel
+        from nbval.plugin import IPyNbCell
     except ImportError:  # nbval not installed: nothing to patch
         return
 
     def execute_cell_input(self, cell_input, allow_stdin=None):
+        """Run cells with ``store_history=True``, as Jupyter and nbclient do.
+
+        nbval executes with ``store_history=False``; IPython then decides whether a trailing ``;``
+        silences a cell by reading a *stale* history entry, so ``Text(...)`` reprs and duplicate
+        ``<Figure ...>`` outputs leak in and the comparison with the stored outputs fails.
+        """
         return self.kc.execute(cell_input, store_history=True, allow_stdin=allow_stdin, stop_on_error=False)
 
+    exact_compare = IPyNbCell.compare_outputs
+
+    def compare_outputs(self, test, ref, skip_compare=None):
+        """nbval's exact comparison, after numbers within the cell's stated tolerance are reconciled."""
+        rules = nbcompare.parse_rules(self.cell.metadata)
+        if not rules:
+            return exact_compare(self, test, ref, skip_compare)
+        problems = nbcompare.reconcile(ref, test, rules)
+        if problems:
+            self.comparison_traceback = ["Outputs differ beyond the cell's tolerance:", *problems]
+            return False
+        return exact_compare(self, test, ref, skip_compare)
+
     RunningKernel.execute_cell_input = execute_cell_input
+    IPyNbCell.compare_outputs = compare_outputs
 
 
-_patch_nbval_history()
+_patch_nbval()

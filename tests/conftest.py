@@ -30,6 +30,7 @@ def course_dirs(tmp_path_factory, monkeypatch) -> CourseDirs:
     monkeypatch.setenv("VAE_COURSE_CACHE", str(dirs.cache))
     monkeypatch.setenv("VAE_COURSE_DATA", str(dirs.data))
     monkeypatch.delenv("VAE_COURSE_DEVICE", raising=False)
+    monkeypatch.delenv("VAE_COURSE_REQUIRE_SHIPPED", raising=False)  # set for the notebook kernels only
     return dirs
 
 

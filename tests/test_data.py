@@ -190,7 +190,7 @@ def test_data_root_precedence(tmp_path, monkeypatch):
 
 
 def test_auto_uses_embedded_when_no_files(course_dirs, capsys):
-    ds = load_mnist("train")
+    ds = load_mnist("train", source="auto")
     assert ds.source == "embedded" and len(ds) == 4500
     assert "embedded" in capsys.readouterr().out
     assert not data.full_dataset_available("mnist")
@@ -200,7 +200,7 @@ def test_auto_uses_embedded_when_no_files(course_dirs, capsys):
 def test_auto_uses_torchvision_files_under_env_data_root(course_dirs, small_val, no_network, capsys):
     arrays = write_raw(course_dirs.data)  # $VAE_COURSE_DATA points here
     assert data.full_dataset_available("mnist")
-    ds = load_mnist("train")
+    ds = load_mnist("train", source="auto")
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and "full MNIST" in lines[0] and str(course_dirs.data) in lines[0]
     assert ds.source == "torchvision" and len(ds) == 15
@@ -209,10 +209,18 @@ def test_auto_uses_torchvision_files_under_env_data_root(course_dirs, small_val,
     assert not no_network, "nothing should be downloaded when the files are there"
 
 
+def test_the_default_is_the_embedded_subset_even_when_full_mnist_is_on_disk(course_dirs, small_val, no_network):
+    """The notebooks describe the embedded subset; a machine with full MNIST must not change what they show."""
+    write_raw(course_dirs.data)
+    assert data.full_dataset_available("mnist")
+    ds = load_mnist("train", verbose=False)
+    assert ds.source == "embedded" and len(ds) == 4500
+
+
 def test_auto_uses_torchvision_files_under_root_argument(tmp_path, course_dirs, small_val, no_network):
     write_raw(tmp_path / "elsewhere")  # $VAE_COURSE_DATA stays empty: root= must win
-    assert load_mnist("val", verbose=False).source == "embedded"
-    ds = load_mnist("val", root=tmp_path / "elsewhere", verbose=False)
+    assert load_mnist("val", source="auto", verbose=False).source == "embedded"
+    ds = load_mnist("val", source="auto", root=tmp_path / "elsewhere", verbose=False)
     assert ds.source == "torchvision" and len(ds) == 5
 
 
@@ -236,7 +244,7 @@ def test_torchvision_reads_small_idx_files(tmp_path, small_val, no_network, gz, 
 
 def test_auto_picks_fashion_files_without_download(tmp_path, no_network):
     write_raw(tmp_path, "FashionMNIST")
-    ds = load_mnist("test", dataset="fashion", root=tmp_path, verbose=False)
+    ds = load_mnist("test", source="auto", dataset="fashion", root=tmp_path, verbose=False)
     assert ds.source == "torchvision" and len(ds) == 10 and ds.name == "fashion-test"
     assert not no_network
 

@@ -6,9 +6,14 @@ Training here is tiny (a few hundred images, one or two epochs, small models) so
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
 import json
 import math
+import os
 import random
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -381,6 +386,65 @@ def test_cached_fit_replaces_a_broken_cache_file(micro, fit_calls, course_dirs):
     model, history = T.cached_fit("tiny", small_vae(), micro, epochs=1, batch_size=64, progress=False)
     assert len(fit_calls) == 2 and history.epochs == 1
     T.load_checkpoint(path)  # rewritten with a good checkpoint
+
+
+def test_cached_fit_loads_a_shipped_model_when_the_cache_is_cold(micro, fit_calls, course_dirs, monkeypatch,
+                                                                  tmp_path):
+    shipped = tmp_path / "shipped"
+    monkeypatch.setattr(T, "SHIPPED_MODELS", shipped)
+    trained, _ = T.cached_fit("tiny", small_vae(0), micro, epochs=1, batch_size=64, progress=False)
+    shipped.mkdir()
+    for path in (course_dirs.cache / "models").glob("tiny-*.pt"):
+        path.rename(shipped / path.name)                       # as scripts/run_notebooks.py --ship does
+    monkeypatch.setenv("VAE_COURSE_REQUIRE_SHIPPED", "1")      # as the notebook tests run
+    loaded, history = T.cached_fit("tiny", small_vae(5), micro, epochs=1, batch_size=64, progress=False)
+    assert len(fit_calls) == 1, "the shipped model is loaded, not trained again"
+    assert history.epochs == 1
+    for a, b in zip(trained.state_dict().values(), loaded.state_dict().values()):
+        assert torch.equal(a, b), "trained and shipped give identical weights (both rounded to float16)"
+    with pytest.raises(T.ModelNotShipped, match="run_notebooks.py --ship"):
+        T.cached_fit("tiny", small_vae(), micro, epochs=2, batch_size=64, progress=False)  # a changed recipe
+    assert len(fit_calls) == 1
+
+
+def test_cached_fit_stores_float16_and_rounds_the_trained_model_the_same_way(micro, course_dirs):
+    model, _ = T.cached_fit("tiny", small_vae(0), micro, epochs=1, batch_size=64, progress=False)
+    (path,) = (course_dirs.cache / "models").glob("tiny-*.pt")
+    stored = torch.load(path, weights_only=True)["state_dict"]
+    assert {v.dtype for v in stored.values()} == {torch.float16}
+    for name, value in model.state_dict().items():
+        assert value.dtype == torch.float32 and torch.equal(value, stored[name].float())
+
+
+def test_cached_fit_keys_notebook_functions_by_their_source_not_bytecode(micro, course_dirs):
+    """Python versions compile the same source to different bytecode; shipped models must still match."""
+    namespace = {}
+    exec(compile("def loss(model, x):\n    return None\n", "<cell>", "exec"), namespace)  # no source available
+    source_less = T._fingerprint(namespace["loss"])
+    assert source_less["code"] == hashlib.sha256(namespace["loss"].__code__.co_code).hexdigest()[:16]
+    keyed = T._fingerprint(T.vae_loss)
+    assert keyed["code"] == hashlib.sha256(inspect.getsource(T.vae_loss).encode()).hexdigest()[:16]
+
+
+def test_cached_fit_trains_once_when_two_processes_ask_at_once(course_dirs, tmp_path):
+    """Parallel test workers share the cache: one trains, the other waits for the lock and loads."""
+    script = tmp_path / "ask.py"
+    script.write_text(
+        "import torch, sys\n"
+        "from vae_course import train as T\n"
+        "from vae_course.models import VAE\n"
+        "calls = []\n"
+        "real = T.fit\n"
+        "T.fit = lambda *a, **k: (calls.append(1), real(*a, **k))[1]\n"
+        "x = torch.rand(256, 784, generator=torch.Generator().manual_seed(0))\n"
+        "T.cached_fit('shared', VAE(hidden_dim=32, latent_dim=2), x, epochs=3, batch_size=64, progress=False)\n"
+        "print(len(calls))\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    workers = [subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+               for _ in range(2)]
+    trainings = sorted(int(w.communicate(timeout=120)[0].strip()) for w in workers)
+    assert trainings == [0, 1], "exactly one process trains"
+    assert len(list((course_dirs.cache / "models").glob("shared-*.pt"))) == 1
 
 
 # --------------------------------------------------------------------------- evaluation helpers

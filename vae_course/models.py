@@ -14,17 +14,16 @@ methods, so notebooks can swap one for another:
 
 from __future__ import annotations
 
-import os
-
 import torch
 from torch import nn
 
+from . import numerics
+
 IMAGE_PIXELS = 28 * 28
 
-if os.environ.get("VAE_COURSE_REPRODUCIBLE") == "1":  # set by vae_course.notebooks.REPRODUCIBLE_ENV
-    # Convolutions through im2col + MKL matrix products (pinned by MKL_CBWR) instead of oneDNN, whose
-    # kernel choice may depend on the CPU's cache sizes: the same printed numbers on every machine.
-    torch.backends.mkldnn.enabled = False
+# Convolutions without oneDNN where the kernel's numerics configuration asks for it (the pinned one
+# that stores notebook outputs); see vae_course.numerics. A no-op unless VAE_COURSE_ONEDNN is set.
+numerics.use_configured_backends()
 
 
 def _flatten(x: torch.Tensor) -> torch.Tensor:

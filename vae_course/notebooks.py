@@ -37,27 +37,6 @@ EXERCISE_TAG = re.compile(r"^exercise-(\d+(?:\.\d+)*)$")
 # dropped from student notebooks so they change only when the solutions' content changes.
 RUN_METADATA = ("execution", "ExecuteTime")
 
-REPRODUCIBLE_ENV = {
-    # One thread: floating-point sums (and so the printed numbers) change with the number of threads.
-    "OMP_NUM_THREADS": "1",
-    # The same code paths on every x86-64 CPU. Training for thousands of steps amplifies the last-bit
-    # differences between, say, AVX-512 and AVX2 kernels into different printed numbers (seen: notebook
-    # 01 printed "20% of the grid points are holes" on one machine, 19% on another). These pin the
-    # kernels torch uses: its own vectorised ops, oneDNN (convolutions) and MKL (matrix products, in
-    # its "conditional numerical reproducibility" mode). They cost speed (the slowest notebook, 07, took
-    # 60 s with them on a 2-core Xeon), not correctness.
-    "ATEN_CPU_CAPABILITY": "avx2",
-    "ONEDNN_MAX_CPU_ISA": "AVX2",
-    "MKL_CBWR": "COMPATIBLE",
-    "VAE_COURSE_REPRODUCIBLE": "1",  # vae_course.models then runs convolutions without oneDNN
-    # No training progress bars: a bar appears only when a model is trained rather than loaded from
-    # the cache, so it would make a notebook's outputs depend on the cache's state.
-    "VAE_COURSE_PROGRESS": "0",
-}
-"""Environment of the kernels that store (scripts/run_notebooks.py) and check (nbval) notebook outputs,
-so a fresh run on another machine prints the same numbers. Set it before the kernel starts."""
-
-
 class NotebookFormatError(ValueError):
     """A solution notebook breaks the conventions above; the message names the cell."""
 
@@ -117,12 +96,14 @@ def make_student_notebook(solution: nbformat.NotebookNode, name: str = "notebook
     from .checks import REGISTRY
 
     nb = nbformat.from_dict(solution)  # deep copy
+    nb.metadata.pop("widgets", None)  # widget state of the last run (random model ids): an output, not content
     seen = set()
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index + 1}"
         tags = list(cell.get("metadata", {}).get("tags", []))
         for key in RUN_METADATA:
             cell.get("metadata", {}).pop(key, None)
+        cell.get("metadata", {}).pop("tolerance", None)  # compares stored outputs; student notebooks store none
         if cell.cell_type == "markdown":
             cell.source = _strip_markdown(cell.source, where)
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -23,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from filelock import FileLock
 
 from . import losses
 from .models import MODELS
@@ -274,9 +276,11 @@ def elbo_per_image(model: torch.nn.Module, data, samples: int = 1, batch_size: i
 
 # --------------------------------------------------------------------------- checkpoints
 
-def save_checkpoint(model: torch.nn.Module, path, history: History | None = None, **meta) -> Path:
+def save_checkpoint(model: torch.nn.Module, path, history: History | None = None, *, half: bool = False,
+                    **meta) -> Path:
     """Save a state dict plus what is needed to rebuild the model; loads with ``weights_only=True``.
 
+    ``half``: store floating tensors as float16 (half the size; loading converts them back).
     Written atomically (temp file + rename), so an interrupted save never leaves a broken file.
     """
     path = Path(path)
@@ -284,7 +288,7 @@ def save_checkpoint(model: torch.nn.Module, path, history: History | None = None
     payload = {
         "model_class": model.__class__.__name__,
         "config": model.config,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {k: _maybe_half(v.detach().cpu(), half) for k, v in model.state_dict().items()},
         "history": history.as_dict() if history is not None else None,
         "meta": meta,
     }
@@ -297,6 +301,10 @@ def save_checkpoint(model: torch.nn.Module, path, history: History | None = None
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _maybe_half(tensor: torch.Tensor, half: bool) -> torch.Tensor:
+    return tensor.half() if half and tensor.is_floating_point() else tensor
 
 
 def load_checkpoint(path, device=None, with_history: bool = False):
@@ -360,11 +368,18 @@ def _fingerprint(value, depth: int = 0):
                 captured.append(None)
         globals_used = {name: repr(value.__globals__[name]) for name in code.co_names
                         if isinstance(value.__globals__.get(name), (bool, int, float, str))}
-        constants = [repr(c) for c in code.co_consts if isinstance(c, (bool, int, float, str, bytes, type(None)))]
         return {"function": f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}",
-                "code": hashlib.sha256(code.co_code).hexdigest()[:16], "constants": constants, "captured": captured,
+                "code": hashlib.sha256(_source_or_bytecode(value)).hexdigest()[:16], "captured": captured,
                 "globals": globals_used, "defaults": [_fingerprint(d, depth + 1) for d in value.__defaults__ or ()]}
     return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+
+def _source_or_bytecode(function) -> bytes:
+    """A function's source text (the same on every Python version, so shipped models match), else its bytecode."""
+    try:
+        return inspect.getsource(function).encode()
+    except (OSError, TypeError):
+        return function.__code__.co_code
 
 
 def reset_parameters(model: torch.nn.Module) -> torch.nn.Module:
@@ -375,9 +390,18 @@ def reset_parameters(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-CACHE_RECIPE_VERSION = 2
+CACHE_RECIPE_VERSION = 3
 """Part of every cache key: raise it when the way cached_fit trains changes, so models trained the old
-way are not reused (2: weights re-initialised from the seed before training)."""
+way are not reused (2: weights re-initialised from the seed before training; 3: functions keyed by
+their source, weights stored in float16)."""
+
+SHIPPED_MODELS = Path(__file__).parent / "pretrained" / "notebook-models"
+"""The models the notebooks' ``cached_fit`` calls ask for, as the course ships them (see
+``scripts/run_notebooks.py --ship``): a laptop loads them instead of training for minutes."""
+
+
+class ModelNotShipped(RuntimeError):
+    """``$VAE_COURSE_REQUIRE_SHIPPED`` is set and a recipe has no shipped model (its recipe changed)."""
 
 
 def cached_fit(name: str, model: torch.nn.Module, train_data, seed: int = 0, **fit_kwargs):
@@ -385,13 +409,19 @@ def cached_fit(name: str, model: torch.nn.Module, train_data, seed: int = 0, **f
 
     The cache key covers the model class and config, the data (a hash of its
     pixels, source, binarization), the seed and every fit argument (a loss
-    function by its code and the values it captures), so changing any of them
+    function by its source code and the values it captures), so changing any of them
     retrains. Training first re-initialises ``model``'s weights from ``seed``, so
     the result is a function of the key alone: two notebooks that ask for the
-    same model get the same weights, whichever of them trained it. Returns
-    ``(model, history)``. Afterwards the global RNG is
-    re-seeded with ``seed + 1`` either way, so the cells that follow give the
-    same results whether the model was trained or loaded.
+    same model get the same weights, whichever of them trained it. Weights are
+    kept in float16 (half the size; a freshly trained model is rounded the same
+    way, so trained and loaded give identical results). Returns ``(model, history)``.
+
+    Where the model comes from, in order: the cache (``$VAE_COURSE_CACHE``), the
+    models the course ships for its notebooks (:data:`SHIPPED_MODELS`), else it is
+    trained (and cached). Several processes may ask for the same model at once
+    (parallel tests): a file lock lets one train while the others wait and load.
+    Afterwards the global RNG is re-seeded with ``seed + 1`` either way, so the
+    cells that follow give the same results whether the model was trained or loaded.
     """
     key_parts = {
         "recipe": CACHE_RECIPE_VERSION,
@@ -400,23 +430,59 @@ def cached_fit(name: str, model: torch.nn.Module, train_data, seed: int = 0, **f
         "fit": {k: _fingerprint(v) for k, v in sorted(fit_kwargs.items()) if k not in ("progress", "device")},
     }
     digest = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    path = cache_dir() / "models" / f"{name}-{digest}.pt"
+    filename = f"{name}-{digest}.pt"
+    path = cache_dir() / "models" / filename
     device = fit_kwargs.get("device")
-    if path.exists():
-        try:
-            cached, history = load_checkpoint(path, device=device, with_history=True)
-            model.load_state_dict(cached.state_dict())
-            model.to(get_device(device)).eval()
-            set_seed(seed + 1)
-            return model, history
-        except (ValueError, RuntimeError):
-            path.unlink(missing_ok=True)  # stale or broken: train again
-    set_seed(seed)
-    reset_parameters(model)  # the result must depend on the key only, not on how `model` was initialised
-    history = fit(model, train_data, seed=seed, **fit_kwargs)
-    save_checkpoint(model, path, history=history, key=key_parts)
+    _record_use(filename)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        for candidate in (path, SHIPPED_MODELS / filename):
+            loaded = _load_cached(candidate, model, device)
+            if loaded is not None:
+                set_seed(seed + 1)
+                return model, loaded
+        if os.environ.get("VAE_COURSE_REQUIRE_SHIPPED") == "1":
+            raise ModelNotShipped(
+                f"cached_fit({name!r}, ...): no shipped model for this recipe ({filename}); its model, data or fit "
+                "arguments changed. Run `python scripts/run_notebooks.py --ship <notebook>` to train and ship it.")
+        set_seed(seed)
+        reset_parameters(model)  # the result must depend on the key only, not on how `model` was initialised
+        history = fit(model, train_data, seed=seed, **fit_kwargs)
+        _round_to_half(model)
+        save_checkpoint(model, path, history=history, key=key_parts, half=True)
     set_seed(seed + 1)
     return model, history
+
+
+def _load_cached(path: Path, model: torch.nn.Module, device) -> History | None:
+    """Load ``path`` into ``model`` and return its history; None if absent (a broken cache file is removed)."""
+    if not path.exists():
+        return None
+    try:
+        cached, history = load_checkpoint(path, device=device, with_history=True)
+    except (ValueError, RuntimeError):
+        if path.parent != SHIPPED_MODELS:
+            path.unlink(missing_ok=True)  # stale or broken: train again
+        return None
+    model.load_state_dict(cached.state_dict())
+    model.to(get_device(device)).eval()
+    return history
+
+
+def _round_to_half(model: torch.nn.Module) -> None:
+    """Round every floating tensor of ``model`` to float16 precision (kept as float32), as the cache stores it."""
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half())
+
+
+def _record_use(filename: str) -> None:
+    """Append ``filename`` to ``$VAE_COURSE_USED_MODELS`` if set (scripts/run_notebooks.py --ship reads it)."""
+    log = os.environ.get("VAE_COURSE_USED_MODELS")
+    if log:
+        with open(log, "a") as handle:
+            handle.write(filename + "\n")
 
 
 def nats_to_bits(nats: float) -> float:
