@@ -234,8 +234,10 @@ def evaluate(model: torch.nn.Module, data, loss_fn: Callable | None = None, batc
              device=None) -> dict:
     """Average of ``loss_fn`` over ``data`` in eval mode (z = mu for VAEs). Returns floats per key.
 
-    Note: eval mode uses the mean code, so for a VAE this is a *deterministic*
-    reconstruction term, not a sampled ELBO - use :func:`elbo_per_image` for that.
+    For a VAE, eval mode decodes the *mean* code, so ``recon`` is the mean-code reconstruction
+    term and ``loss`` = recon + KL is *not* a negative ELBO (it is lower, by several nats on MNIST:
+    the decoder never sees the spread of q). That is why no ``"elbo"`` key is returned here; the
+    ELBO is :func:`elbo_per_image`, with z sampled from q(z|x).
     """
     device = get_device(device)
     model.to(device)
@@ -247,7 +249,7 @@ def evaluate(model: torch.nn.Module, data, loss_fn: Callable | None = None, batc
             for key, value in out.items():
                 sums[key] = sums.get(key, 0.0) + float(value) * len(x)
             count += len(x)
-    return _with_elbo({k: v / count for k, v in sums.items()})
+    return {k: v / count for k, v in sums.items()}
 
 
 @torch.no_grad()
