@@ -27,8 +27,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 from vae_course.checks import REGISTRY
 from vae_course.checks._core import Exercise
 from vae_course import cli
-from vae_course.grading import checker, report, sandbox
-from vae_course.grading.submissions import extract, find_submissions, identify, read_submission
+from vae_course.grading import checker, integrity, outputs, report, sandbox
+from vae_course.grading.protocol import ExerciseResult, Graded, RunReport, RunStatus, Status
+from vae_course.grading.submissions import extract, find_files, identify, read_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("hostile_submissions", ROOT / "tests" / "hostile" / "submissions.py")
@@ -121,7 +122,8 @@ def test_hostile_batch(tmp_path):
     assert "not answered yet" in message("stub")
     assert "did not finish within 10 s" in message("loop_in_exercise")
     assert "the grader had to stop it" in message("loop_swallowing_timeouts")
-    assert "can't allocate memory" in message("memory_hog")
+    assert "can't allocate memory" in message("memory_hog") and by_student[("memory_hog", "0.1")]["code"] == \
+        "out-of-memory"
     assert "SystemExit" in message("sys_exit")
     assert "exit code 0" in message("os_exit_in_function")
     assert "KeyboardInterrupt" in message("keyboard_interrupt")
@@ -154,17 +156,18 @@ def test_hostile_batch(tmp_path):
     feedback = {p.stem: p.read_text() for p in (tmp_path / "feedback").glob("*.md")}
     assert set(feedback) == set(expected)
     assert "Divide by the number of images" in feedback["fake_success"]
-    assert "cell 2: `NameError`" in feedback["deleted"]
-    assert "the kernel died in cell 1" in feedback["segfault"]
-    assert "cell 2: `StdinNotImplementedError`" in feedback["reads_stdin"]
+    assert "cell 2 («print('defined:', average_image.__name__)»): `NameError`" in feedback["deleted"]
+    assert "the kernel died in cell 1 («import ctypes»)" in feedback["segfault"]
+    assert "cell 2 («name = input('Your name? ')»): `StdinNotImplementedError`" in feedback["reads_stdin"]
     assert "cell 1:" not in feedback["reads_stdin"]
 
     # Nothing survives: no background process, no grading process, no temporary files.
     assert sleepers(token) == []
     assert grading_processes(started) == []
     assert list(tmp.iterdir()) == []
-    assert [p.name for p in out.parent.iterdir()] == ["gradebook.csv", "gradebook_totals.csv"] or \
-        sorted(p.name for p in out.parent.iterdir()) == ["gradebook.csv", "gradebook_totals.csv"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "gradebook.csv", "gradebook_canvas.csv", "gradebook_class.csv", "gradebook_class.md", "gradebook_moodle.csv",
+        "gradebook_results.json", "gradebook_skipped.csv", "gradebook_totals.csv"]
 
 
 @pytest.mark.slow
@@ -219,7 +222,7 @@ def test_grading_again_gives_identical_files(tmp_path):
     totals = read_csv(tmp_path / "run1" / "gradebook_totals.csv")
     assert [(t["student"], t["total"], t["run"]) for t in totals] == [
         ("ann", "1", "ok"), ("ben", "0", "errors"), ("cat", "0", "ok"), ("dan", "0", "invalid")]
-    assert "cell 5: `ZeroDivisionError`" in texts[0][2].decode()
+    assert "cell 5 («1 / 0»): `ZeroDivisionError`" in texts[0][2].decode()
 
 
 @pytest.mark.slow
@@ -247,7 +250,7 @@ def test_cli_errors_are_reported_without_traceback(tmp_path, capsys):
     code, err = grade(tmp_path / "subs", "--notebook", "nope")
     assert code == 2 and "unknown notebook 'nope'" in err and "Traceback" not in err
     code, err = grade(tmp_path / "subs", "--workers", "0")
-    assert code == 2 and "--workers must be at least 1" in err
+    assert code == 2 and "--workers must be a whole number of at least 1 (got 0)" in err
     assert not (tmp_path / "g.csv").exists()
 
 
@@ -265,12 +268,13 @@ def test_student_ids_from_files_and_per_student_folders(tmp_path):
     lone = tmp_path / "elsewhere" / "carol.ipynb"
     lone.parent.mkdir()
     lone.write_text("{}")
-    found = find_submissions([tmp_path, lone, tmp_path / "alice.ipynb"])
-    assert [(student, path.name) for student, path in found] == [
+    found, skipped = find_files([tmp_path, lone, tmp_path / "alice.ipynb"])
+    assert [(info.student, path.name) for path, info in found] == [
         ("alice", "alice.ipynb"), ("bob", "my notebook (1).ipynb"), ("elsewhere", "carol.ipynb")]
-    assert [(s, p.name) for s, p in find_submissions([lone])] == [("carol", "carol.ipynb")]
+    assert [(s.path.name, s.student) for s in skipped] == [("notes.txt", "")]  # reported, not silently dropped
+    assert [(i.student, p.name) for p, i in find_files([lone])[0]] == [("carol", "carol.ipynb")]
     with pytest.raises(FileNotFoundError):
-        find_submissions([tmp_path / "missing"])
+        find_files([tmp_path / "missing"])
 
 
 def _registry():
@@ -345,10 +349,15 @@ def test_extraction_keeps_definitions_and_helpers_and_drops_side_effects():
     assert [b["cell"] for b in extracted.blocks] == [1, 3, 1, 2, 4]  # imports first, UNUSED not taken
 
 
-def test_extraction_prefers_the_tagged_cell_and_falls_back_to_any_definition():
+def test_extraction_takes_the_last_definition_and_says_so_when_it_is_not_the_tagged_cell():
     tagged = new_code_cell("def average_image(images):\n    return 'tagged'", metadata={"tags": ["exercise-0.1"]})
-    later = new_code_cell("def average_image(images):\n    return 'later'")
-    assert _load(new_notebook(cells=[tagged, later]))[1](None) == "tagged"
+    later = new_code_cell("# my answer\ndef average_image(images):\n    return 'later'")
+    extracted, fn, _ = _load(new_notebook(cells=[tagged, later]))
+    assert fn(None) == "later"  # what the notebook ends up defining when it runs top to bottom
+    assert extracted.note.startswith("graded your last definition of `average_image`, in cell 2 («# my answer»), "
+                                     "not the one in the exercise cell (cell 1 («def average_image(images):»))")
+    extracted, fn, _ = _load(new_notebook(cells=[later, tagged]))
+    assert fn(None) == "tagged" and extracted.note == ""
     untagged = new_code_cell("def average_image(images):\n    return 'untagged'")
     assert _load(new_notebook(cells=[new_code_cell("x = 1"), untagged]))[1](None) == "untagged"
 
@@ -361,13 +370,13 @@ def test_missing_and_broken_exercise_cells_are_named():
     assert result.status == "missing" and "was deleted or the function renamed" in result.message
     broken = new_code_cell("def average_image(images:\n    pass", metadata={"tags": ["exercise-0.1"]})
     result = extract(new_notebook(cells=[new_code_cell("x = 1"), broken]), "0.1", "average_image")
-    assert result.status == "error" and "(cell 2) is not valid Python" in result.message
+    assert result.status == "error" and "(cell 2 («def average_image(images:»)) is not valid Python" in result.message
 
 
 def test_fingerprint_notices_a_replaced_torch_function():
     import torch
 
-    fingerprint = checker.Fingerprint()
+    fingerprint = integrity.ChecksFingerprint()
     assert fingerprint.changes() == []
     original = torch.allclose
     try:
@@ -382,22 +391,23 @@ def test_fingerprint_notices_a_replaced_torch_function():
 
 
 def _graded(student, status, points=0):
-    result = report.ExerciseResult("0.1", "the average image", "average_image", points, 1, status,
-                                   "object at 0x7f3a2b1c9d80 in /tmp/vae-grade-ab12/run/x.py", "a hint")
-    return report.Graded(student, f"{student}.ipynb", "00_welcome", "exercise tags",
-                         {"status": "ok", "detail": "", "errors": []}, [result])
+    result = ExerciseResult("0.1", "the average image", "average_image", points, 1, Status(status),
+                            "object at 0x7f3a2b1c9d80 in /tmp/vae-grade-ab12/run/x.py", "a hint", code=status)
+    return Graded(student, f"{student}.ipynb", "00_welcome", "exercise tags", RunReport(RunStatus.OK), [result])
 
 
 def test_gradebook_is_sorted_cleaned_and_safe_for_spreadsheets():
     graded = [_graded("zoe", "failed"), _graded("=cmd|' /C calc'!A0", "passed", 1), _graded("adam", "timeout")]
     text = report.gradebook_text(graded)
     assert text == report.gradebook_text(list(reversed(graded)))
-    rows = list(csv.reader(text.splitlines()))
-    assert rows[0] == ["student", "notebook", "exercise", "points", "max_points", "status", "message"]
-    assert [row[0] for row in rows[1:]] == ["'=cmd|' /C calc'!A0", "adam", "zoe"]  # not a formula
-    assert rows[3][6] == "object at 0x… in <sandbox>"
-    assert list(csv.reader(report.totals_text(graded).splitlines()))[1:] == [
-        ["'=cmd|' /C calc'!A0", "1", "1", "ok"], ["adam", "0", "1", "ok"], ["zoe", "0", "1", "ok"]]
+    rows = list(csv.DictReader(text.splitlines()))
+    assert list(rows[0]) == report.GRADEBOOK_COLUMNS
+    assert [row["student"] for row in rows] == ["'=cmd|' /C calc'!A0", "adam", "zoe"]  # not a formula
+    assert rows[2]["message"] == "object at 0x… in <sandbox>"
+    assert [(t["student"], t["notebook"], t["total"], t["max_points"], t["run"])
+            for t in csv.DictReader(report.totals_text(graded).splitlines())] == [
+        ("'=cmd|' /C calc'!A0", "00_welcome", "1", "1", "ok"), ("adam", "00_welcome", "0", "1", "ok"),
+        ("zoe", "00_welcome", "0", "1", "ok")]
     assert report.summary(graded) == "graded 3 submissions (3 students); 0 failed to run; mean score 0.33 / 1 (33%)"
 
 
@@ -410,9 +420,9 @@ def test_atomic_write_never_leaves_half_a_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        report.atomic_write(path, "new\n" * 1000)
+        outputs.atomic_write(path, "new\n" * 1000)
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["gradebook.csv"]
     monkeypatch.undo()
-    report.atomic_write(path, "new\n")
+    outputs.atomic_write(path, "new\n")
     assert path.read_text() == "new\n" and [p.name for p in tmp_path.iterdir()] == ["gradebook.csv"]

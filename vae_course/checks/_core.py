@@ -1,4 +1,4 @@
-"""The machinery behind every exercise check.
+"""The machinery behind every exercise check (public names are re-exported by :mod:`vae_course.checks`).
 
 An exercise is registered once with :func:`exercise`; that gives a function
 students call right below their answer (``checks.gaussian_kl(gaussian_kl)``)
@@ -10,35 +10,52 @@ device, wrong shape, NaN/inf, missing gradient, wrong values - and, when the
 values are wrong, compares them with a catalogue of known mistakes so the
 message can *name* the mistake. The first failing property ends the check.
 
+Every outcome has a :class:`~vae_course.grading.protocol.Status` (the same six
+words as the gradebook) and a stable ``code`` (``not-answered``, ``wrong-shape``,
+or the catalogued mistake's own code), so a class's mistakes can be counted.
+
 Student code never crashes the checker: exceptions, ``None``, NumPy arrays,
 tuples and endless loops (a time limit per check) all become a clear message.
 """
 
 from __future__ import annotations
 
+import contextvars
+import hashlib
+import importlib.util
+import inspect
 import os
 import signal
+import sys
 import threading
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from ..grading.protocol import Code, ExerciseOutcome, Status, describe_error, slug
+
 DEFAULT_TIMEOUT = 10.0  # seconds per check
 
-STATUS_PASSED = "passed"
-STATUS_FAILED = "failed"
-STATUS_ERROR = "error"
-STATUS_TIMEOUT = "timeout"
-STATUS_NOT_IMPLEMENTED = "not_implemented"
+# The status words, for check bodies and tests (``Status`` itself is the one vocabulary).
+STATUS_PASSED, STATUS_FAILED, STATUS_ERROR, STATUS_TIMEOUT = Status.PASSED, Status.FAILED, Status.ERROR, Status.TIMEOUT
 
 
 @dataclass(frozen=True)
 class Exercise:
-    """One graded exercise: where it lives, what the student writes, and how it is checked."""
+    """One graded exercise: where it lives, what the student writes, and how it is checked.
+
+    ``reference`` is the exercise's reference implementation (a function, or the name of a
+    function in the check's own module, looked up when needed - a name can be hidden from
+    students, see docs/authoring-exercises.md). ``uses`` lists the ids of earlier exercises
+    whose functions this one calls: its check runs the student's function with *their
+    references* in place (:func:`injected_references`), so each exercise is graded on its own.
+    """
 
     id: str            # "2.1" - notebook 02, first exercise
     notebook: str      # notebook file stem, e.g. "02_elbo"
@@ -47,18 +64,90 @@ class Exercise:
     contract: str      # signature, shapes, reduction, sign convention
     points: int
     body: Callable = field(repr=False, compare=False)
+    reference: Callable | str | None = field(default=None, repr=False, compare=False)
+    uses: tuple = ()
+
+    def reference_function(self) -> Callable | None:
+        """The reference implementation, or None if there is none (or it is hidden from this copy)."""
+        if callable(self.reference):
+            return self.reference
+        if isinstance(self.reference, str):
+            module = sys.modules.get(self.body.__module__)
+            found = getattr(module, self.reference, None)
+            return found if callable(found) else None
+        return None
 
 
 REGISTRY: dict[str, Exercise] = {}
 
 
 class CheckFailed(Exception):
-    """A property did not hold. ``message`` says what, ``hint`` what to do about it."""
+    """A property did not hold. ``message`` says what, ``hint`` what to do about it.
 
-    def __init__(self, message: str, hint: str = ""):
+    ``code`` names the mistake for the class report (default: made from the message's first
+    words - pass one when the message contains values). The status is ``failed``; only
+    :class:`FunctionRaised` (the student's function raised, and no check body diagnosed why)
+    is ``error``. A body that catches a FunctionRaised and raises a CheckFailed instead has
+    named the mistake behind the crash, so that is ``failed``.
+    """
+
+    def __init__(self, message: str, hint: str = "", *, code: str | None = None, status: Status = Status.FAILED):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.code = code or slug("".join(c for c in message if not c.isdigit()), words=6)
+        self.status = status
+
+
+class FunctionRaised(CheckFailed):
+    """The student's function raised an exception (status ``error``, code ``raised``)."""
+
+    def __init__(self, message: str, hint: str = "", *, code: str = Code.RAISED):
+        super().__init__(message, hint, code=code, status=Status.ERROR)
+
+
+class HiddenCheck(Exception):
+    """Raised where the student copy of a teacher's check file hides the rest of a check.
+
+    ``vae-course make-student --checks FILE`` replaces every ``### BEGIN SOLUTION`` ...
+    ``### END SOLUTION`` region of the check file by ``raise ...HiddenCheck()``: the student's
+    check cell then reports what it could check, and the teacher's grader runs the full check.
+    """
+
+
+HIDDEN_LINE = 'raise __import__("vae_course.checks").checks.HiddenCheck()  # the rest runs when your teacher grades'
+HIDDEN_COMMENT = "# (hidden from students: runs when your teacher grades)"
+
+
+def student_copy(source: str, where: str = "checks file") -> str:
+    """The student copy of a teacher's check file: every ``### BEGIN SOLUTION`` ... ``### END SOLUTION``
+    region (the reference, the catalogue of wrong answers) is replaced.
+
+    Inside a function the region becomes ``raise ...HiddenCheck()``, so the student's check
+    reports what it could check so far; at the top level of the module it becomes a comment
+    (so name a hidden reference by string: ``reference="_add_one"``). Raises ``ValueError``
+    for unbalanced markers.
+    """
+    from ..notebooks import CODE_BEGIN, CODE_END
+
+    out, inside = [], False
+    for number, line in enumerate(source.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped == CODE_BEGIN:
+            if inside:
+                raise ValueError(f"{where}, line {number}: nested {CODE_BEGIN}.")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(indent + (HIDDEN_LINE if indent else HIDDEN_COMMENT))
+        elif stripped == CODE_END:
+            if not inside:
+                raise ValueError(f"{where}, line {number}: {CODE_END} without {CODE_BEGIN}.")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{where}: {CODE_BEGIN} is never closed by {CODE_END}.")
+    return "\n".join(out) + "\n"
 
 
 class _NotImplementedYet(Exception):
@@ -74,14 +163,16 @@ class Result:
     """The outcome of one check. Its text (``repr``) is what the notebook shows."""
 
     exercise: Exercise
-    status: str
+    status: Status
     message: str = ""
     hint: str = ""
     checks: list = field(default_factory=list)
+    code: str = Code.OK
+    notes: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return self.status == STATUS_PASSED
+        return self.status == Status.PASSED
 
     @property
     def points(self) -> int:
@@ -89,26 +180,35 @@ class Result:
 
     def text(self) -> str:
         head = f"Exercise {self.exercise.id} ({self.exercise.function})"
+        notes = [f"   Note: {note}" for note in self.notes]
         if self.passed:
-            return f"✅ {head} passed. Checked: " + "; ".join(self.checks) + "."
-        if self.status == STATUS_NOT_IMPLEMENTED:
-            return (f"⏳ {head} is not implemented yet: replace `raise NotImplementedError(...)` "
+            return "\n".join([f"{Status.PASSED.symbol} {head} passed. Checked: " + "; ".join(self.checks) + "."]
+                             + notes)
+        if self.code == Code.NOT_ANSWERED:
+            return (f"⏳ {head} is not answered yet: replace `raise NotImplementedError(...)` "
                     "with your code, run the cell, then run this check again.")
-        symbol = {"timeout": "⏱", "error": "💥"}.get(self.status, "❌")
-        lines = [f"{symbol} {head}: {self.message}"]
+        lines = [f"{self.status.symbol} {head}: {self.message}"]
         if self.hint:
             lines.append(f"   Hint: {self.hint}")
         if self.checks:
             lines.append("   Already fine: " + "; ".join(self.checks) + ".")
-        return "\n".join(lines)
+        return "\n".join(lines + notes)
 
     def __repr__(self) -> str:
         return self.text()
 
+    def outcome(self) -> ExerciseOutcome:
+        """The result as the grader records it."""
+        message, hint = self.message, self.hint
+        if self.code == Code.NOT_ANSWERED:
+            message = "not answered yet: the function still raises NotImplementedError."
+            hint = "Replace `raise NotImplementedError(...)` with your code."
+        return ExerciseOutcome(status=self.status, message=message, hint=hint, code=str(self.code),
+                               checks=list(self.checks), notes=list(self.notes))
+
     def to_dict(self) -> dict:
-        return {"exercise": self.exercise.id, "function": self.exercise.function, "status": self.status,
-                "points": self.points, "max_points": self.exercise.points, "message": self.message,
-                "hint": self.hint, "checks": list(self.checks)}
+        return {"exercise": self.exercise.id, "function": self.exercise.function, "points": self.points,
+                "max_points": self.exercise.points, **self.outcome().to_json()}
 
 
 @contextmanager
@@ -144,8 +244,92 @@ def _where(err: BaseException) -> str:
     return f" (in {frame.name}, line {frame.lineno}{code})"
 
 
+# --------------------------------------------------------------------------- references injected by a check
+
+_INJECTED_CALL: contextvars.ContextVar = contextvars.ContextVar("vae_course_injected_call", default=None)
+
+
+class InjectedReference:
+    """A reference implementation that a *check* put in place of a student's earlier answer.
+
+    While it runs, :func:`injected_call` returns it - so code that watches for students
+    delegating to the package's references (the exercise-integrity checks) can tell "the
+    check injected this reference" from "the student called the reference".
+    """
+
+    def __init__(self, reference: Callable, exercise: Exercise, injected_by: Exercise):
+        self.reference, self.exercise, self.injected_by = reference, exercise, injected_by
+        self.__name__ = self.__qualname__ = exercise.function
+        self.__doc__ = f"The reference {exercise.function} (Exercise {exercise.id}), injected by the check of " \
+                       f"Exercise {injected_by.id}."
+
+    def __call__(self, *args, **kwargs):
+        token = _INJECTED_CALL.set(self)
+        try:
+            return self.reference(*args, **kwargs)
+        finally:
+            _INJECTED_CALL.reset(token)
+
+    def __repr__(self) -> str:
+        return f"<reference {self.exercise.function} injected by the check of Exercise {self.injected_by.id}>"
+
+
+def injected_call() -> InjectedReference | None:
+    """The check-injected reference running right now (None outside one)."""
+    return _INJECTED_CALL.get()
+
+
+_ABSENT = object()
+
+
+@contextmanager
+def injected_references(entry: Exercise, fn: Callable):
+    """Run ``fn`` with the references of the exercises ``entry.uses`` bound in its globals.
+
+    The one mechanism behind fair grading of dependent exercises: a check of ``elbo``
+    (2.3, which calls ``gaussian_kl`` and ``bernoulli_log_likelihood``) rebinds those names
+    in the student's namespace (``fn.__globals__``: the notebook's, or the grader's fresh
+    module) to :class:`InjectedReference` wrappers of the references of 2.1 and 2.2, and
+    restores the student's own functions afterwards, even if the check fails or times out.
+    So a correct ``elbo`` passes whatever the student's 2.1 says, and two mistakes that
+    cancel out cannot pass. Yields notes for the result ("graded with the reference ...").
+    """
+    namespace = getattr(inspect.unwrap(fn), "__globals__", None) if callable(fn) else None
+    saved, notes, used = {}, [], []
+    try:
+        for dep_id in entry.uses:
+            dep = REGISTRY.get(dep_id)
+            reference = dep.reference_function() if dep else None
+            if dep is None or reference is None or not isinstance(namespace, dict):
+                continue
+            saved[dep.function] = namespace.get(dep.function, _ABSENT)
+            namespace[dep.function] = InjectedReference(reference, dep, entry)
+            used.append(dep)
+        if used:
+            names = " and ".join(f"`{d.function}` ({d.id})" for d in used)
+            notes.append(f"checked with the reference {names} in place of yours, so this exercise counts "
+                         "on its own.")
+        yield notes
+    finally:
+        for name, value in saved.items():
+            if value is _ABSENT:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+
+
+# --------------------------------------------------------------------------- the Checker
+
+
 class Checker:
-    """Helpers a check body uses; it records which properties passed."""
+    """Helpers a check body uses; it records which properties passed.
+
+    The properties, in the order a body should check them: :meth:`call` (runs the
+    student's function), :meth:`tensor` (type, dtype, device), :meth:`shape`, :meth:`finite`,
+    :meth:`gradient`, :meth:`values` (with a catalogue of :class:`Mistake`). Each raises
+    :class:`CheckFailed` with a message, a hint and a code; :meth:`ok` records a property
+    the body checked itself.
+    """
 
     def __init__(self, fn: Callable, exercise: Exercise):
         self.fn = fn
@@ -154,7 +338,7 @@ class Checker:
 
     # -- calling student code -------------------------------------------------------------
     def call(self, *args, **kwargs):
-        """Call the student's function on copies of the inputs; turn exceptions into CheckFailed.
+        """Call the student's function on copies of the inputs; turn exceptions into :class:`FunctionRaised`.
 
         A tensor that requires grad is passed as ``a.clone()``: still a copy (in-place changes
         do not reach the caller), but gradients flow back to ``a``, so ``gradient(out, {"mu": mu})``
@@ -169,12 +353,11 @@ class Checker:
         except _TimedOut:
             raise
         except RecursionError:
-            raise CheckFailed("your function recursed without end (RecursionError).",
-                              "Check that it does not call itself.") from None
+            raise FunctionRaised("your function recursed without end (RecursionError).",
+                                 "Check that it does not call itself.", code=Code.RECURSION) from None
         except Exception as err:
-            raise CheckFailed(f"your function raised {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-                              f"{_where(err)}.",
-                              "Run it on a small input in a cell of its own to see the full error.") from None
+            raise FunctionRaised(f"your function raised {describe_error(err)}{_where(err)}.",
+                                 "Run it on a small input in a cell of its own to see the full error.") from None
 
     def ok(self, what: str) -> None:
         """Record a property that held (listed in the passing message)."""
@@ -185,22 +368,25 @@ class Checker:
     def tensor(self, out, what: str = "the result", like: torch.Tensor | None = None) -> torch.Tensor:
         """A floating-point torch tensor (on ``like``'s device)."""
         if out is None:
-            raise CheckFailed(f"{what} is None.", "Did you forget the `return` statement?")
+            raise CheckFailed(f"{what} is None.", "Did you forget the `return` statement?", code=Code.RETURNED_NONE)
         if isinstance(out, tuple):
             raise CheckFailed(f"{what} is a tuple of {len(out)} items, expected one tensor.",
-                              "Return a single tensor (remove the extra comma or values).")
+                              "Return a single tensor (remove the extra comma or values).", code=Code.RETURNED_TUPLE)
         if isinstance(out, np.ndarray):
             raise CheckFailed(f"{what} is a NumPy array, expected a torch tensor.",
-                              "Use torch operations throughout (torch.exp, torch.sum, ...) so gradients can flow.")
+                              "Use torch operations throughout (torch.exp, torch.sum, ...) so gradients can flow.",
+                              code=Code.RETURNED_NUMPY)
         if not isinstance(out, torch.Tensor):
             raise CheckFailed(f"{what} is a {type(out).__name__}, expected a torch tensor.",
-                              "Use torch operations and return the tensor itself, not e.g. `.item()`.")
+                              "Use torch operations and return the tensor itself, not e.g. `.item()`.",
+                              code=Code.NOT_A_TENSOR)
         if not out.is_floating_point():
             raise CheckFailed(f"{what} has dtype {out.dtype}, expected a floating-point tensor.",
-                              "Avoid integer operations such as `//` or `.long()`.")
+                              "Avoid integer operations such as `//` or `.long()`.", code=Code.INTEGER_DTYPE)
         if like is not None and out.device != like.device:
             raise CheckFailed(f"{what} is on {out.device}, expected {like.device} (where the inputs are).",
-                              "Create new tensors with `device=x.device` or use `torch.randn_like`.")
+                              "Create new tensors with `device=x.device` or use `torch.randn_like`.",
+                              code=Code.WRONG_DEVICE)
         self.ok("returns a float tensor")
         return out
 
@@ -212,26 +398,30 @@ class Checker:
             if len(expected) == 1:
                 dims += ","
             raise CheckFailed(f"{what} has the wrong shape: expected ({dims}), got {tuple(out.shape)}.",
-                              hint or "Check which dimensions you sum or average over.")
+                              hint or "Check which dimensions you sum or average over.", code=Code.WRONG_SHAPE)
         self.ok(f"shape ({', '.join(names)})" if names else "shape ()")
 
     def finite(self, out: torch.Tensor, what: str = "the result", hint: str = "") -> None:
+        """No NaN or inf anywhere in ``out``."""
         if not torch.isfinite(out).all():
             bad = "NaN" if torch.isnan(out).any() else "inf"
             raise CheckFailed(f"{what} contains {bad}.",
-                              hint or "Look for log(0), exp of a large number or a division by zero.")
+                              hint or "Look for log(0), exp of a large number or a division by zero.",
+                              code=Code.NOT_FINITE)
         self.ok("finite values")
 
     def gradient(self, out: torch.Tensor, inputs: dict, hint: str = "") -> None:
         """Backpropagate ``out.sum()`` and require a non-zero gradient on every named input."""
         if not out.requires_grad:
             raise CheckFailed("no gradient flows through your result (it does not require grad).",
-                              hint or "Don't use .detach(), .item(), .numpy() or torch.no_grad() in the exercise.")
+                              hint or "Don't use .detach(), .item(), .numpy() or torch.no_grad() in the exercise.",
+                              code=Code.NO_GRADIENT)
         grads = torch.autograd.grad(out.sum(), list(inputs.values()), allow_unused=True)
         for name, grad in zip(inputs, grads):
             if grad is None or not torch.any(grad != 0):
                 raise CheckFailed(f"no gradient reaches `{name}`.",
-                                  hint or f"The result must be computed from `{name}` with torch operations.")
+                                  hint or f"The result must be computed from `{name}` with torch operations.",
+                                  code=Code.NO_GRADIENT)
         self.ok("gradients reach " + ", ".join(inputs))
 
     def values(self, actual: torch.Tensor, expected: torch.Tensor, what: str = "the values",
@@ -243,34 +433,68 @@ class Checker:
         if actual.shape == expected.shape and torch.allclose(actual, expected, atol=atol, rtol=rtol):
             self.ok(f"{what} match the reference")
             return
-        for mistake in mistakes:
-            value = mistake.value.detach()
-            if value.shape == actual.shape and torch.allclose(actual, value, atol=atol, rtol=rtol):
-                raise CheckFailed(f"{what} are wrong - this looks like {mistake.name}.", mistake.hint)
+        mistake = match_mistake(actual, mistakes, atol=atol, rtol=rtol)
+        if mistake is not None:
+            raise mistake.failure(what)
         try:
             torch.testing.assert_close(actual, expected, atol=atol, rtol=rtol)
             detail = ""
         except AssertionError as err:
             detail = " " + " ".join(str(err).split("\n")[1:3]).strip()
         raise CheckFailed(f"{what} do not match the reference.{detail}".rstrip(),
-                          hint or "Compare your formula with the one in the markdown above, term by term.")
+                          hint or "Compare your formula with the one in the markdown above, term by term.",
+                          code=Code.WRONG_VALUES)
 
 
 @dataclass
 class Mistake:
-    """A known wrong answer: its output on the check inputs, its name and the hint to give."""
+    """A known wrong answer: its output on the check inputs, its name and the hint to give.
+
+    ``code`` is its stable name in the gradebook and the class report; by default it is made
+    from ``name`` ("the KL with the wrong sign" -> ``kl-with-the-wrong-sign``).
+    """
 
     name: str
     value: torch.Tensor
     hint: str
+    code: str = ""
+
+    def __post_init__(self):
+        self.code = self.code or slug(self.name)
+
+    def failure(self, what: str = "the values") -> CheckFailed:
+        """The failure to raise when a student's answer matches this mistake."""
+        return CheckFailed(f"{what} are wrong - this looks like {self.name}.", self.hint, code=self.code)
 
 
-def exercise(id: str, notebook: str, function: str, title: str, contract: str, points: int = 1):
-    """Register a check body ``body(fn, checker)`` and return the student-facing check function."""
+def match_mistake(actual: torch.Tensor, mistakes: Sequence[Mistake], atol: float = 1e-4,
+                  rtol: float = 1e-4) -> Mistake | None:
+    """The first catalogued mistake whose value ``actual`` matches, or None."""
+    actual = actual.detach()
+    for mistake in mistakes:
+        value = mistake.value.detach()
+        if value.shape == actual.shape and torch.allclose(actual, value, atol=atol, rtol=rtol):
+            return mistake
+    return None
+
+
+# --------------------------------------------------------------------------- registering and running
+
+
+def exercise(id: str, notebook: str, function: str, title: str, contract: str, points: int = 1, *,
+             reference: Callable | str | None = None, uses: Sequence[str] = ()):
+    """Register a check body ``body(fn, check)`` and return the student-facing check function.
+
+    ``id`` ("2.1"), ``notebook`` (the notebook's file stem), ``function`` (the name the student
+    defines), ``title`` and ``contract`` (shown in feedback), ``points``. ``reference``: the
+    reference implementation (or the name of a function in this module); ``uses``: ids of
+    earlier exercises whose functions this one calls - the check then runs with their
+    references (see :func:`injected_references`). See docs/authoring-exercises.md.
+    """
 
     def register(body: Callable):
         entry = Exercise(id=id, notebook=notebook, function=function, title=title, contract=contract,
-                         points=points, body=body)
+                         points=points, body=body, reference=reference, uses=tuple(uses))
         if id in REGISTRY and REGISTRY[id].body.__qualname__ != body.__qualname__:
             raise ValueError(f"Exercise id {id} registered twice.")
         REGISTRY[id] = entry
@@ -290,36 +514,84 @@ def exercise(id: str, notebook: str, function: str, title: str, contract: str, p
 def run_check(entry: Exercise, fn: Callable, timeout: float | None = DEFAULT_TIMEOUT) -> Result:
     """Run one exercise's check on ``fn``; never raises (except KeyboardInterrupt from the user)."""
     if not callable(fn):
-        return Result(entry, STATUS_ERROR, f"expected your function `{entry.function}`, got a {type(fn).__name__}.",
-                      f"Pass the function itself: checks.{entry.function}({entry.function}).")
+        return Result(entry, Status.ERROR, f"expected your function `{entry.function}`, got a {type(fn).__name__}.",
+                      f"Pass the function itself: checks.{entry.function}({entry.function}).", code=Code.NOT_CALLABLE)
     checker = Checker(fn, entry)
-    state = torch.get_rng_state()
-    torch.manual_seed(1234)
+    notes: list = []
     grad_mode = torch.is_grad_enabled()
-    try:
-        with time_limit(timeout):
-            entry.body(fn, checker)
-        return Result(entry, STATUS_PASSED, checks=checker.passed)
-    except _NotImplementedYet:
-        return Result(entry, STATUS_NOT_IMPLEMENTED)
-    except _TimedOut:
-        return Result(entry, STATUS_TIMEOUT, f"your function did not finish within {timeout:g} s.",
-                      "Look for a loop that never ends, or work that grows with the data (loops over pixels).",
-                      checks=checker.passed)
-    except CheckFailed as failed:
-        return Result(entry, STATUS_FAILED, failed.message, failed.hint, checks=checker.passed)
-    except (SystemExit, Exception) as err:  # a bug we did not foresee: still a message, not a traceback
-        return Result(entry, STATUS_ERROR,
-                      f"the check could not run your function ({type(err).__name__}: {err}).",
-                      "Make sure the function has the signature described above the exercise.",
-                      checks=checker.passed)
-    finally:
-        torch.set_grad_enabled(grad_mode)
-        torch.set_rng_state(state)
+    with torch.random.fork_rng(devices=[]):  # the check's seed never changes the notebook's random stream
+        torch.manual_seed(1234)
+        try:
+            with injected_references(entry, fn) as notes, time_limit(timeout):
+                entry.body(fn, checker)
+            return Result(entry, Status.PASSED, checks=checker.passed, notes=notes)
+        except _NotImplementedYet:
+            return Result(entry, Status.FAILED, "not answered yet.", code=Code.NOT_ANSWERED)
+        except HiddenCheck:
+            return Result(entry, Status.PASSED, checks=checker.passed, code="checked-in-part",
+                          notes=notes + ["this copy of the check only tests some properties; your teacher's "
+                                         "grader runs the full check."])
+        except _TimedOut:
+            return Result(entry, Status.TIMEOUT, f"your function did not finish within {timeout:g} s.",
+                          "Look for a loop that never ends, or work that grows with the data (loops over pixels).",
+                          checks=checker.passed, code=Code.TIMED_OUT, notes=notes)
+        except CheckFailed as failed:
+            return Result(entry, failed.status, failed.message, failed.hint, checks=checker.passed, code=failed.code,
+                          notes=notes)
+        except (SystemExit, Exception) as err:  # a bug we did not foresee: still a message, not a traceback
+            stopped = isinstance(err, SystemExit)
+            return Result(entry, Status.ERROR,
+                          f"the check could not run your function ({type(err).__name__}: {err}).",
+                          "Exercise functions must return a value, not stop the program." if stopped else
+                          "Make sure the function has the signature described above the exercise.",
+                          checks=checker.passed, code=Code.STOPPED if stopped else Code.CHECK_BROKE, notes=notes)
+        finally:
+            torch.set_grad_enabled(grad_mode)
 
 
 def exercises_for(notebook: str) -> list[Exercise]:
     """Registered exercises of one notebook (file stem), in id order."""
-    return sorted((e for e in REGISTRY.values() if e.notebook == notebook),
-                  key=lambda e: [int(p) for p in e.id.split(".")])
+    return sorted((e for e in REGISTRY.values() if e.notebook == notebook), key=lambda e: exercise_key(e.id))
 
+
+def exercise_key(ex_id: str) -> list:
+    """Sort key of an exercise id: "2.10" after "2.9"."""
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in ex_id.split(".")] if ex_id else []
+
+
+class ChecksFileError(Exception):
+    """A teacher's check file could not be loaded; the message says which and why, in one line."""
+
+
+def load_checks_file(path) -> ModuleType:
+    """Import a file of ``@exercise`` checks (registering its exercises) and return the module.
+
+    Used by ``grade --checks``, ``check --checks``, ``make-student --checks`` and the
+    grader's checker process. Loading the same file again returns the module loaded first.
+    """
+    path = Path(path).resolve()
+    name = "vae_course_extra_checks_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    if name in sys.modules:
+        return sys.modules[name]
+    if not path.is_file():
+        raise ChecksFileError(f"checks file {path} does not exist.")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ChecksFileError(f"cannot load checks from {path} (is it a .py file?).")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # noqa: BLE001 - a teacher's file may raise anything: one line, not a traceback
+        del sys.modules[name]
+        where = next((f"line {f.lineno}: " for f in reversed(traceback.extract_tb(err.__traceback__))
+                      if Path(f.filename) == path), "")
+        if isinstance(err, SyntaxError):
+            where = f"line {err.lineno}: "
+        raise ChecksFileError(f"checks file {path} could not be loaded ({where}{describe_error(err)}).") from None
+    return module
+
+
+__all__ = ["REGISTRY", "Checker", "CheckFailed", "ChecksFileError", "Exercise", "FunctionRaised", "HiddenCheck",
+           "InjectedReference", "Mistake", "Result", "Status", "exercise", "exercises_for", "injected_call",
+           "injected_references", "load_checks_file", "match_mistake", "run_check", "student_copy"]

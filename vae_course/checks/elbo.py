@@ -12,7 +12,8 @@ import re
 import torch
 import torch.nn.functional as F
 
-from ._core import CheckFailed, Mistake, exercise
+from .. import losses
+from ._core import CheckFailed, Mistake, exercise, match_mistake
 
 BATCH, LATENT, PIXELS = 4, 3, 784
 
@@ -118,19 +119,21 @@ def _shape_for(out: torch.Tensor, per_latent: bool, per_pixel: bool):
     if out.dim() == 0:
         raise CheckFailed(f"the result is a single number, expected one value per example: shape (batch={BATCH},).",
                           "Don't reduce over the batch: sum over the last dimension only (dim=-1). "
-                          "The batch average comes later, in the training loss.")
+                          "The batch average comes later, in the training loss.", code="reduced-over-the-batch")
     if per_latent and shape == (BATCH, LATENT):
         raise CheckFailed(f"the result has shape {shape} = (batch, latent_dim), expected (batch={BATCH},).",
-                          "Sum the KL terms over the latent dimensions: .sum(dim=-1).")
+                          "Sum the KL terms over the latent dimensions: .sum(dim=-1).", code="not-summed-over-latents")
     if per_pixel and shape == (BATCH, PIXELS):
         raise CheckFailed(f"the result has shape {shape} = (batch, pixels), expected (batch={BATCH},).",
-                          "Sum the log-probabilities of the pixels: .sum(dim=-1).")
+                          "Sum the log-probabilities of the pixels: .sum(dim=-1).", code="not-summed-over-pixels")
     if per_latent and shape == (LATENT,):
         raise CheckFailed(f"the result has shape {shape}: one value per latent dimension, expected (batch={BATCH},).",
-                          "You reduced over the batch (dim=0); sum over the latent dimensions (dim=-1) instead.")
+                          "You reduced over the batch (dim=0); sum over the latent dimensions (dim=-1) instead.",
+                          code="summed-over-the-batch")
     if per_pixel and shape == (PIXELS,):
         raise CheckFailed(f"the result has shape {shape}: one value per pixel, expected (batch={BATCH},).",
-                          "You reduced over the batch (dim=0); sum over the pixels (dim=-1) instead.")
+                          "You reduced over the batch (dim=0); sum over the pixels (dim=-1) instead.",
+                          code="summed-over-the-batch")
 
 
 def _as_mistakes(items, prefix: str = "", hint_prefix: str = ""):
@@ -143,15 +146,15 @@ def _gradient(t, out, inputs: dict, mistakes, hint: str = "") -> None:
     try:
         t.gradient(out, inputs, hint=hint)
     except CheckFailed:
-        for mistake in mistakes:
-            if mistake.value.shape == out.shape and torch.allclose(out.detach(), mistake.value, atol=1e-4, rtol=1e-4):
-                raise CheckFailed(f"the values are wrong - this looks like {mistake.name}.", mistake.hint) from None
+        mistake = match_mistake(out, mistakes)
+        if mistake is not None:
+            raise mistake.failure() from None
         raise
 
 
 # --------------------------------------------------------------------------- 2.1
 
-@exercise("2.1", "02_elbo", "gaussian_kl", points=2,
+@exercise("2.1", "02_elbo", "gaussian_kl", points=2, reference=losses.gaussian_kl,
           title="the KL divergence from a diagonal Gaussian to N(0, I)",
           contract="gaussian_kl(mu: (B, D), logvar: (B, D)) -> (B,): KL(N(mu, diag(exp(logvar))) || N(0, I)) "
                    "= 1/2 * sum over the D latent dimensions of (mu^2 + exp(logvar) - 1 - logvar); "
@@ -190,11 +193,11 @@ def _call_loglik(fn_call, *args):
         return fn_call(*args)
     except CheckFailed as failed:
         if "between 0 and 1" in failed.message:
-            raise CheckFailed(failed.message, _PROBABILITY_HINT) from None
+            raise CheckFailed(failed.message, _PROBABILITY_HINT, code="probabilities-expected-got-logits") from None
         raise
 
 
-@exercise("2.2", "02_elbo", "bernoulli_log_likelihood", points=2,
+@exercise("2.2", "02_elbo", "bernoulli_log_likelihood", points=2, reference=losses.bernoulli_log_likelihood,
           title="the Bernoulli log-likelihood from logits",
           contract="bernoulli_log_likelihood(logits: (B, 784), x: (B, 784) in {0, 1}) -> (B,): "
                    "log p(x|z) = sum over pixels of x*log(pi) + (1-x)*log(1-pi) with pi = sigmoid(logits), "
@@ -234,14 +237,15 @@ def _broadcast_diagnosis(failed: CheckFailed) -> CheckFailed:
     sizes = {int(n) for n in re.findall(r"\((\d+)\)", failed.message)}
     if LATENT in sizes:
         return CheckFailed(failed.message, "The KL term still has one value per latent dimension: "
-                                           "sum it over dim=-1 so it has shape (B,) (check your gaussian_kl).")
+                                           "sum it over dim=-1 so it has shape (B,).", code="kl-term-not-summed")
     if PIXELS in sizes:
         return CheckFailed(failed.message, "The log-likelihood term still has one value per pixel: "
-                                           "sum it over dim=-1 so it has shape (B,) (check bernoulli_log_likelihood).")
+                                           "sum it over dim=-1 so it has shape (B,).",
+                           code="reconstruction-term-not-summed")
     return failed
 
 
-@exercise("2.3", "02_elbo", "elbo", points=2,
+@exercise("2.3", "02_elbo", "elbo", points=2, reference=losses.elbo, uses=("2.1", "2.2"),
           title="the evidence lower bound",
           contract="elbo(logits: (B, 784), x: (B, 784) in {0, 1}, mu: (B, D), logvar: (B, D)) -> (B,): "
                    "bernoulli_log_likelihood(logits, x) - gaussian_kl(mu, logvar), one value per example "
@@ -259,8 +263,10 @@ def elbo(fn, t):
     t.finite(out)
     rec = _reference_loglik(logits, x).detach()
     kl = _reference_kl(mu, logvar).detach()
-    kl_hint = "The KL term is off (check your gaussian_kl, Exercise 2.1): "
-    rec_hint = "The reconstruction term is off (check your bernoulli_log_likelihood, Exercise 2.2): "
+    # The check runs elbo with the reference gaussian_kl and bernoulli_log_likelihood (uses= above): a wrong
+    # term here was written inside elbo itself.
+    kl_hint = "The KL term computed inside your elbo is off (compare it with Exercise 2.1): "
+    rec_hint = "The reconstruction term computed inside your elbo is off (compare it with Exercise 2.2): "
     mistakes = [
         Mistake("the negative ELBO (the loss) instead of the ELBO", kl - rec,
                 "Return the ELBO itself, log-likelihood minus KL (<= 0). The *loss* -elbo is what training minimises."),

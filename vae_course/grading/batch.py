@@ -1,10 +1,21 @@
-"""Grade a batch of submissions: read them all, run one supervisor process per submission in
-parallel, and collect the results (the files are written by :mod:`vae_course.grading.report`)."""
+"""Grade a batch of submissions, in three steps:
+
+1. :func:`prepare` - find every file, read every notebook (all of them, before anything
+   runs), match each to a roster student, tell which notebook it is, keep the latest
+   attempt, and list what is skipped and why;
+2. :func:`grade_prepared` - one supervisor process per submission, in parallel
+   (:mod:`~vae_course.grading.supervisor`), each result a typed
+   :class:`~vae_course.grading.protocol.Graded`;
+3. :func:`complete` - rows for students who handed in no notebook (roster students:
+   ``missing``; a ``.py`` instead of a notebook: ``invalid``), the previous results of
+   everyone else for a ``--student`` re-grade, and the teacher's overrides.
+
+The files are written afterwards by :mod:`~vae_course.grading.outputs` from
+:mod:`~vae_course.grading.report`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import os
 import secrets
@@ -14,108 +25,91 @@ import tempfile
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import report
-from .report import ERROR, INVALID, ExerciseResult, Graded
+from .integrity import grader_digests
+from .options import GradingError, Options
+from .overrides import Override, apply_overrides
+from .protocol import (Code, ExerciseOutcome, ExerciseResult, Graded, RunReport, RunStatus, Status,
+                       SubmissionOutcome, SupervisorJob)
+from .roster import Roster
 from .sandbox import GIB, MARKER, kill_descendants, kill_marked, remove_tree
+from .submissions import Skipped, Submission, choose_attempts, extract, find_files, identify, read_submission
 from .supervisor import GRACE_S, STARTUP_S
-from .submissions import Submission, extract, find_submissions, identify, read_submission
+
+__all__ = ["GradingError", "Options", "Prepared", "prepare", "grade_prepared", "complete", "grade"]
 
 
-class GradingError(Exception):
-    """A problem with the command itself (no submissions, duplicates, unknown notebook)."""
+def load_checks(options: Options) -> dict:
+    """Import the ``--checks`` files (registering their exercises); returns the registry."""
+    from ..checks import REGISTRY, ChecksFileError, load_checks_file
 
-
-@dataclass
-class Options:
-    timeout: float = 60.0            # per cell (running the notebook) and per exercise check, seconds
-    notebook_timeout: float = 600.0  # for running the whole notebook, seconds
-    memory_gib: float = 8.0          # address-space limit of the kernel and the checker (0 = none)
-    workers: int | None = None       # submissions graded at once (default: CPU cores)
-    execute: bool = True             # run the notebook top to bottom (feedback only, not points)
-    notebook: str | None = None      # treat every submission as this notebook (file stem)
-    checks_files: tuple = ()         # extra check modules (files) defining exercises
-
-    @property
-    def n_workers(self) -> int:
-        return max(1, self.workers or os.cpu_count() or 1)
-
-
-def load_checks_files(paths) -> dict:
-    """Import the extra check files (registering their exercises); returns the registry."""
-    from ..checks import REGISTRY
-
-    for index, path in enumerate(paths):
-        name = f"vae_course_extra_checks_{index}"
-        if name in sys.modules:
-            continue
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None:
-            raise GradingError(f"cannot load checks from {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+    for path in options.checks_files:
+        try:
+            load_checks_file(path)
+        except ChecksFileError as err:
+            raise GradingError(str(err)) from None
     return REGISTRY
 
 
-def _fingerprint(subs: list[Submission], registry: dict) -> dict[str, str]:
-    """sha256 of the files these grades depend on (grader, checker core, the notebooks' checks, ``--checks``)."""
-    from ..checks import _core
+def student_checks(options: Options) -> dict[str, str]:
+    """``{file name: source}`` of the student copies of the ``--checks`` files (they run in the notebook)."""
+    from ..checks._core import student_copy
 
-    files = set(Path(__file__).parent.glob("*.py")) | {Path(_core.__file__)}
-    for entry in registry.values():
-        if entry.notebook in {s.notebook for s in subs}:
-            module = sys.modules.get(entry.body.__module__)
-            if getattr(module, "__file__", None):
-                files.add(Path(module.__file__))
-    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files) if f.is_file()}
+    return {Path(p).name: student_copy(Path(p).read_text(encoding="utf-8")) for p in options.checks_files}
 
 
-def _results(sub: Submission, registry: dict, status: str, message: str, hint: str = "") -> list[ExerciseResult]:
+def _rows(exercises, status: Status, code: str, message: str, hint: str = "") -> list[ExerciseResult]:
+    if not exercises:
+        return [ExerciseResult("", "", "", 0, 0, status, message, hint, code=code)]
+    return [ExerciseResult(e.id, e.title, e.function, 0, e.points, status, message, hint, code=code)
+            for e in exercises]
+
+
+def _exercises(notebook: str | None) -> list:
     from ..checks import exercises_for
 
-    exercises = exercises_for(sub.notebook) if sub.notebook else []
-    if not exercises:
-        return [ExerciseResult("", "", "", 0, 0, status, message, hint)]
-    return [ExerciseResult(e.id, e.title, e.function, 0, e.points, status, message, hint) for e in exercises]
+    return exercises_for(notebook) if notebook else []
 
 
 class Batch:
     """Runs supervisors; keeps track of them so that Ctrl-C can stop every one."""
 
-    def __init__(self, options: Options, registry: dict):
-        self.options, self.registry = options, registry
+    def __init__(self, options: Options):
+        self.options = options
+        self.student_checks = student_checks(options)
         self.running: dict[int, tuple[subprocess.Popen, str]] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.workdir = Path(tempfile.mkdtemp(prefix="vae-grade-batch-"))
 
-    def job(self, sub: Submission, extracted: list) -> dict:
+    def job(self, sub: Submission, extracted: list) -> SupervisorJob:
         o = self.options
-        return {"notebook": sub.content.decode("utf-8"), "filename": f"{sub.path.stem}.ipynb",
-                "exercises": [e.job() for e in extracted if not e.status],
-                "cell_timeout": o.timeout, "notebook_timeout": o.notebook_timeout, "check_timeout": o.timeout,
-                "memory": int(o.memory_gib * GIB) if o.memory_gib else 0,
-                "threads": max(1, (os.cpu_count() or 1) // o.n_workers),
-                "checks_files": [str(Path(p).resolve()) for p in o.checks_files], "execute": o.execute,
-                "workdir": str(self.workdir)}
+        return SupervisorJob(
+            notebook=sub.content.decode("utf-8"), filename=f"{sub.path.stem}.ipynb",
+            exercises=[e.job() for e in extracted if not e.status], cell_timeout=o.timeout,
+            notebook_timeout=o.notebook_timeout, check_timeout=o.timeout,
+            memory=int(o.memory_gib * GIB) if o.memory_gib else 0,
+            threads=max(1, (os.cpu_count() or 1) // o.n_workers),
+            checks_files=[str(Path(p).resolve()) for p in o.checks_files], student_checks=self.student_checks,
+            execute=o.execute, workdir=str(self.workdir))
 
-    def supervise(self, job: dict) -> dict | None:
+    def supervise(self, job: SupervisorJob) -> SubmissionOutcome | None:
         """Run one supervisor process; its result, or None if it gave none (killed, crashed)."""
         if self.stopping.is_set():
             return None
         marker = secrets.token_hex(12)
-        backstop = (2 * STARTUP_S + job["notebook_timeout"] + 120
-                    + len(job["exercises"]) * (STARTUP_S + 2 * (job["check_timeout"] + GRACE_S)))
+        backstop = (2 * STARTUP_S + job.notebook_timeout + 120
+                    + len(job.exercises) * (STARTUP_S + 2 * (job.check_timeout + GRACE_S)))
         proc = subprocess.Popen([sys.executable, "-m", "vae_course.grading.supervisor"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=self.workdir,
                                 env={**os.environ, MARKER: marker}, start_new_session=True)
         with self.lock:
             self.running[proc.pid] = (proc, marker)
         try:
-            out, _ = proc.communicate(json.dumps(job).encode("utf-8"), timeout=backstop)
+            out, _ = proc.communicate(json.dumps(job.to_json()).encode("utf-8"), timeout=backstop)
         except subprocess.TimeoutExpired:
             out = b""
         finally:
@@ -123,9 +117,8 @@ class Batch:
             with self.lock:
                 self.running.pop(proc.pid, None)
         try:
-            result = json.loads(out)
-            return result if isinstance(result, dict) and "exercises" in result else None
-        except ValueError:
+            return SubmissionOutcome.from_json(json.loads(out))
+        except (ValueError, TypeError, KeyError):
             return None
 
     @staticmethod
@@ -153,84 +146,120 @@ class Batch:
 
     def grade(self, sub: Submission) -> tuple[Graded, bool]:
         """Grade one submission; the flag says whether the supervisor failed (worth one retry)."""
-        run = {"status": "invalid", "detail": sub.problem, "errors": []}
-        graded = Graded(sub.student, str(sub.path), sub.notebook or "", sub.identified_by, run, [])
+        graded = Graded(sub.student, str(sub.path), sub.notebook or "", sub.identified_by,
+                        RunReport(RunStatus.INVALID, sub.problem), [], name=sub.name, lms_id=sub.lms_id,
+                        lms=sub.info.lms if sub.info else "", lms_prefix=sub.info.lms_prefix if sub.info else "",
+                        attempt=sub.attempt, attempts=sub.attempts)
+        exercises = _exercises(sub.notebook)
         if not sub.readable:
-            graded.results = _results(sub, self.registry, INVALID, sub.problem)
+            graded.results = _rows(exercises, Status.INVALID, Code.NOT_A_NOTEBOOK, sub.problem,
+                                   "Hand in the .ipynb file itself (File › Save, then upload it).")
             return graded, False
         if not sub.notebook:
-            run["detail"] = "could not tell which notebook this is."
-            graded.results = _results(sub, self.registry, INVALID, "could not tell which course notebook this is "
-                                      "(no exercise tags, no known file name or function).",
-                                      "Ask your teacher to grade it with --notebook.")
+            graded.run.detail = "could not tell which notebook this is."
+            graded.results = _rows([], Status.INVALID, Code.UNKNOWN_NOTEBOOK, "could not tell which course notebook "
+                                   "this is (no exercise tags, no known file name or function).",
+                                   "Ask your teacher to grade it with --notebook.")
             return graded, False
-        from ..checks import exercises_for
-
-        exercises = exercises_for(sub.notebook)
         extracted = [extract(sub.nb, e.id, e.function) for e in exercises]
         outcome = self.supervise(self.job(sub, extracted))
         failed = outcome is None
         if failed:
-            outcome = {"run": {"status": "failed", "detail": "the grader's process for this submission was "
-                               "killed or crashed.", "errors": []}, "exercises": {}}
-        graded.run = outcome["run"]
+            outcome = SubmissionOutcome(RunReport(RunStatus.FAILED, "the grader's process for this submission was "
+                                                                    "killed or crashed."), {})
+        graded.run = outcome.run
         for entry, ex in zip(exercises, extracted):
             if ex.status:
-                got = {"status": ex.status, "message": ex.message, "hint": ex.hint}
+                got = ExerciseOutcome(ex.status, ex.message, ex.hint, code=ex.code)
             else:
-                got = outcome["exercises"].get(entry.id) or {
-                    "status": ERROR, "message": "the grader could not check this exercise (its process was "
-                    "killed or crashed).", "hint": "Ask your teacher to re-run the grading."}
-            status = got.get("status") if got.get("status") in report.STATUSES else ERROR
+                got = outcome.exercises.get(entry.id) or ExerciseOutcome(
+                    Status.ERROR, "the grader could not check this exercise (its process was killed or crashed).",
+                    "Ask your teacher to re-run the grading.", code=Code.GRADER_PROBLEM, grader_problem=True)
             graded.results.append(ExerciseResult(
-                entry.id, entry.title, entry.function, entry.points if status == report.PASSED else 0, entry.points,
-                status, str(got.get("message", "")), str(got.get("hint", "")), list(got.get("checks", []))))
+                entry.id, entry.title, entry.function, entry.points if got.status == Status.PASSED else 0,
+                entry.points, got.status, got.message, got.hint, code=got.code or str(got.status),
+                checks=list(got.checks), notes=([ex.note] if ex.note else []) + list(got.notes)))
         return graded, failed
 
     def close(self) -> None:
         remove_tree(self.workdir)  # with what a killed supervisor left behind
 
 
-def prepare(paths, options: Options) -> tuple[list[Submission], dict]:
-    """Find, read (all of them, before anything runs) and identify the submissions."""
-    registry = load_checks_files(options.checks_files)
-    if options.notebook and options.notebook not in {e.notebook for e in registry.values()}:
-        known = ", ".join(sorted({e.notebook for e in registry.values()}))
-        raise GradingError(f"unknown notebook {options.notebook!r}; registered notebooks: {known}")
-    found = find_submissions(paths)
-    if not found:
-        raise GradingError("no submissions found (.ipynb files or folders of them)")
-    subs = [read_submission(student, path) for student, path in found]
+# --------------------------------------------------------------------------- step 1: prepare
+
+
+@dataclass
+class Prepared:
+    """Everything read before grading starts."""
+
+    subs: list[Submission]                         # to grade
+    skipped: list[Skipped]                         # not graded, and why
+    registry: dict
+    roster: Roster | None = None
+    notebooks: set = field(default_factory=set)    # the notebooks of this batch
+    students: set = field(default_factory=set)     # every student id known (roster and files)
+    only: tuple = ()                               # --student: re-grade only these
+
+
+def _match_roster(roster: Roster, subs: list[Submission], skipped: list[Skipped]) -> tuple[list, list]:
+    kept = []
+    for sub in subs:
+        student, why = roster.match(sub.info)
+        if student is None:
+            skipped.append(Skipped(sub.path, f"{why} (add them to the roster, or fix the file name).",
+                                   sub.student, sub.info, "not-in-roster"))
+            continue
+        sub.student, sub.name, sub.email = student.student, student.name or sub.name, student.email
+        sub.lms_id = student.lms_id or sub.lms_id
+        kept.append(sub)
+    for item in skipped:
+        if item.info is not None and item.student:
+            student, _ = roster.match(item.info)
+            item.student = student.student if student else ""
+    return kept, skipped
+
+
+def prepare(paths, options: Options, *, roster: Roster | None = None, only=()) -> Prepared:
+    """Find, read (all of them, before anything runs), match and identify the submissions."""
+    registry = load_checks(options)
+    stems = {e.notebook for e in registry.values()}
+    if options.notebook and options.notebook not in stems:
+        raise GradingError(f"unknown notebook {options.notebook!r}; registered notebooks: {', '.join(sorted(stems))}")
+    found, skipped = find_files(paths)
+    subs = [read_submission(info.student, path, info) for path, info in found]
+    if roster is not None:
+        subs, skipped = _match_roster(roster, subs, skipped)
     for sub in subs:
         identify(sub, registry, options.notebook)
     common = Counter(s.notebook for s in subs if s.notebook).most_common(1)
     for sub in subs:
         if sub.notebook is None and common:
             sub.notebook, sub.identified_by = common[0][0], "the rest of the batch"
-    seen: dict = {}
-    for sub in subs:
-        key = (sub.student, sub.notebook)
-        if key in seen:
-            raise GradingError(f"two submissions for student {sub.student!r}, notebook {sub.notebook}: "
-                               f"{seen[key]} and {sub.path}")
-        seen[key] = sub.path
-    return subs, registry
+    subs, older = choose_attempts(subs, options.all_attempts)
+    students = {s.student for s in subs} | {s.student for s in skipped if s.student}
+    if roster is not None:
+        students |= set(roster.by_id)
+    notebooks = {s.notebook for s in subs if s.notebook} | ({options.notebook} if options.notebook else set())
+    prepared = Prepared(subs, skipped + older, registry, roster, notebooks, students, tuple(only))
+    if only:
+        unknown = [s for s in only if s not in students]
+        if unknown:
+            raise GradingError(f"--student {unknown[0]}: no such student in these submissions"
+                               + (" or the roster" if roster else "") + ".")
+        prepared.subs = [s for s in subs if s.student in only]
+    if not subs and not skipped and roster is None:
+        raise GradingError("no submissions found (.ipynb files or folders of them)")
+    return prepared
 
 
-def grade(paths, options: Options | None = None, progress: bool = False) -> list[Graded]:
-    """Grade every submission under ``paths``; returns one :class:`Graded` per submission, sorted.
-
-    Raises :class:`GradingError` for a bad command, ``KeyboardInterrupt`` if interrupted
-    (after stopping every process it started).
-    """
-    options = options or Options()
-    return grade_prepared(*prepare(paths, options), options, progress)
+# --------------------------------------------------------------------------- step 2: grade
 
 
-def grade_prepared(subs: list[Submission], registry: dict, options: Options, progress: bool = False) -> list[Graded]:
-    """Grade submissions read by :func:`prepare` (the second half of :func:`grade`)."""
-    before = _fingerprint(subs, registry)
-    batch = Batch(options, registry)
+def grade_prepared(prepared: Prepared, options: Options, progress: bool = False) -> list[Graded]:
+    """Grade the submissions of :func:`prepare`; raises :class:`GradingError` if the grader's files changed."""
+    subs = prepared.subs
+    before = grader_digests({s.notebook for s in subs}, prepared.registry)
+    batch = Batch(options)
     graded, retry = [], []
     from tqdm.auto import tqdm
 
@@ -254,8 +283,86 @@ def grade_prepared(subs: list[Submission], registry: dict, options: Options, pro
     finally:
         bar.close()
         batch.close()
-    changed = [f for f, digest in _fingerprint(subs, registry).items() if before.get(f) != digest]
+    after = grader_digests({s.notebook for s in subs}, prepared.registry)
+    changed = [f for f, digest in after.items() if before.get(f) != digest]
     if changed:
         raise GradingError("the grader's own files changed during grading (a submission may have edited them): "
                            + ", ".join(changed) + ". Restore them (e.g. git checkout) and grade again.")
     return report.sorted_graded([g for _, g in graded])
+
+
+# --------------------------------------------------------------------------- step 3: complete
+
+
+def _not_a_notebook_rows(prepared: Prepared, graded: list[Graded]) -> list[Graded]:
+    """Students who handed in only files that are not notebooks (``02_elbo.py``) get ``invalid`` rows."""
+    have = {(g.student, g.notebook) for g in graded}
+    students_graded = {g.student for g in graded}
+    stems = sorted({e.notebook for e in prepared.registry.values()})
+    rows: dict[tuple, Graded] = {}
+    for item in prepared.skipped:
+        if item.kind != "not-a-notebook" or not item.student or item.info is None:
+            continue
+        if prepared.only and item.student not in prepared.only:
+            continue
+        named = [stem for stem in stems if stem in " ".join(item.path.parts[-2:])]
+        notebook = max(named, key=len) if named else ""
+        if (item.student, notebook) in have or (not notebook and item.student in students_graded):
+            continue
+        key = (item.student, notebook)
+        message = f"handed in `{item.path.name}`: {item.reason}"
+        if key in rows:
+            continue
+        rows[key] = Graded(item.student, str(item.path), notebook, "file name" if notebook else "",
+                           RunReport(RunStatus.INVALID, message), _rows(_exercises(notebook), Status.INVALID,
+                                                                        Code.NOT_A_NOTEBOOK, message),
+                           name=item.info.name, lms_id=item.info.lms_id, lms=item.info.lms,
+                           lms_prefix=item.info.lms_prefix)
+    return list(rows.values())
+
+
+def _missing_rows(prepared: Prepared, graded: list[Graded]) -> list[Graded]:
+    """Every roster student gets rows for every notebook of the batch: ``missing`` when nothing was handed in."""
+    if prepared.roster is None:
+        return []
+    have = {(g.student, g.notebook) for g in graded}
+    rows = []
+    for student in prepared.roster.students:
+        if prepared.only and student.student not in prepared.only:
+            continue
+        for notebook in sorted(prepared.notebooks):
+            if (student.student, notebook) in have:
+                continue
+            message = f"nothing handed in for {notebook}."
+            rows.append(Graded(student.student, "", notebook, "roster", RunReport(RunStatus.MISSING, message),
+                               _rows(_exercises(notebook), Status.MISSING, Code.NOT_SUBMITTED, message),
+                               name=student.name, lms_id=student.lms_id))
+    return rows
+
+
+def complete(graded: list[Graded], prepared: Prepared, *, previous: list[Graded] | None = None,
+             overrides: list[Override] = ()) -> list[Graded]:
+    """The whole class: the graded submissions, students without a notebook, earlier results, overrides."""
+    everyone = list(graded)
+    everyone += _not_a_notebook_rows(prepared, everyone)
+    if previous is not None:
+        everyone += [g for g in previous if g.student not in prepared.only]
+        for g in everyone:  # start from the checks' own points: the overrides file is applied afresh
+            for r in g.results:
+                if r.checked_points is not None:
+                    r.points, r.checked_points, r.override = r.checked_points, None, ""
+    everyone += _missing_rows(prepared, everyone)
+    apply_overrides(everyone, list(overrides))
+    return report.sorted_graded(everyone)
+
+
+def grade(paths, options: Options | None = None, progress: bool = False, *, roster: Roster | None = None,
+          overrides: list[Override] = ()) -> list[Graded]:
+    """Grade every submission under ``paths``; returns one :class:`Graded` per submission (and missing student), sorted.
+
+    Raises :class:`GradingError` for a bad command, ``KeyboardInterrupt`` if interrupted
+    (after stopping every process it started).
+    """
+    options = options or Options()
+    prepared = prepare(paths, options, roster=roster)
+    return complete(grade_prepared(prepared, options, progress), prepared, overrides=overrides)

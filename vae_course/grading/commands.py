@@ -5,20 +5,25 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
+
+from .options import MIN_MEMORY_GIB, MIN_SECONDS, Options
 
 GRADE_HELP = """\
 Grade submitted notebooks into a gradebook.
 
-Each SUBMISSION is a notebook or a folder. The student id is the file stem
-(alice.ipynb -> alice); for notebooks inside per-student sub-folders of a
-given folder it is the sub-folder's name (submissions/alice/02_elbo.ipynb ->
-alice). Which course notebook a submission is comes from --notebook, else its
-metadata or exercise tags, else its file name or function names, else the
-rest of the batch.
+Each SUBMISSION is a notebook or a folder. The student id is what the file name
+says (Canvas and Moodle download names are understood; else the file stem:
+alice.ipynb -> alice); for notebooks inside per-student sub-folders of a given
+folder it is the sub-folder's name (submissions/alice/02_elbo.ipynb -> alice).
+With --roster, ids are the roster's and every roster student gets a row.
+Which course notebook a submission is comes from --notebook, else its metadata
+or exercise tags, else its file name or function names, else the rest of the batch.
 
 Each notebook is run top to bottom in a fresh, limited kernel (for feedback),
 then each exercise function is taken out of it and checked in a separate fresh
-process (for points). See docs/teaching.md.
+process (for points). Every option and output path is checked before anything
+runs. See docs/teaching.md.
 """
 
 CHECK_HELP = """\
@@ -27,13 +32,17 @@ Exits with 0 when every exercise passes, 1 otherwise.
 """
 
 
-def _limits(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                   help="time limit for each notebook cell and each exercise check (default: 60)")
-    p.add_argument("--notebook-timeout", type=float, default=600.0, metavar="SECONDS",
-                   help="time limit for running a whole notebook (default: 600)")
-    p.add_argument("--memory", type=float, default=8.0, metavar="GIB",
-                   help="address-space limit of the processes running student code, GiB; 0 = none (default: 8)")
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    """The options ``grade`` and ``check`` share; defaults come from :class:`Options` (declared once)."""
+    d = Options
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help=f"time limit for each notebook cell and each exercise check, at least {MIN_SECONDS:g} "
+                        f"(default: {d.timeout:g})")
+    p.add_argument("--notebook-timeout", type=float, metavar="SECONDS",
+                   help=f"time limit for running a whole notebook (default: {d.notebook_timeout:g})")
+    p.add_argument("--memory", type=float, metavar="GIB",
+                   help=f"address-space limit of the processes running student code, GiB: 0 = no limit, else "
+                        f"at least {MIN_MEMORY_GIB:g} (default: {d.memory_gib:g})")
     p.add_argument("--notebook", metavar="STEM", help="grade every submission as this notebook, e.g. 02_elbo")
     p.add_argument("--checks", action="append", default=[], metavar="FILE",
                    help="an extra Python file of @exercise checks (may be repeated)")
@@ -41,71 +50,120 @@ def _limits(p: argparse.ArgumentParser) -> None:
                    help="only check the exercises; do not run the whole notebook (faster, less feedback)")
 
 
-def _options(args, workers):
-    from .batch import Options
+def _options(args, workers=None, all_attempts=False) -> Options:
+    given = {"timeout": args.timeout, "notebook_timeout": args.notebook_timeout, "memory_gib": args.memory,
+             "workers": workers}
+    return Options(**{k: v for k, v in given.items() if v is not None}, execute=not args.no_execute,
+                   notebook=args.notebook, checks_files=tuple(args.checks), all_attempts=all_attempts)
 
-    return Options(timeout=args.timeout, notebook_timeout=args.notebook_timeout, memory_gib=args.memory,
-                   workers=workers, execute=not args.no_execute, notebook=args.notebook,
-                   checks_files=tuple(args.checks))
+
+def _error(err) -> int:
+    print(f"error: {err}", file=sys.stderr)
+    return 2
 
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _list_skipped(skipped, where: Path) -> None:
+    if not skipped:
+        return
+    print(f"skipped {len(skipped)} file{'s' if len(skipped) != 1 else ''} (not graded; listed in {where}):")
+    for item in sorted(skipped, key=lambda s: str(s.path))[:15]:
+        print(f"  {item.path}: {item.reason}")
+    if len(skipped) > 15:
+        print(f"  ... and {len(skipped) - 15} more")
+
+
 def _grade(args) -> int:
-    from .batch import GradingError, grade_prepared, prepare
-    from .report import summary, write_feedback, write_gradebook
+    """The grading pipeline: validate everything, read everything, grade, complete, write."""
+    from . import classreport, report
+    from .batch import complete, grade_prepared, prepare
+    from .options import GradingError
+    from .outputs import OutputPaths
+    from .overrides import read_overrides
+    from .roster import Roster, RosterError
     from .sandbox import become_subreaper, kill_descendants
 
-    if args.workers is not None and args.workers < 1:
-        print("error: --workers must be at least 1", file=sys.stderr)
-        return 2
-    options = _options(args, args.workers)
-    try:  # a bad command is reported before anything starts
-        subs, registry = prepare(args.submissions, options)
-    except (GradingError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    try:
+        options = _options(args, args.workers, args.all_attempts)               # 1. every number
+        outputs = OutputPaths.plan(args.out, args.feedback)                       # 2. every path
+        outputs.check(args.submissions)
+        roster = Roster.read(args.roster) if args.roster else None                # 3. the class list
+        previous = None
+        if args.student:                                                          # 4. earlier results
+            if not outputs.state.is_file():
+                raise GradingError(f"--student needs the results of an earlier run ({outputs.state}); grade the "
+                                   "whole class into this --out once first.")
+            previous = report.read_state(outputs.state)
+        prepared = prepare(args.submissions, options, roster=roster, only=tuple(args.student))  # 5. read all
+        known = prepared.students | {g.student for g in previous or []}
+        overrides = read_overrides(args.overrides, prepared.registry, known) if args.overrides else []  # 6.
+    except (GradingError, RosterError, FileNotFoundError) as err:
+        return _error(err)
+    except ValueError as err:  # e.g. unbalanced markers in a --checks file
+        return _error(err)
+
     signal.signal(signal.SIGTERM, _interrupt)  # stopped by a scheduler: clean up as for Ctrl-C
     become_subreaper()  # orphans of a grading process that was killed come to us ...
     try:
-        graded = grade_prepared(subs, registry, options, progress=True)
+        graded = grade_prepared(prepared, options, progress=True)                # 7. grade
     except GradingError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(err)
     except KeyboardInterrupt:
         print("interrupted: every grading process was stopped; no gradebook was written.", file=sys.stderr)
         return 130
     finally:
         kill_descendants()  # ... and are killed: nothing of ours runs any more
-    out, totals = write_gradebook(graded, args.out)
-    written = f"wrote {out} and {totals}"
-    if args.feedback:
-        files = write_feedback(graded, args.feedback)
-        written += f" and {len(files)} feedback file{'s' if len(files) != 1 else ''} in {args.feedback}"
-    print(f"{summary(graded)}.")
+
+    results = complete(graded, prepared, previous=previous, overrides=overrides)  # 8. the whole class
+    emails = {s.student: s.email for s in roster.students} if roster else {}
+    outputs.write({                                                               # 9. write
+        outputs.gradebook: report.gradebook_text(results),
+        outputs.totals: report.totals_text(results),
+        outputs.canvas: report.canvas_text(results, emails),
+        outputs.moodle: report.moodle_text(results, emails),
+        outputs.class_md: classreport.class_markdown(results, f"Class report: {outputs.gradebook.name}"),
+        outputs.class_csv: classreport.class_csv(results),
+        outputs.skipped: report.skipped_text(prepared.skipped),
+        outputs.state: report.state_text(results),
+    }, report.feedback_files(results) if outputs.feedback else {})
+    print(f"{report.summary(results)}.")                                        # 10. say what happened
+    _list_skipped(prepared.skipped, outputs.skipped)
+    written = f"wrote {outputs.gradebook} (and _totals, _canvas, _moodle, _class.md, _class.csv, _skipped.csv)"
+    if outputs.feedback:
+        students = len({g.student for g in results})
+        written += f" and feedback for {students} student{'s' if students != 1 else ''} in {outputs.feedback}"
     print(written)
     return 0
 
 
 def _check(args) -> int:
-    from .batch import GradingError, grade
-    from .report import PASSED, feedback_markdown
+    from .batch import grade
+    from .options import GradingError
+    from .protocol import Status
+    from .report import feedback_markdown, points
 
+    try:
+        options = _options(args, 1)
+    except GradingError as err:
+        return _error(err)
     print(f"Grading {args.path} as the teacher's grader does (this takes a minute) ...", file=sys.stderr)
     try:
-        graded = grade([args.path], _options(args, 1))
+        graded = grade([args.path], options)
     except (GradingError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(err)
     except KeyboardInterrupt:
         return 130
-    for student in sorted({g.student for g in graded}):
-        print(feedback_markdown(student, [g for g in graded if g.student == student]))
+    graded = [g for g in graded if g.path]
+    if not graded:
+        return _error(f"{args.path} is not a notebook (.ipynb).")
+    title = f"Check of {Path(args.path).name}: what your teacher's grader will report"
+    print(feedback_markdown(graded[0].student, graded, title=title))
     total, most = sum(g.total for g in graded), sum(g.max_points for g in graded)
-    print(f"Score: {total} / {most}")
-    return 0 if all(r.status == PASSED for g in graded for r in g.results) else 1
+    print(f"Score: {points(total)} / {most}")
+    return 0 if all(r.status == Status.PASSED for g in graded for r in g.results) else 1
 
 
 def add_commands(subparsers) -> None:
@@ -114,15 +172,27 @@ def add_commands(subparsers) -> None:
                               description=GRADE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="a notebook, or a folder of them")
     p.add_argument("--out", required=True, metavar="CSV",
-                   help="the gradebook (one row per student and exercise); totals go to <stem>_totals.csv")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="the gradebook (.csv, one row per student, notebook and exercise); the totals, LMS "
+                        "exports, class report and skipped-files list go next to it as <stem>_*.csv/.md")
+    p.add_argument("--feedback", metavar="DIR",
+                   help="write one Markdown feedback file per student here (a folder of its own; files of "
+                        "students no longer graded are removed)")
+    p.add_argument("--roster", metavar="CSV",
+                   help="the class list (a 'student' column; optional 'name', 'lms_id', 'email'): every roster "
+                        "student gets rows, files of anyone else are listed and not graded")
+    p.add_argument("--student", action="append", default=[], metavar="ID",
+                   help="re-grade only this student (may be repeated) and merge into the existing gradebook")
+    p.add_argument("--overrides", metavar="CSV",
+                   help="the teacher's overrides (columns student, exercise, points, reason), applied every run")
+    p.add_argument("--all-attempts", action="store_true",
+                   help="grade every attempt of a student at a notebook (default: only the latest)")
+    p.add_argument("--workers", type=int, metavar="N",
                    help="submissions graded at once (default: the number of CPU cores)")
-    p.add_argument("--feedback", metavar="DIR", help="write one Markdown feedback file per student here")
-    _limits(p)
+    _add_limits(p)
     p.set_defaults(run=_grade)
 
     p = subparsers.add_parser("check", help="grade your own notebook exactly as the teacher will",
                               description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", metavar="NOTEBOOK", help="your notebook, e.g. notebooks/02_elbo.ipynb")
-    _limits(p)
+    _add_limits(p)
     p.set_defaults(run=_check)

@@ -1,71 +1,31 @@
-"""What grading produces: the gradebook, the totals, per-student feedback and the summary line.
+"""What grading produces, as text: the gradebook and its exports, per-student feedback and the summary line.
 
-Files are written atomically (a temporary file in the same folder, then
-``os.replace``): an interrupted run leaves the previous file or none, never
-half of one. Rows are sorted and messages are cleaned of anything that varies
-between runs (memory addresses, temporary paths), so grading the same
-submissions twice gives the same files.
+Everything is computed from a list of :class:`~vae_course.grading.protocol.Graded` (one per
+submission, plus the roster's missing students), so a ``--student`` re-grade, which merges
+one student's new results into the previous ones, rewrites every file the same way. Rows are
+sorted and messages are cleaned of anything that varies between runs (memory addresses,
+temporary paths), so grading the same submissions twice gives the same files (the cell timings
+in the class report and the results JSON are the exception). The files are written by
+:mod:`vae_course.grading.outputs`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
+import json
 import re
-import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
-# Exercise statuses in the gradebook.
-PASSED, FAILED, ERROR, TIMEOUT, MISSING, INVALID = "passed", "failed", "error", "timeout", "missing", "invalid"
-STATUSES = (PASSED, FAILED, ERROR, TIMEOUT, MISSING, INVALID)
-SYMBOLS = {PASSED: "✅", FAILED: "❌", ERROR: "💥", TIMEOUT: "⏱", MISSING: "❓", INVALID: "🚫"}
+from ..checks._core import exercise_key
+from . import lms
+from .protocol import RUN_FAILURES, Graded, RunStatus, Status
 
-# Notebook run statuses (step 1), in the totals file.
-RUN_FAILED_STATUSES = ("timeout", "died", "failed", "invalid")
-
-GRADEBOOK_COLUMNS = ["student", "notebook", "exercise", "points", "max_points", "status", "message"]
-TOTALS_COLUMNS = ["student", "total", "max_points", "run"]
-
-
-@dataclass
-class ExerciseResult:
-    exercise: str          # id, e.g. "2.1" ("" when the notebook is unknown)
-    title: str
-    function: str
-    points: int
-    max_points: int
-    status: str
-    message: str = ""
-    hint: str = ""
-    checks: list = field(default_factory=list)
-
-
-@dataclass
-class Graded:
-    """One submission's outcome."""
-
-    student: str
-    path: str
-    notebook: str          # "" when it could not be told
-    identified_by: str
-    run: dict              # {"status", "detail", "errors": [{"cell", "ename", "evalue"}]}
-    results: list          # ExerciseResult, in exercise order
-
-    @property
-    def total(self) -> int:
-        return sum(r.points for r in self.results)
-
-    @property
-    def max_points(self) -> int:
-        return sum(r.max_points for r in self.results)
-
-
-def exercise_key(ex_id: str):
-    return [int(p) if p.isdigit() else p for p in ex_id.split(".")] if ex_id else []
-
+GRADEBOOK_COLUMNS = ["student", "name", "lms_id", "notebook", "attempt", "exercise", "points", "max_points",
+                     "status", "code", "message", "override", "file"]
+TOTALS_COLUMNS = ["student", "name", "notebook", "attempt", "total", "max_points", "run", "file"]
+SKIPPED_COLUMNS = ["file", "student", "reason"]
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 _SANDBOX = re.compile(r"(/[^\s'\"`]*)?/vae-grade-[A-Za-z0-9_]+(/[^\s'\"`]*)?")
@@ -81,130 +41,166 @@ def clean(text: str, limit: int = 500) -> str:
 
 def _safe_cell(value):
     """Keep spreadsheet programs from reading a student-controlled cell as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "@", "\t", "\r"):
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.match(value):
         return "'" + value
     return value
 
 
-def _csv(rows: list[list], columns: list[str]) -> str:
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def _csv(rows: list[list], columns: list[str] | None) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
+    if columns:
+        writer.writerow(columns)
     writer.writerows([[_safe_cell(v) for v in row] for row in rows])
     return buffer.getvalue()
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def points(value: float) -> str:
+    """``2`` rather than ``2.0``; ``1.5`` stays."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def sorted_graded(graded: list[Graded]) -> list[Graded]:
-    return sorted(graded, key=lambda g: (g.student, g.notebook, g.path))
+    return sorted(graded, key=lambda g: (g.student, g.notebook, g.attempt, g.path))
+
+
+def latest(graded: list[Graded]) -> list[Graded]:
+    """One submission per student and notebook: with ``--all-attempts``, the last attempt."""
+    return [g for g in graded if g.attempt in (0, g.attempts)]
+
+
+# --------------------------------------------------------------------------- the gradebook and its exports
 
 
 def gradebook_text(graded: list[Graded]) -> str:
-    rows = [[g.student, g.notebook, r.exercise, r.points, r.max_points, r.status, clean(r.message)]
+    """The tidy long table: one row per student, notebook (attempt) and exercise."""
+    rows = [[g.student, g.name, g.lms_id, g.notebook, g.attempt or "", r.exercise, points(r.points), r.max_points,
+             r.status, r.code, clean(r.message), clean(r.override), g.path]
             for g in sorted_graded(graded) for r in sorted(g.results, key=lambda r: exercise_key(r.exercise))]
     return _csv(rows, GRADEBOOK_COLUMNS)
 
 
-def _run_column(runs: list[tuple[str, str]]) -> str:
-    if len(runs) == 1:
-        return runs[0][1]
-    return "; ".join(f"{notebook}={status}" for notebook, status in runs)
-
-
 def totals_text(graded: list[Graded]) -> str:
-    students: dict[str, list[Graded]] = {}
-    for g in sorted_graded(graded):
-        students.setdefault(g.student, []).append(g)
-    rows = [[student, sum(g.total for g in gs), sum(g.max_points for g in gs),
-             _run_column([(g.notebook, g.run["status"]) for g in gs])] for student, gs in students.items()]
+    """One row per student and notebook (never adding different notebooks into one total)."""
+    rows = [[g.student, g.name, g.notebook, g.attempt or "", points(g.total), g.max_points, g.run.status, g.path]
+            for g in sorted_graded(graded)]
     return _csv(rows, TOTALS_COLUMNS)
 
 
-def totals_path(out: Path) -> Path:
-    out = Path(out)
-    return out.with_name(f"{out.stem}_totals{out.suffix or '.csv'}")
+def _students_for_lms(graded: list[Graded], emails: dict[str, str]) -> tuple[list[dict], list[tuple[str, int]]]:
+    notebooks = sorted({(g.notebook, g.max_points) for g in latest(graded) if g.notebook})
+    students: dict[str, dict] = {}
+    for g in sorted_graded(latest(graded)):
+        s = students.setdefault(g.student, {"student": g.student, "name": g.name, "lms_id": g.lms_id,
+                                            "email": emails.get(g.student, ""), "totals": {}})
+        s["name"] = s["name"] or g.name
+        s["lms_id"] = s["lms_id"] or g.lms_id
+        if g.notebook:
+            s["totals"][g.notebook] = g.total
+    return list(students.values()), [(nb, most) for nb, most in dict(notebooks).items()]
 
 
-def write_gradebook(graded: list[Graded], out: Path) -> tuple[Path, Path]:
-    """``out`` (one row per student x exercise) and ``<out stem>_totals.csv`` (one row per student)."""
-    out = Path(out)
-    totals = totals_path(out)
-    atomic_write(out, gradebook_text(graded))
-    atomic_write(totals, totals_text(graded))
-    return out, totals
+def canvas_text(graded: list[Graded], emails: dict[str, str] | None = None) -> str:
+    return _csv(lms.canvas_rows(*_students_for_lms(graded, emails or {})), None)
+
+
+def moodle_text(graded: list[Graded], emails: dict[str, str] | None = None) -> str:
+    return _csv(lms.moodle_rows(*_students_for_lms(graded, emails or {})), None)
+
+
+def skipped_text(skipped) -> str:
+    """The files that were not graded (``Skipped`` from :mod:`~vae_course.grading.submissions`)."""
+    rows = sorted([str(s.path), s.student, s.reason] for s in skipped)
+    return _csv(rows, SKIPPED_COLUMNS)
+
+
+def state_text(graded: list[Graded]) -> str:
+    """Every result, as JSON: what a later ``--student`` run reads back (:func:`read_state`)."""
+    return json.dumps([g.to_json() for g in sorted_graded(graded)], indent=1, ensure_ascii=False) + "\n"
+
+
+def read_state(path: Path) -> list[Graded]:
+    return [Graded.from_json(item) for item in json.loads(Path(path).read_text(encoding="utf-8"))]
 
 
 # --------------------------------------------------------------------------- feedback
 
 
-def _run_section(run: dict) -> list[str]:
-    status, errors = run["status"], run.get("errors", [])
+def _run_section(run) -> list[str]:
+    status, errors = run.status, run.errors
     lines = ["### Running your notebook", "", "*(Cells are counted from the top, Markdown cells included.)*", ""]
-    if status == "ok":
+    if status == RunStatus.OK:
         lines.append("Your notebook ran from top to bottom without errors.")
-    elif status == "skipped":
-        lines.append(f"Not run: {run.get('detail', '')}")
-    elif status == "invalid":
-        lines.append(f"The file could not be graded: {run.get('detail', '')}")
-    elif status == "errors":
+    elif status == RunStatus.SKIPPED:
+        lines.append(run.detail[:1].upper() + run.detail[1:])
+    elif status in (RunStatus.INVALID, RunStatus.MISSING):
+        lines.append(f"The file could not be graded: {run.detail}")
+    elif status == RunStatus.ERRORS:
         lines.append("Your notebook ran to the end, but some cells raised an error:")
     else:
-        lines.append(f"Your notebook did not run to the end: {run.get('detail', '')}")
+        lines.append(f"Your notebook did not run to the end: {run.detail}")
     if errors:
-        if status != "errors":
+        if status != RunStatus.ERRORS:
             lines += ["", "Cells that raised an error before that:"]
-        lines += [""] + [f"- cell {e['cell']}: `{clean(e['ename'], 80)}`: {clean(e['evalue'], 200)}" for e in errors]
-    if status not in ("invalid", "skipped"):
+        lines += [""] + [f"- cell {e.cell}" + (f" («{clean(e.first_line, 60)}»)" if e.first_line else "")
+                         + f": `{clean(e.ename, 80)}`: {clean(e.evalue, 200)}" for e in errors]
+    if status not in (RunStatus.INVALID, RunStatus.SKIPPED, RunStatus.MISSING):
         lines += ["", "*Your points come from the exercise checks, which run each exercise cell on its own in a "
                       "fresh process; running the whole notebook shows whether it works from top to bottom.*"]
     return lines
 
 
-def feedback_markdown(student: str, graded: list[Graded]) -> str:
-    """One student's feedback (all their notebooks), as Markdown."""
-    lines = [f"# Feedback for {student}", ""]
-    for g in sorted_graded(graded):
-        title = g.notebook or "(unknown notebook)"
-        lines += [f"## {title}: {g.total} / {g.max_points} points", "", f"Graded file: `{Path(g.path).name}`", ""]
-        if g.results:
-            lines += ["| Exercise | Result | Points |", "| --- | --- | --- |"]
-            for r in g.results:
-                name = f"{r.exercise} {r.title} (`{r.function}`)" if r.exercise else "-"
-                lines.append(f"| {name} | {SYMBOLS[r.status]} {r.status} | {r.points} / {r.max_points} |")
-            lines.append("")
+def notebook_section(g: Graded) -> list[str]:
+    """The feedback on one graded notebook (a section of a student's feedback file)."""
+    title = g.notebook or "(unknown notebook)"
+    attempt = f" (attempt {g.attempt} of {g.attempts})" if g.attempt else ""
+    lines = [f"## {title}{attempt}: {points(g.total)} / {g.max_points} points", ""]
+    if g.path:
+        lines += [f"Graded file: `{Path(g.path).name}`", ""]
+    if g.results:
+        lines += ["| Exercise | Result | Points |", "| --- | --- | --- |"]
         for r in g.results:
-            if not r.exercise:
-                lines += [f"{SYMBOLS[r.status]} {clean(r.message, 2000)}", ""]
-                continue
-            lines += [f"### Exercise {r.exercise}: {r.title}", ""]
-            if r.status == PASSED:
-                checked = "; ".join(r.checks)
-                lines.append(f"{SYMBOLS[r.status]} **passed.**" + (f" Checked: {checked}." if checked else ""))
-            else:
-                lines.append(f"{SYMBOLS[r.status]} **{r.status}:** {clean(r.message, 2000)}")
-                if r.hint:
-                    lines += ["", f"**Hint:** {clean(r.hint, 2000)}"]
-                if r.checks:
-                    lines += ["", "Already fine: " + "; ".join(r.checks) + "."]
-            lines.append("")
-        lines += _run_section(g.run) + [""]
+            name = f"{r.exercise} {r.title} (`{r.function}`)" if r.exercise else "-"
+            mark = " ✏️" if r.override else ""
+            lines.append(f"| {name} | {r.status.symbol} {r.status} | {points(r.points)} / {r.max_points}{mark} |")
+        lines.append("")
+    for r in g.results:
+        if not r.exercise:
+            lines += [f"{r.status.symbol} {clean(r.message, 2000)}", ""]
+            continue
+        lines += [f"### Exercise {r.exercise}: {r.title}", ""]
+        if r.status == Status.PASSED:
+            checked = "; ".join(r.checks)
+            lines.append(f"{r.status.symbol} **passed.**" + (f" Checked: {checked}." if checked else ""))
+        else:
+            lines.append(f"{r.status.symbol} **{r.status}:** {clean(r.message, 2000)}")
+            if r.hint:
+                lines += ["", f"**Hint:** {clean(r.hint, 2000)}"]
+            if r.checks:
+                lines += ["", "Already fine: " + "; ".join(r.checks) + "."]
+        for note in r.notes:
+            lines += ["", f"*Note: {clean(note, 1000)}*"]
+        if r.override:
+            lines += ["", f"✏️ **Points set by your teacher: {points(r.points)} / {r.max_points}** (the check gave "
+                          f"{points(r.checked_points or 0)}): {clean(r.override, 1000)}"]
+        lines.append("")
+    return lines + _run_section(g.run) + [""]
+
+
+def feedback_markdown(student: str, graded: list[Graded], title: str | None = None) -> str:
+    """One student's feedback (all their notebooks), as Markdown."""
+    graded = sorted_graded(graded)
+    name = next((g.name for g in graded if g.name), "")
+    heading = title or (f"Feedback for {name} ({student})" if name and name != student else f"Feedback for {student}")
+    lines = [f"# {heading}", ""]
+    for g in graded:
+        lines += notebook_section(g)
     if len(graded) > 1:
-        lines.append(f"**Total: {sum(g.total for g in graded)} / {sum(g.max_points for g in graded)} points**")
+        lines.append(f"**Total: {points(sum(g.total for g in graded))} / {sum(g.max_points for g in graded)} "
+                     "points**")
         lines.append("")
     return "\n".join(lines)
 
@@ -213,39 +209,49 @@ def _file_name(student: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@-]+", "_", student).strip("._") or "student"
 
 
-def write_feedback(graded: list[Graded], folder: Path) -> list[Path]:
-    """One Markdown file per student in ``folder``; returns the paths."""
-    folder = Path(folder)
+def feedback_files(graded: list[Graded]) -> dict[str, str]:
+    """``{relative path: Markdown}``: ``<student>.md`` for everyone, and for students who handed in through
+    Moodle a copy of each notebook's feedback where Moodle's feedback importer expects it."""
     students: dict[str, list[Graded]] = {}
     for g in graded:
         students.setdefault(g.student, []).append(g)
-    written, used = [], Counter()
+    files, used = {}, Counter()
     for student in sorted(students):
         name = _file_name(student)
         used[name] += 1
         if used[name] > 1:
             name = f"{name}-{used[name]}"
-        path = folder / f"{name}.md"
-        atomic_write(path, feedback_markdown(student, students[student]))
-        written.append(path)
-    return written
+        files[f"{name}.md"] = feedback_markdown(student, students[student])
+        for g in latest(students[student]):
+            if g.lms == "moodle" and g.lms_prefix and g.notebook:
+                path = lms.moodle_feedback_path(g.lms_prefix, g.notebook).as_posix()
+                files[path] = feedback_markdown(student, [g])
+    return files
 
 
 def summary(graded: list[Graded]) -> str:
-    """The final line: how many were graded, how many failed to run, the mean score."""
+    """The final line: how many were graded, how many failed to run, the mean score per notebook."""
+    handed_in = [g for g in graded if g.path]
     students = {g.student for g in graded}
-    failed = Counter(g.run["status"] for g in graded if g.run["status"] in RUN_FAILED_STATUSES)
+    failed = Counter(g.run.status for g in handed_in if g.run.status in RUN_FAILURES)
     failed_text = ", ".join(f"{n} {status}" for status, n in sorted(failed.items()))
-    parts = [f"graded {len(graded)} submission{'s' if len(graded) != 1 else ''} "
+    parts = [f"graded {len(handed_in)} submission{'s' if len(handed_in) != 1 else ''} "
              f"({len(students)} student{'s' if len(students) != 1 else ''})",
              f"{sum(failed.values())} failed to run" + (f" ({failed_text})" if failed else "")]
-    scored = [g for g in graded if g.max_points]
-    if scored:
-        maxima = {g.max_points for g in scored}
-        percent = 100 * sum(g.total / g.max_points for g in scored) / len(scored)
-        if len(maxima) == 1:
-            mean = sum(g.total for g in scored) / len(scored)
-            parts.append(f"mean score {mean:.2f} / {maxima.pop()} ({percent:.0f}%)")
-        else:
-            parts.append(f"mean score {percent:.0f}%")
+    missing = [g for g in graded if not g.path]
+    if missing:
+        parts.append(f"{len(missing)} missing")
+    scored = [g for g in latest(graded) if g.max_points]
+    by_notebook: dict[str, list[Graded]] = {}
+    for g in scored:
+        by_notebook.setdefault(g.notebook, []).append(g)
+    means = []
+    for notebook, gs in sorted(by_notebook.items()):
+        most = gs[0].max_points
+        mean = sum(g.total for g in gs) / len(gs)
+        means.append((notebook, f"{mean:.2f} / {most} ({100 * mean / most:.0f}%)"))
+    if len(means) == 1:
+        parts.append(f"mean score {means[0][1]}")
+    elif means:
+        parts.append("mean score " + ", ".join(f"{nb} {text}" for nb, text in means))
     return "; ".join(parts)

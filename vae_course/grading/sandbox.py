@@ -187,18 +187,6 @@ def kill_marked(marker: str) -> int:
     return killed
 
 
-def kill_tree(pid: int, marker: str | None = None) -> None:
-    """Kill process ``pid``, all its descendants and (if given) every process carrying ``marker``."""
-    try:
-        root = psutil.Process(pid)
-        kill_descendants(root)
-        _kill_all([root])
-    except psutil.NoSuchProcess:
-        pass
-    if marker:
-        kill_marked(marker)
-
-
 def remove_tree(path: Path) -> None:
     """Remove a folder student code wrote into, even where it removed our permissions."""
     def make_writable_and_retry(function, name, _):

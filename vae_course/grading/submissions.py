@@ -6,13 +6,17 @@ source is only parsed with :mod:`ast`.
 
 **Student ids.** ``SUBMISSION`` arguments are notebooks or folders.
 
-* a notebook given directly, or lying directly in a given folder: the file stem
-  (``submissions/alice.ipynb`` -> ``alice``);
+* a notebook given directly, or lying directly in a given folder: what its name says
+  (:func:`~vae_course.grading.lms.parse_name`): the Canvas login or Moodle name in a
+  platform's download name, else the file stem (``submissions/alice.ipynb`` -> ``alice``);
 * notebooks inside a sub-folder of a given folder (one folder per student, as
-  most learning platforms export them): the sub-folder's name
+  most learning platforms export them): the sub-folder's name, or its Moodle reading
   (``submissions/alice/02_elbo.ipynb`` -> ``alice``).
 
-Hidden files and ``.ipynb_checkpoints`` are skipped.
+With a roster (:mod:`~vae_course.grading.roster`) the id becomes the roster's. Hidden
+files and ``.ipynb_checkpoints`` are skipped silently; every other file that is not a
+notebook is skipped and *reported* (:class:`Skipped`), and a student who handed in only
+such files still gets rows (``invalid``).
 
 **Which notebook a submission is** (the first rule that answers wins):
 
@@ -20,18 +24,26 @@ Hidden files and ``.ipynb_checkpoints`` are skipped.
 2. ``metadata.vae_course.notebook`` inside the notebook;
 3. the ``exercise-<id>`` cell tags (the notebook most tags belong to) - they
    survive renaming the file, which students and platforms often do;
-4. a registered notebook stem (``02_elbo``) in the file or folder name;
+4. a registered notebook stem (``02_elbo``) in the file or folder name - also for a file
+   that is not a readable notebook;
 5. the exercise function names defined in its code cells;
 6. the notebook most other submissions of the same batch were identified as
    (in :mod:`vae_course.grading.batch`).
 
-**Which code is graded** for an exercise: the code cell tagged
-``exercise-<id>`` if it defines the function, else the last code cell that
-defines it at top level (tags lost by copy-pasting). From that cell the
-imports, function and class definitions and assignments to plain names are
-kept; calls, prints and attribute assignments (``checks.x = ...``) are
-dropped. Added to it: every import of the notebook and the definitions from
-other cells of the helper names the exercise code uses.
+**Several files for one student and notebook** (a resubmission, a copy): the latest is
+graded and the others are reported as skipped (:func:`choose_attempts`); with
+``--all-attempts`` every one is graded. Latest means: the highest resubmission number in the
+name (``-1`` from Canvas, `` (1)`` from a copy), then the larger Canvas submission id, then
+the newer modification time, then the file name.
+
+**Which code is graded** for an exercise: the *last* top-level definition of its
+function in the notebook - what the notebook ends up defining when it runs top to
+bottom, whether that is the tagged exercise cell or a cell the student added below it
+(the feedback then says which cell was graded). From that cell the imports, function
+and class definitions and assignments to plain names are kept; calls, prints and
+attribute assignments (``checks.x = ...``) are dropped. Added to it: every import of
+the notebook and the definitions from other cells of the helper names the exercise
+code uses.
 """
 
 from __future__ import annotations
@@ -48,43 +60,74 @@ from pathlib import Path
 import nbformat
 
 from ..notebooks import EXERCISE_TAG
+from .lms import NameInfo, parse_name
+from .protocol import Code, ExerciseJob, Status, first_line
 
 MAX_BYTES = 200 * 2**20  # larger files are not notebooks a course produces
-
-MISSING, ERROR, INVALID = "missing", "error", "invalid"
 
 
 # --------------------------------------------------------------------------- finding and reading
 
 
 def _visible(path: Path) -> bool:
-    return not any(part.startswith(".") for part in path.parts)
+    return not any(part.startswith(".") or part == "__MACOSX" for part in path.parts)
 
 
-def find_submissions(paths) -> list[tuple[str, Path]]:
-    """``(student id, path)`` for every submission under ``paths`` (see the module docstring)."""
-    found = []
+@dataclass
+class Skipped:
+    """A file that was not graded, and why (the ``<stem>_skipped.csv`` report)."""
+
+    path: Path
+    reason: str
+    student: str = ""        # the student it belongs to, when that is known
+    info: NameInfo | None = None
+    kind: str = "not-a-notebook"   # or "older-attempt", "not-in-roster"
+
+
+def _not_a_notebook(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar"):
+        return f"an archive ({suffix}), not a notebook: unpack it into the submissions folder and grade again."
+    kind = f"a {suffix} file" if suffix else "a file without extension"
+    return f"{kind}, not a notebook (.ipynb): ask the student for the .ipynb file."
+
+
+def find_files(paths) -> tuple[list[tuple[Path, NameInfo]], list[Skipped]]:
+    """Every notebook under ``paths`` with what its name says, and every other file (reported, not graded).
+
+    Raises ``FileNotFoundError`` for a path that does not exist.
+    """
+    notebooks, skipped = [], []
+
+    def add(path: Path, folder: str | None) -> None:
+        info = parse_name(path, folder)
+        if path.suffix == ".ipynb":
+            notebooks.append((path, info))
+        else:
+            skipped.append(Skipped(path, _not_a_notebook(path), info.student if folder or info.lms else "", info))
+
     for given in map(Path, paths):
         if given.is_dir():
             for child in sorted(given.iterdir()):
                 if not _visible(child.relative_to(given)):
                     continue
-                if child.is_file() and child.suffix == ".ipynb":
-                    found.append((child.stem, child))
+                if child.is_file():
+                    add(child, None)
                 elif child.is_dir():
-                    found += [(child.name, nb) for nb in sorted(child.rglob("*.ipynb"))
-                              if nb.is_file() and _visible(nb.relative_to(child))]
+                    for inner in sorted(child.rglob("*")):
+                        if inner.is_file() and _visible(inner.relative_to(child)):
+                            add(inner, child.name)
         elif given.is_file():
-            found.append((given.stem, given))
+            add(given, None)
         else:
             raise FileNotFoundError(f"no such file or folder: {given}")
     unique, seen = [], set()
-    for student, path in found:
+    for path, info in notebooks:
         key = path.resolve()
         if key not in seen:
             seen.add(key)
-            unique.append((student, path))
-    return unique
+            unique.append((path, info))
+    return unique, skipped
 
 
 @dataclass
@@ -98,10 +141,25 @@ class Submission:
     problem: str = ""          # why it is not a readable notebook ("" if it is)
     notebook: str | None = None
     identified_by: str = ""
+    info: NameInfo | None = None
+    name: str = ""             # display name (roster, else the platform's)
+    lms_id: str = ""
+    email: str = ""
+    attempt: int = 0           # with --all-attempts: 1, 2, ... oldest first; else 0
+    attempts: int = 1
 
     @property
     def readable(self) -> bool:
         return self.nb is not None
+
+    def order(self) -> tuple:
+        """Sort key of a student's attempts at one notebook: larger is later (see the module docstring)."""
+        info = self.info or NameInfo(self.student, self.path.name)
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except OSError:
+            mtime = 0
+        return info.attempt, info.submission_id, mtime, str(self.path)
 
 
 def parse_notebook(content: bytes) -> tuple[nbformat.NotebookNode | None, str]:
@@ -121,14 +179,14 @@ def parse_notebook(content: bytes) -> tuple[nbformat.NotebookNode | None, str]:
         for cell in nb.cells:  # what the grader relies on, whatever the schema said
             assert isinstance(cell.get("source", ""), str) and isinstance(cell.get("metadata", {}), dict)
     except Exception as err:  # noqa: BLE001 - nbformat raises many kinds of errors
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return None, f"not a valid notebook: {message[:200]}"
+        return None, f"not a valid notebook: {first_line(err) or type(err).__name__}"
     return nb, ""
 
 
-def read_submission(student: str, path: Path) -> Submission:
+def read_submission(student: str, path: Path, info: NameInfo | None = None) -> Submission:
     """Read and parse one submission (never raises for a bad file)."""
-    sub = Submission(student=student, path=Path(path))
+    sub = Submission(student=student, path=Path(path), info=info, name=info.name if info else "",
+                     lms_id=info.lms_id if info else "")
     try:
         size = sub.path.stat().st_size
         if size > MAX_BYTES:
@@ -140,6 +198,30 @@ def read_submission(student: str, path: Path) -> Submission:
         return sub
     sub.nb, sub.problem = parse_notebook(sub.content)
     return sub
+
+
+def choose_attempts(subs: list[Submission], all_attempts: bool = False) -> tuple[list[Submission], list[Skipped]]:
+    """One submission per student and notebook - the latest - unless ``all_attempts``; the rest as skipped."""
+    groups: dict[tuple, list[Submission]] = {}
+    for sub in subs:
+        groups.setdefault((sub.student, sub.notebook), []).append(sub)
+    kept, skipped = [], []
+    for group in groups.values():
+        group.sort(key=Submission.order)
+        if len(group) == 1:
+            kept.append(group[0])
+        elif all_attempts:
+            for number, sub in enumerate(group, start=1):
+                sub.attempt, sub.attempts = number, len(group)
+                kept.append(sub)
+        else:
+            latest = group[-1]
+            latest.attempts = len(group)
+            kept.append(latest)
+            skipped += [Skipped(sub.path, f"an older attempt: {latest.path.name} was graded "
+                                "(--all-attempts grades every one).", sub.student, sub.info, "older-attempt")
+                        for sub in group[:-1]]
+    return kept, skipped
 
 
 # --------------------------------------------------------------------------- Python in code cells
@@ -250,13 +332,21 @@ def _most_common(counts: Counter, order: list[str]) -> str | None:
     return max(counts, key=lambda stem: (counts[stem], -order.index(stem)))
 
 
+def _by_file_name(sub: Submission, stems: list[str]) -> str | None:
+    names = " ".join(sub.path.parts[-3:])
+    named = [stem for stem in stems if stem in names]
+    return max(named, key=len) if named else None
+
+
 def identify(sub: Submission, registry: dict, override: str | None = None) -> None:
     """Set ``sub.notebook`` and ``sub.identified_by`` (rules 1-5 of the module docstring)."""
     stems = sorted({entry.notebook for entry in registry.values()})
     if override:
         sub.notebook, sub.identified_by = override, "--notebook"
         return
-    if not sub.readable:
+    if not sub.readable:  # only its name can tell
+        sub.notebook = _by_file_name(sub, stems)
+        sub.identified_by = "file name" if sub.notebook else ""
         return
     meta = sub.nb.metadata.get("vae_course", {})
     if isinstance(meta, dict) and meta.get("notebook") in stems:
@@ -266,10 +356,9 @@ def identify(sub: Submission, registry: dict, override: str | None = None) -> No
     if tagged:
         sub.notebook, sub.identified_by = _most_common(tagged, stems), "exercise tags"
         return
-    names = " ".join(sub.path.parts[-3:])
-    named = [stem for stem in stems if stem in names]
+    named = _by_file_name(sub, stems)
     if named:
-        sub.notebook, sub.identified_by = max(named, key=len), "file name"
+        sub.notebook, sub.identified_by = named, "file name"
         return
     defined = {name for cell in code_cells(sub.nb) for name in defined_functions(cell)}
     functions = Counter(e.notebook for e in registry.values() if e.function in defined)
@@ -286,49 +375,57 @@ class Extracted:
 
     exercise: str
     function: str
-    status: str = ""            # "" = found; else MISSING or ERROR
+    status: Status | None = None   # None = found; else MISSING or ERROR
     message: str = ""
     hint: str = ""
-    cell: int | None = None     # the cell the function was taken from
+    code: str = ""
+    cell: int | None = None        # the cell the function was taken from
+    note: str = ""                 # said in the feedback, e.g. which cell was graded
     blocks: list = field(default_factory=list)
 
-    def job(self) -> dict:
-        return {"id": self.exercise, "function": self.function, "cell": self.cell, "blocks": self.blocks}
+    def job(self) -> ExerciseJob:
+        return ExerciseJob(id=self.exercise, function=self.function, cell=self.cell, blocks=self.blocks)
+
+
+def quote(cell: CodeCell) -> str:
+    """``cell 21 («for epoch in range(100):»)`` - a cell by its number and first line."""
+    line = first_line(cell.source, 60)
+    return f"cell {cell.number} («{line}»)" if line else f"cell {cell.number}"
 
 
 def _exercise_cell(cells: list[CodeCell], ex_id: str, function: str):
-    """(cell, None) for the cell to grade, or (None, (status, message, hint))."""
+    """(cell, note, None) for the cell to grade, or (None, "", (status, code, message, hint))."""
     tag = f"exercise-{ex_id}"
     tagged = [c for c in cells if tag in c.tags]
-    for cell in reversed(tagged):
+    for cell in reversed(cells):  # the last definition: what the notebook ends up defining
         if function in defined_functions(cell):
-            return cell, None
-    for cell in reversed(cells):
-        if function in defined_functions(cell):
-            return cell, None
+            note = ""
+            if tagged and cell not in tagged:
+                note = (f"graded your last definition of `{function}`, in {quote(cell)}, not the one in the exercise "
+                        f"cell ({quote(tagged[-1])}): when the notebook runs, the later one wins.")
+            return cell, note, None
     broken = [c for c in tagged if c.tree is None]
     if broken:
-        return None, (ERROR, f"the exercise cell (cell {broken[-1].number}) is not valid Python "
-                             f"({broken[-1].error}).",
-                      "Run the cell: Python shows where the syntax error is.")
+        return None, "", (Status.ERROR, Code.SYNTAX_ERROR, f"the exercise cell ({quote(broken[-1])}) is not valid "
+                          f"Python ({broken[-1].error}).", "Run the cell: Python shows where the syntax error is.")
     if tagged:
         others = defined_functions(tagged[-1])
         found = f" defines {', '.join(f'`{n}`' for n in others)} instead" if others else \
             f" does not define `{function}` any more"
-        return None, (MISSING, f"the exercise cell (cell {tagged[-1].number}, tagged {tag}){found}.",
-                      f"Keep the function's name: `def {function}(...)`.")
-    return None, (MISSING, f"no code cell defines `{function}`: the exercise cell (tagged {tag}) "
-                           "was deleted or the function renamed.",
-                  f"Copy the exercise cell from a fresh copy of the notebook and write `def {function}(...)`.")
+        return None, "", (Status.MISSING, Code.RENAMED, f"the exercise cell (cell {tagged[-1].number}, tagged {tag})"
+                          f"{found}.", f"Keep the function's name: `def {function}(...)`.")
+    return None, "", (Status.MISSING, Code.DELETED, f"no code cell defines `{function}`: the exercise cell (tagged "
+                      f"{tag}) was deleted or the function renamed.",
+                      f"Copy the exercise cell from a fresh copy of the notebook and write `def {function}(...)`.")
 
 
 def extract(nb, ex_id: str, function: str) -> Extracted:
     """The statements the checker runs to define ``function`` (see the module docstring)."""
     cells = code_cells(nb)
     result = Extracted(exercise=ex_id, function=function)
-    cell, problem = _exercise_cell(cells, ex_id, function)
+    cell, result.note, problem = _exercise_cell(cells, ex_id, function)
     if problem:
-        result.status, result.message, result.hint = problem
+        result.status, result.code, result.message, result.hint = problem
         return result
     result.cell = cell.number
 

@@ -1,15 +1,17 @@
 """Grade one submission: a child process of the grader, one per submission.
 
-    python -m vae_course.grading.supervisor    (job as JSON on stdin, result as JSON on stdout)
+    python -m vae_course.grading.supervisor    (a SupervisorJob as JSON on stdin, a SubmissionOutcome on stdout)
 
 The job holds the notebook's text (read by the grader before any submission
 ran) and the code of each exercise (taken out by
 :mod:`vae_course.grading.submissions`). The supervisor
 
 1. **runs the notebook** top to bottom in a fresh kernel (nbclient) started
-   in a private copy of it, under limits, with errors allowed; it records the
-   cells that raised, a cell or whole-notebook timeout, or the kernel dying.
-   This proves the notebook runs and feeds the feedback - it does not score;
+   in a private copy of it (next to it, the student copies of any ``--checks``
+   files, so its check cells run), under limits, with errors allowed; it records
+   the cells that raised, a cell or whole-notebook timeout, or the kernel dying,
+   and how long each cell took. This proves the notebook runs and feeds the
+   feedback and the class report - it does not score;
 2. **checks the exercises** in a separate fresh process
    (:mod:`vae_course.grading.checker`), restarting it when student code kills
    it, so each exercise gets its own status;
@@ -40,6 +42,9 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from . import integrity
+from .protocol import (CellError, CellTime, CheckerTask, Code, ExerciseOutcome, RunReport, RunStatus, Status,
+                       SubmissionOutcome, SupervisorJob, first_line)
 from .sandbox import (MARKER, become_subreaper, clean_env, hide_from_same_user, kill_descendants, kill_marked,
                       remove_tree)
 
@@ -55,10 +60,6 @@ def grace(timeout: float) -> float:
     student code swallowed that alarm or is stuck in C code, so it scales with the limit.
     """
     return min(GRACE_S, max(3.0, timeout / 2))
-
-
-# Run statuses (the "run" column of the totals file).
-RUN_OK, RUN_ERRORS, RUN_TIMEOUT, RUN_DIED, RUN_FAILED, RUN_SKIPPED = "ok", "errors", "timeout", "died", "failed", "skipped"
 
 
 # --------------------------------------------------------------------------- step 1: run the notebook
@@ -84,37 +85,46 @@ class _ErrorsOnlyClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def _first_line(text: str, limit: int = 200) -> str:
-    lines = str(text).strip().splitlines()
-    return lines[0][:limit] if lines else ""
+def _quote(nb, number: int | None) -> str:
+    """``cell 21 («for epoch in range(100):»)`` for the 1-based cell ``number``."""
+    if not number:
+        return "a cell"
+    line = first_line(nb.cells[number - 1].get("source", ""), 60)
+    return f"cell {number} («{line}»)" if line else f"cell {number}"
 
 
-def run_notebook(job: dict, root: Path, marker: str) -> dict:
-    """Execute the notebook; returns {status, detail, errors: [{cell, ename, evalue}]}."""
-    nb = nbformat.reads(job["notebook"], as_version=4, capture_validation_error={})
+def run_notebook(job: SupervisorJob, root: Path, marker: str) -> RunReport:
+    """Execute the notebook; what happened, the cells that raised and how long each cell took."""
+    nb = nbformat.reads(job.notebook, as_version=4, capture_validation_error={})
     if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
-        return {"status": RUN_SKIPPED, "detail": "the notebook has no code to run.", "errors": []}
+        return RunReport(RunStatus.SKIPPED, "the notebook has no code to run.")
     work, home = root / "run", root / "run-home"
     work.mkdir()
-    (work / job["filename"]).write_text(job["notebook"], encoding="utf-8")
+    (work / job.filename).write_text(job.notebook, encoding="utf-8")
+    for name, source in job.student_checks.items():  # so that the notebook's `import my_checks` works
+        (work / name).write_text(source, encoding="utf-8")
     specs = _GraderKernels()
-    specs.memory = job["memory"] or 0
+    specs.memory = job.memory or 0
     km = AsyncKernelManager(kernel_name="vae-grader", kernel_spec_manager=specs,
                             connection_file=str(root / "kernel.json"))  # removed with the sandbox folder
-    client = _ErrorsOnlyClient(nb, km=km, timeout=job["cell_timeout"], allow_errors=True, startup_timeout=STARTUP_S,
+    client = _ErrorsOnlyClient(nb, km=km, timeout=job.cell_timeout, allow_errors=True, startup_timeout=STARTUP_S,
                                record_timing=False, resources={"metadata": {"path": str(work)}})
     state = {"cell": None, "watchdog": False}
+    timings: list[CellTime] = []
 
     def on_deadline():  # the whole-notebook limit: kill the kernel, nbclient then reports it dead
         state["watchdog"] = True
         kill_descendants()
 
     async def run():
-        async with client.async_setup_kernel(env=clean_env(home, marker, job["threads"]), cwd=str(work),
+        async with client.async_setup_kernel(env=clean_env(home, marker, job.threads), cwd=str(work),
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             for index, cell in enumerate(nb.cells):
                 state["cell"] = index + 1
+                started = time.monotonic()
                 await client.async_execute_cell(cell, index, execution_count=index + 1)
+                if cell.cell_type == "code":
+                    timings.append(CellTime(index + 1, first_line(cell.source, 60), time.monotonic() - started))
 
     def run_in_thread():
         try:
@@ -122,42 +132,43 @@ def run_notebook(job: dict, root: Path, marker: str) -> dict:
         except BaseException as err:  # noqa: BLE001 - handed to the main thread
             state["error"] = err
 
-    watchdog = threading.Timer(job["notebook_timeout"], on_deadline)
+    watchdog = threading.Timer(job.notebook_timeout, on_deadline)
     watchdog.start()
-    status, detail = RUN_OK, ""
+    status, detail = RunStatus.OK, ""
     try:
         # In a thread of its own, so that even a hung client cannot keep the exercises from being checked.
         runner = threading.Thread(target=run_in_thread, daemon=True)
         runner.start()
-        runner.join(job["notebook_timeout"] + GRACE_S)
+        runner.join(job.notebook_timeout + GRACE_S)
         if runner.is_alive():
             state["watchdog"] = True
             raise DeadKernelError("the notebook client did not return")
         if state.get("error") is not None:
             raise state["error"]
     except CellTimeoutError:
-        status, detail = RUN_TIMEOUT, (f"cell {state['cell']} did not finish within {job['cell_timeout']:g} s; "
-                                       "the cells after it were not run.")
+        status, detail = RunStatus.TIMEOUT, (f"{_quote(nb, state['cell'])} did not finish within "
+                                             f"{job.cell_timeout:g} s; the cells after it were not run.")
     except DeadKernelError:
         if state["watchdog"]:
-            status, detail = RUN_TIMEOUT, (f"the notebook did not finish within {job['notebook_timeout']:g} s "
-                                           f"(stopped in cell {state['cell']}).")
+            status, detail = RunStatus.TIMEOUT, (f"the notebook did not finish within {job.notebook_timeout:g} s "
+                                                 f"(stopped in {_quote(nb, state['cell'])}).")
         else:
-            status, detail = RUN_DIED, (f"the kernel died in cell {state['cell']} (a crash, os._exit, or too much "
-                                        "memory); the cells after it were not run.")
+            status, detail = RunStatus.DIED, (f"the kernel died in {_quote(nb, state['cell'])} (a crash, os._exit, "
+                                              "or too much memory); the cells after it were not run.")
     except Exception as err:  # noqa: BLE001 - e.g. the kernel never started
-        status = RUN_TIMEOUT if state["watchdog"] else RUN_FAILED
-        detail = f"the notebook could not be run ({type(err).__name__}: {_first_line(err)})."
+        status = RunStatus.TIMEOUT if state["watchdog"] else RunStatus.FAILED
+        detail = f"the notebook could not be run ({type(err).__name__}: {first_line(err)})."
     finally:
         watchdog.cancel()
         kill_descendants()  # the kernel and all it started; its files go with the sandbox folder
-    errors = [{"cell": number, "ename": _first_line(out.get("ename", "")), "evalue": _first_line(out.get("evalue", ""))}
+    errors = [CellError(number, first_line(cell.source, 60), first_line(out.get("ename", "")),
+                        first_line(out.get("evalue", "")))
               for number, cell in enumerate(nb.cells, start=1) if cell.cell_type == "code"
               for out in cell.get("outputs", []) if out.get("output_type") == "error"]
-    if status == RUN_OK and errors:
-        status = RUN_ERRORS
+    if status == RunStatus.OK and errors:
+        status = RunStatus.ERRORS
         detail = f"{len(errors)} cell{'s' if len(errors) > 1 else ''} raised an error."
-    return {"status": status, "detail": detail, "errors": errors}
+    return RunReport(status, detail, errors, timings)
 
 
 # --------------------------------------------------------------------------- step 2: check the exercises
@@ -204,28 +215,34 @@ def _death(returncode: int) -> str:
     return f"your code ended the grading process (exit code {returncode}, e.g. os._exit)"
 
 
-def check_exercises(job: dict, root: Path, marker: str) -> dict:
-    """Run the checker until every exercise has a result; returns {id: result}."""
-    results, pending = {}, list(job["exercises"])
-    timeout = job["check_timeout"]
+def _outcome(status: Status, code: str, message: str, hint: str, **extra) -> ExerciseOutcome:
+    return ExerciseOutcome(status, message, hint, code=code, **extra)
+
+
+def check_exercises(job: SupervisorJob, root: Path, marker: str) -> dict[str, ExerciseOutcome]:
+    """Run the checker until every exercise has a result; returns {exercise id: outcome}."""
+    results: dict[str, ExerciseOutcome] = {}
+    pending = list(job.exercises)
+    timeout = job.check_timeout
     extra = grace(timeout)
     attempt = 0
     while pending:
         attempt += 1
         home, cwd = root / f"check-home-{attempt}", root / f"check-{attempt}"
         cwd.mkdir()
-        nonce = secrets.token_hex(16)
-        task = {"nonce": nonce, "timeout": timeout, "memory": job["memory"], "checks_files": job["checks_files"],
-                "exercises": pending}
+        nonce = integrity.nonce()
+        task = CheckerTask(nonce=nonce, timeout=timeout, memory=job.memory, checks_files=job.checks_files,
+                           exercises=pending)
         proc = subprocess.Popen([sys.executable, "-m", "vae_course.grading.checker"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd,
-                                env=clean_env(home, marker, job["threads"]), start_new_session=True)
+                                env=clean_env(home, marker, job.threads), start_new_session=True)
         try:
-            proc.stdin.write(json.dumps(task).encode("utf-8"))
+            proc.stdin.write(json.dumps(task.to_json()).encode("utf-8"))
             proc.stdin.close()
         except OSError:
             pass
         lines, current, phase, timed_out = _Lines(proc.stdout), None, "", False
+        pending_ids = {e.id for e in pending}
         deadline = time.monotonic() + STARTUP_S
         while True:
             try:
@@ -238,15 +255,14 @@ def check_exercises(job: dict, root: Path, marker: str) -> dict:
             if message.get("nonce") != nonce:
                 continue
             event, ex_id = message.get("event"), message.get("id")
-            if event == "start" and ex_id in {e["id"] for e in pending} and ex_id not in results:
+            if event == "start" and ex_id in pending_ids and ex_id not in results:
                 current, phase = ex_id, "loading"
                 deadline = time.monotonic() + timeout + extra
             elif event == "loaded" and ex_id == current:
                 phase = "checking"
                 deadline = time.monotonic() + timeout + extra
             elif event == "result" and ex_id == current:
-                results[ex_id] = {k: message.get(k, "") for k in ("status", "message", "hint")}
-                results[ex_id]["checks"] = message.get("checks", [])
+                results[ex_id] = ExerciseOutcome.from_json(message.get("outcome"))
                 current = None
                 deadline = time.monotonic() + extra + timeout
             elif event == "done":
@@ -260,25 +276,24 @@ def check_exercises(job: dict, root: Path, marker: str) -> dict:
             proc.wait()
         kill_descendants()
         proc.stdout.close()
-        progressed = current is not None or any(e["id"] in results for e in pending)
+        progressed = current is not None or any(e.id in results for e in pending)
         if current is not None and current not in results:
             if timed_out:
                 what = "your function" if phase == "checking" else "defining your function"
-                results[current] = {"status": "timeout", "message": f"{what} did not finish within "
-                                    f"{timeout:g} s (the grader had to stop it).",
-                                    "hint": "Look for a loop that never ends; a bare `except:` can swallow "
-                                            "the check's time limit.", "checks": []}
+                results[current] = _outcome(Status.TIMEOUT, Code.TIMED_OUT, f"{what} did not finish within "
+                                            f"{timeout:g} s (the grader had to stop it).",
+                                            "Look for a loop that never ends; a bare `except:` can swallow "
+                                            "the check's time limit.")
             else:
-                results[current] = {"status": "error", "message": _death(proc.returncode) + ".",
-                                    "hint": "Exercise functions must return a value, not stop or crash "
-                                            "the program.", "checks": []}
-        pending = [e for e in pending if e["id"] not in results]
+                results[current] = _outcome(Status.ERROR, Code.STOPPED, _death(proc.returncode) + ".",
+                                            "Exercise functions must return a value, not stop or crash the program.")
+        pending = [e for e in pending if e.id not in results]
         if pending and not progressed:  # the checker could not even start: a grader problem, not the student's
             why = "did not start in time" if timed_out else f"stopped with exit code {proc.returncode}"
             for exercise in pending:
-                results[exercise["id"]] = {"status": "error", "message": f"the grader's check process {why}.",
-                                           "hint": "Ask your teacher to re-run the grading.", "checks": [],
-                                           "grader_problem": True}
+                results[exercise.id] = _outcome(Status.ERROR, Code.GRADER_PROBLEM,
+                                                f"the grader's check process {why}.",
+                                                "Ask your teacher to re-run the grading.", grader_problem=True)
             pending = []
     return results
 
@@ -286,18 +301,19 @@ def check_exercises(job: dict, root: Path, marker: str) -> dict:
 # --------------------------------------------------------------------------- the process itself
 
 
-def supervise(job: dict) -> dict:
+def supervise(job: SupervisorJob) -> SubmissionOutcome:
     marker = os.environ.get(MARKER, secrets.token_hex(8))
-    root = Path(tempfile.mkdtemp(prefix="vae-grade-", dir=job.get("workdir")))
+    root = Path(tempfile.mkdtemp(prefix="vae-grade-", dir=job.workdir))
     os.environ["JUPYTER_RUNTIME_DIR"] = str(root / "runtime")
     try:
-        if job["execute"]:
+        if job.execute:
             run = run_notebook(job, root, marker)
         else:
-            run = {"status": RUN_SKIPPED, "detail": "not executed (--no-execute).", "errors": []}
+            run = RunReport(RunStatus.SKIPPED, "your teacher graded the exercises only this time (--no-execute), "
+                                               "so the notebook was not run from top to bottom.")
         kill_descendants()
-        exercises = check_exercises(job, root, marker) if job["exercises"] else {}
-        return {"run": run, "exercises": exercises}
+        exercises = check_exercises(job, root, marker) if job.exercises else {}
+        return SubmissionOutcome(run, exercises)
     finally:
         kill_descendants()
         kill_marked(marker)
@@ -305,7 +321,7 @@ def supervise(job: dict) -> dict:
 
 
 def main() -> None:
-    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    job = SupervisorJob.from_json(json.loads(sys.stdin.buffer.read().decode("utf-8")))
     results = os.fdopen(os.dup(1), "w", encoding="utf-8")
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the kernel and checker inherit none of our streams
@@ -313,7 +329,7 @@ def main() -> None:
     become_subreaper()
     hide_from_same_user()
     result = supervise(job)
-    results.write(json.dumps(result))
+    results.write(json.dumps(result.to_json()))
     results.flush()
 
 
