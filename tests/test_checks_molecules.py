@@ -1,0 +1,177 @@
+"""Check of notebook 09: the reference and correct-but-different answers pass, and each catalogued
+mistake fails with its own hint."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.distributions import Categorical
+
+from vae_course import checks
+from vae_course.checks._core import STATUS_ERROR, STATUS_FAILED, STATUS_PASSED, STATUS_TIMEOUT
+from vae_course.molecules import sequence_log_likelihood
+
+
+def assert_fails_with(result, hint):
+    assert result.status == STATUS_FAILED, result.text()
+    assert hint in result.hint, result.text()
+
+
+def logp_of_targets(logits, targets):
+    """(B, L) log-probability of each target token."""
+    return F.log_softmax(logits, dim=-1).gather(-1, targets[..., None]).squeeze(-1)
+
+
+def flat_cross_entropy(logits, targets, pad):
+    b, length, v = logits.shape
+    nll = F.cross_entropy(logits.reshape(b * length, v), targets.reshape(-1), reduction="none")
+    return -nll.view(b, length).masked_fill(targets == pad, 0.0).sum(dim=1)
+
+
+CORRECT = {
+    "reference": sequence_log_likelihood,
+    "cross_entropy with ignore_index": lambda l, t, p: -F.cross_entropy(l.transpose(1, 2), t, ignore_index=p,
+                                                                         reduction="none").sum(-1),
+    "log_softmax, gather, mask": lambda l, t, p: (logp_of_targets(l, t) * (t != p)).sum(dim=-1),
+    "torch.distributions.Categorical": lambda l, t, p: torch.where(t != p, Categorical(logits=l).log_prob(t),
+                                                                   torch.zeros(())).sum(1),
+    "flattened, masked_fill": flat_cross_entropy,
+    "nll_loss on log_softmax": lambda l, t, p: -F.nll_loss(F.log_softmax(l, -1).transpose(1, 2), t, ignore_index=p,
+                                                           reduction="none").sum(-1),
+    "logits minus logsumexp": lambda l, t, p: ((l.gather(2, t[..., None])[..., 0] - l.logsumexp(-1))
+                                               * (t != p).float()).sum(-1),
+}
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_variants_pass(name):
+    result = checks.sequence_log_likelihood(CORRECT[name])
+    assert result.status == STATUS_PASSED, result.text()
+
+
+def masked(values, targets, pad):
+    return values * (targets != pad)
+
+
+MISTAKES = {
+    "wrong sign (cross-entropy)": (lambda l, t, p: F.cross_entropy(l.transpose(1, 2), t, ignore_index=p,
+                                                                   reduction="none").sum(-1),
+                                   "*minus* the cross-entropy"),
+    "padding counted (no ignore_index)": (lambda l, t, p: -F.cross_entropy(l.transpose(1, 2), t,
+                                                                           reduction="none").sum(-1),
+                                          "pass ignore_index=pad_index"),
+    "padding counted, wrong sign": (lambda l, t, p: F.cross_entropy(l.transpose(1, 2), t, reduction="none").sum(-1),
+                                    "Two fixes: return minus the cross-entropy, and leave out"),
+    "mean over real tokens": (lambda l, t, p: masked(logp_of_targets(l, t), t, p).sum(-1) / (t != p).sum(-1),
+                              "don't divide by the length"),
+    "mean over all positions": (lambda l, t, p: masked(logp_of_targets(l, t), t, p).mean(-1),
+                                "divides by every position, padding included"),
+    "mean with padding": (lambda l, t, p: logp_of_targets(l, t).mean(-1),
+                          "Sum, don't average, and leave out"),
+    "off-by-one shift (teacher-forcing style)": (lambda l, t, p: masked(logp_of_targets(l[:, :-1], t[:, 1:]),
+                                                                        t[:, 1:], p).sum(-1),
+                                                 "No shift is needed here"),
+    "shift the other way": (lambda l, t, p: masked(logp_of_targets(l[:, 1:], t[:, :-1]), t[:, :-1], p).sum(-1),
+                            "already predicts targets[:, t]"),
+    "probabilities, not log": (lambda l, t, p: masked(torch.softmax(l, -1).gather(2, t[..., None])[..., 0],
+                                                      t, p).sum(-1),
+                               "Take the log of each token's probability"),
+    "logits as log-probabilities": (lambda l, t, p: -F.nll_loss(l.transpose(1, 2), t, ignore_index=p,
+                                                                reduction="none").sum(-1),
+                                    "Logits are unnormalised scores"),
+    "softmax over positions": (lambda l, t, p: masked(F.log_softmax(l, dim=1).gather(2, t[..., None])[..., 0],
+                                                      t, p).sum(-1),
+                               "over the vocabulary, the last dimension"),
+    "softmax over the batch": (lambda l, t, p: masked(F.log_softmax(l, dim=0).gather(2, t[..., None])[..., 0],
+                                                      t, p).sum(-1),
+                               "over the vocabulary, the last dimension"),
+    "padding id hard-coded": (lambda l, t, p: masked(logp_of_targets(l, t), t, 0).sum(-1),
+                              "Use the pad_index argument"),
+    "default reduction (a scalar)": (lambda l, t, p: -F.cross_entropy(l.transpose(1, 2), t, ignore_index=p),
+                                     "reduction='none'"),
+    "summed over the batch too": (lambda l, t, p: masked(logp_of_targets(l, t), t, p).sum(),
+                                  "reduction='none'"),
+    "no sum over positions": (lambda l, t, p: masked(logp_of_targets(l, t), t, p),
+                              "Sum the log-probabilities of the real positions"),
+    "sum over the batch dimension": (lambda l, t, p: masked(logp_of_targets(l, t), t, p).sum(0),
+                                     "You reduced over the batch (dim=0)"),
+    "per-token log-softmax returned": (lambda l, t, p: F.log_softmax(l, -1),
+                                       "Pick the log-probability of each target token"),
+    "cross_entropy without transposing": (lambda l, t, p: -F.cross_entropy(l, t, reduction="none").sum(-1),
+                                          "wants the classes in dimension 1"),
+    "log of softmax (unstable)": (lambda l, t, p: masked(torch.log(torch.softmax(l, -1)).gather(2, t[..., None])[..., 0],
+                                                         t, p).sum(-1),
+                                  "Compute log-probabilities directly"),
+    "epsilon in the log": (lambda l, t, p: masked(torch.log(torch.softmax(l, -1) + 1e-12).gather(2, t[..., None])[..., 0],
+                                                  t, p).sum(-1),
+                           "Right for moderate logits, wrong for extreme ones"),
+    "detached": (lambda l, t, p: sequence_log_likelihood(l.detach(), t, p), "Don't use .detach()"),
+    "argmax accuracy": (lambda l, t, p: masked((l.argmax(-1) == t).float(), t, p).sum(-1),
+                        "not whether its top guess is right"),
+}
+
+
+@pytest.mark.parametrize("name", MISTAKES)
+def test_mistakes_get_their_own_hint(name):
+    fn, hint = MISTAKES[name]
+    assert_fails_with(checks.sequence_log_likelihood(fn), hint)
+
+
+def test_each_catalogued_mistake_has_its_own_message():
+    """No two different mistakes end up with the same message (the diagnosis is specific)."""
+    messages = {}
+    for name, (fn, _) in MISTAKES.items():
+        result = checks.sequence_log_likelihood(fn)
+        messages.setdefault((result.message, result.hint), []).append(name)
+    shared = {names[0]: names for names in messages.values() if len(names) > 1}
+    assert list(shared.values()) == [["default reduction (a scalar)", "summed over the batch too"]], shared
+
+
+def test_moderate_logits_pass_before_the_extreme_ones_fail():
+    """The naive log(softmax) is right on moderate logits: the message must say the extreme ones break it."""
+    fn, _ = MISTAKES["log of softmax (unstable)"]
+    result = checks.sequence_log_likelihood(fn)
+    assert "uses pad_index" in result.checks
+    assert "+-100" in result.message
+
+
+@pytest.mark.parametrize("value, message", [
+    (lambda: None, "is None"),
+    (lambda: np.zeros(4, dtype=np.float32), "NumPy array"),
+    (lambda: (torch.zeros(4), torch.zeros(4)), "tuple"),
+    (lambda: 1.5, "is a float"),
+    (lambda: torch.zeros(4, dtype=torch.long), "dtype"),
+    (lambda: torch.zeros(2, 3), "wrong shape"),
+    (lambda: torch.full((4,), float("nan")), "NaN"),
+])
+def test_malformed_returns_are_reported(value, message):
+    result = checks.sequence_log_likelihood(lambda l, t, p: value())
+    assert result.status == STATUS_FAILED
+    assert message in result.message, result.text()
+
+
+def test_not_implemented_exceptions_and_timeouts():
+    def stub(l, t, p):
+        raise NotImplementedError("Exercise 9.1: stub")
+
+    def broken(l, t, p):
+        raise ValueError("boom")
+
+    def slow(l, t, p):
+        time.sleep(5)
+
+    result = checks.sequence_log_likelihood(stub)
+    assert result.status == STATUS_FAILED and result.code == "not-answered"
+    result = checks.sequence_log_likelihood(broken)
+    assert result.status == STATUS_ERROR and "raised ValueError: boom" in result.message
+    start = time.perf_counter()
+    assert checks.sequence_log_likelihood(slow, timeout=0.5).status == STATUS_TIMEOUT
+    assert time.perf_counter() - start < 3
+
+
+def test_registered_for_notebook_09():
+    exercise = checks.REGISTRY["9.1"]
+    assert exercise.notebook == "09_molecules" and exercise.function == "sequence_log_likelihood"
+    assert [e.id for e in checks.exercises_for("09_molecules")] == ["9.1"]
