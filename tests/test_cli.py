@@ -131,3 +131,19 @@ def test_doctor_in_process_and_usage_errors(capsys):
         cli.main([])  # a command is required
     assert info.value.code == 2
     assert "usage: vae-course" in capsys.readouterr().err
+
+
+def test_make_student_checks_file_errors_in_process(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    nbformat.write(new_notebook(cells=[new_code_cell("x = 1")]), src / "90_lab.ipynb")
+    assert cli.main(["make-student", str(src), str(tmp_path / "out"), "--checks", str(tmp_path / "none.py")]) == 2
+    assert "none.py does not exist" in capsys.readouterr().err
+    (tmp_path / "broken.py").write_text("x = 1\n### BEGIN SOLUTION\ny = 2\n")
+    assert cli.main(["make-student", str(src), str(tmp_path / "out"), "--checks", str(tmp_path / "broken.py")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "is never closed by ### END SOLUTION" in err and "Traceback" not in err
+    (tmp_path / "raises.py").write_text("import math\n\nraise RuntimeError('oops')\n")
+    assert cli.main(["make-student", str(src), str(tmp_path / "out"), "--checks", str(tmp_path / "raises.py")]) == 2
+    assert "could not be loaded (line 3: RuntimeError: oops)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

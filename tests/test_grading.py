@@ -135,6 +135,7 @@ def test_hostile_batch(tmp_path):
     assert "exit code 0" in message("multi_crash_untagged", "99.1")
 
     # Running the notebook is reported (feedback), but did not decide the points above.
+    feedback_text = lambda student: (tmp_path / "feedback" / f"{student}.md").read_text()  # noqa: E731
     totals = {r["student"]: r for r in read_csv(out.with_name("gradebook_totals.csv"))}
     assert set(totals) == set(expected)
     assert {s: int(t["total"]) for s, t in totals.items()} == {
@@ -143,6 +144,7 @@ def test_hostile_batch(tmp_path):
     assert runs["correct"] == "ok" and runs["stub"] == "errors"
     assert runs["os_exit"] == runs["segfault"] == "died"
     assert runs["loop_top_level"] == "timeout"
+    assert "cell 1 («while True:») did not finish within 10 s" in feedback_text("loop_top_level")
     assert runs["malformed_json"] == runs["not_a_notebook"] == "invalid"
     assert runs["empty"] == "skipped"
     assert runs["reads_stdin"] == "errors"  # input() raised at once; sys.stdin.read() got end-of-file
