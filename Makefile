@@ -4,13 +4,16 @@
 # Both reuse an existing .venv; set-up re-runs only when requirements.lock or
 # pyproject.toml change.
 
+# Independent set-up steps (pip for .venv, apt for the browser) run in parallel.
+MAKEFLAGS += --jobs=2
+
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.vae-course-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test test-fast test-e2e student-notebooks lock benchmark clean
+.PHONY: setup browser lab test test-fast test-e2e student-notebooks lock benchmark clean
 
 setup: $(STAMP)
 
@@ -29,9 +32,12 @@ lab: setup
 # Both (all) cores: pytest-xdist workers; --dist loadscope keeps each notebook's cells on one worker, in order.
 PARALLEL ?= -n auto --dist loadscope
 
-test: setup
-	bash scripts/install_browser.sh
+# The browser (apt) installs while pip sets up .venv: `make test` runs both at once.
+test: setup browser
 	$(PY) -m pytest $(PARALLEL) $(PYTEST_ARGS)
+
+browser:
+	bash scripts/install_browser.sh
 
 # Without the browser test: quick feedback while editing.
 test-fast: setup
@@ -52,6 +58,5 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 # Only the JupyterLab browser test (see docs/e2e.md).
-test-e2e: setup
-	bash scripts/install_browser.sh
+test-e2e: setup browser
 	$(PY) -m pytest tests/e2e -m e2e -s
