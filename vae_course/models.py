@@ -280,4 +280,62 @@ class ConditionalVAE(nn.Module):
         return self.decode(self.reparameterize(mu, logvar), y), mu, logvar
 
 
-MODELS = {cls.__name__: cls for cls in (Autoencoder, VAE, ConvVAE, DeepConvVAE, MLPVAE, ConditionalVAE)}
+class PixelCNNVAE(_VAEBase):
+    """A VAE whose decoder also sees the pixels above and to the left: strong enough to ignore z (notebook 07).
+
+    The encoder is :class:`VAE`'s. The decoder adds two logits per pixel: one from z (VAE's MLP decoder)
+    and one from a small PixelCNN (van den Oord et al. 2016) over the image itself: masked convolutions
+    whose output at pixel i sees only pixels before i in raster order (a 7x7 mask "A" that hides the
+    centre, then 3x3 masks "B" that keep it). So ``p(x|z) = prod_i p(x_i | x_<i, z)``, autoregressive,
+    and the decoder needs the image: ``decode(z, x)`` -> logits (B, 784) (teacher forcing; training and
+    the ELBO need nothing else). Sampling would take 784 passes and is not provided.
+    """
+
+    def __init__(self, input_dim: int = IMAGE_PIXELS, hidden_dim: int = 400, latent_dim: int = 20,
+                 channels: int = 32, layers: int = 4):
+        super().__init__()
+        self._config = dict(input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim,
+                            channels=channels, layers=layers)
+        self.latent_dim = latent_dim
+        self.fc_hidden = nn.Linear(input_dim, hidden_dim)
+        self.fc_mu = nn.Linear(hidden_dim, latent_dim)
+        self.fc_logvar = nn.Linear(hidden_dim, latent_dim)
+        self.fc_decode_hidden = nn.Linear(latent_dim, hidden_dim)
+        self.fc_decode_out = nn.Linear(hidden_dim, input_dim)
+        self.convs = nn.ModuleList(nn.Conv2d(1 if i == 0 else channels, channels, 7 if i == 0 else 3,
+                                             padding=3 if i == 0 else 1) for i in range(layers))
+        self.conv_out = nn.Conv2d(channels, 1, 1)
+        for i, conv in enumerate(self.convs):
+            k = conv.kernel_size[0]
+            mask = torch.ones_like(conv.weight)
+            mask[:, :, k // 2, k // 2 + (i > 0):] = 0  # the centre (mask A, first layer only) and right of it
+            mask[:, :, k // 2 + 1:] = 0  # rows below
+            self.register_buffer(f"mask{i}", mask, persistent=False)
+
+    def encode(self, x: torch.Tensor):
+        """x: (B, 784) -> mu, logvar: (B, latent_dim) of q(z|x)."""
+        h = torch.relu(self.fc_hidden(_flatten(x)))
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def pixel_context(self, x: torch.Tensor) -> torch.Tensor:
+        """The PixelCNN's logits (B, 784): entry i depends on x[:, :i] only."""
+        h = x.reshape(-1, 1, 28, 28)
+        for i, conv in enumerate(self.convs):
+            h = torch.relu(nn.functional.conv2d(h, conv.weight * getattr(self, f"mask{i}"), conv.bias,
+                                                padding=conv.padding))
+        return _flatten(self.conv_out(h))
+
+    def decode(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """z: (B, latent_dim), x: (B, 784) -> logits (B, 784) of p(x_i | x_<i, z)."""
+        return self.fc_decode_out(torch.relu(self.fc_decode_hidden(z))) + self.pixel_context(x)
+
+    def forward(self, x: torch.Tensor):
+        """x: (B, 784) -> (logits (B, 784), mu, logvar (B, latent_dim))."""
+        mu, logvar = self.encode(x)
+        return self.decode(self.reparameterize(mu, logvar), x), mu, logvar
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError("PixelCNNVAE: sampling needs 784 sequential passes; the course does not use it.")
+
+
+MODELS = {cls.__name__: cls for cls in (Autoencoder, VAE, ConvVAE, DeepConvVAE, MLPVAE, ConditionalVAE, PixelCNNVAE)}
