@@ -9,8 +9,9 @@ one or two threads, oneDNN or not, all round differently, and training amplifies
   on the author's machine reproduces them and a diff shows only what the author changed;
 * tests run under another configuration - ``"native"`` by default (whatever the machine does, with
   one thread per test worker), or ``"foreign"``, which is deliberately different from ``"stored"``
-  on every machine (ATen's scalar kernels, two threads, oneDNN on) - and numbers that depend on the
-  rounding are compared within a tolerance (see :mod:`vae_course.nbcompare`).
+  in every setting on every machine (other ATen kernels, two threads, oneDNN on, MKL unpinned; CI
+  uses it) - and numbers that depend on the rounding are compared within a tolerance (see
+  :mod:`vae_course.nbcompare`).
 
 Choose with ``VAE_COURSE_NUMERICS=stored|native|foreign`` (conftest.py applies it to nbval's kernels).
 The environment must be set before the kernel process starts: torch reads it once.
@@ -38,7 +39,8 @@ CONFIGURATIONS: dict[str, dict[str, str]] = {
     "native": {"OMP_NUM_THREADS": "1", **_QUIET},  # one thread: test workers run side by side
     "foreign": {
         "OMP_NUM_THREADS": "2",
-        "ATEN_CPU_CAPABILITY": "default",  # scalar kernels: differ from "stored" on every CPU
+        # Kernels other than stored's AVX2 ones: AVX-512 where the CPU has it, else the scalar ones.
+        "ATEN_CPU_CAPABILITY": "avx512" if torch.backends.cpu.get_cpu_capability() == "AVX512" else "default",
         "VAE_COURSE_ONEDNN": "1",
         **_QUIET,
     },
