@@ -56,3 +56,9 @@ def test_checkpoint_round_trip_through_the_registry(tmp_path):
 def test_sampling_is_refused_with_a_reason():
     with pytest.raises(NotImplementedError, match="784"):
         small().sample(2)
+
+
+def test_decode_is_code_logits_plus_pixel_context():
+    model = small().eval()
+    x, z = batch(2), torch.randn(2, 3)
+    assert torch.allclose(model.decode(z, x), model.code_logits(z) + model.pixel_context(x))

@@ -287,8 +287,9 @@ class PixelCNNVAE(_VAEBase):
     and one from a small PixelCNN (van den Oord et al. 2016) over the image itself: masked convolutions
     whose output at pixel i sees only pixels before i in raster order (a 7x7 mask "A" that hides the
     centre, then 3x3 masks "B" that keep it). So ``p(x|z) = prod_i p(x_i | x_<i, z)``, autoregressive,
-    and the decoder needs the image: ``decode(z, x)`` -> logits (B, 784) (teacher forcing; training and
-    the ELBO need nothing else). Sampling would take 784 passes and is not provided.
+    and the decoder needs the image: ``decode(z, x) = code_logits(z) + pixel_context(x)`` -> logits (B, 784)
+    (teacher forcing; training and the ELBO need nothing else; the context does not depend on z, so it can
+    be computed once for many codes). Sampling would take 784 passes and is not provided.
     """
 
     def __init__(self, input_dim: int = IMAGE_PIXELS, hidden_dim: int = 400, latent_dim: int = 20,
@@ -325,9 +326,13 @@ class PixelCNNVAE(_VAEBase):
                                                 padding=conv.padding))
         return _flatten(self.conv_out(h))
 
+    def code_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """The MLP path from the code: z (B, latent_dim) -> logits (B, 784), as in :class:`VAE`."""
+        return self.fc_decode_out(torch.relu(self.fc_decode_hidden(z)))
+
     def decode(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """z: (B, latent_dim), x: (B, 784) -> logits (B, 784) of p(x_i | x_<i, z)."""
-        return self.fc_decode_out(torch.relu(self.fc_decode_hidden(z))) + self.pixel_context(x)
+        """z: (B, latent_dim), x: (B, 784) -> logits (B, 784) of p(x_i | x_<i, z): code plus pixel context."""
+        return self.code_logits(z) + self.pixel_context(x)
 
     def forward(self, x: torch.Tensor):
         """x: (B, 784) -> (logits (B, 784), mu, logvar (B, latent_dim))."""
