@@ -129,15 +129,41 @@ def test_outputs_counts_and_run_metadata_are_stripped_and_the_input_is_untouched
     nbformat.validate(student)
 
 
-def test_markdown_answers_are_replaced_by_a_prompt(toy_exercise):
-    think = new_markdown_cell("**Think!** Why?\n\n<!-- BEGIN SOLUTION -->\nBecause **reasons**.\n"
-                              "<!-- END SOLUTION -->\n\nAnd a second question?\n<!-- BEGIN SOLUTION -->"
-                              "Secret two.<!-- END SOLUTION -->")
-    student = make_student_notebook(toy_notebook(think), "99_toy.ipynb")
+THINK = new_markdown_cell("**Think!** Why?\n\n<!-- BEGIN SOLUTION -->\nBecause **reasons**.\n"
+                          "<!-- END SOLUTION -->\n\nAnd a second question?\n<!-- BEGIN SOLUTION -->"
+                          "Secret two.<!-- END SOLUTION -->")
+
+
+def test_classroom_notebooks_replace_think_answers_by_a_prompt(toy_exercise):
+    student = make_student_notebook(toy_notebook(THINK), "99_toy.ipynb", answers="omitted")
     text = student.cells[3].source
     assert "reasons" not in text and "Secret two" not in text and "SOLUTION" not in text
     assert text.count(MD_PROMPT) == 2
     assert text.startswith("**Think!** Why?") and "And a second question?" in text
+
+
+def test_self_study_notebooks_fold_each_think_answer_under_its_prompt(toy_exercise):
+    student = make_student_notebook(toy_notebook(THINK), "99_toy.ipynb")  # the committed build
+    text = student.cells[3].source
+    assert "SOLUTION" not in text and text.count(MD_PROMPT) == 2
+    assert text.count("<details>") == 2 and text.count("</details>") == 2
+    assert text.index(MD_PROMPT) < text.index("<details>") < text.index("Because **reasons**.") < text.index("</details>")
+    assert "solutions notebook" not in text, "teachers withhold the solutions: the prompt must not point there"
+
+
+def test_the_readers_version_keeps_outputs_but_not_those_of_exercises_and_checks(toy_exercise):
+    solution = toy_notebook(new_code_cell("print(2)", execution_count=5,
+                                          outputs=[new_output("stream", name="stdout", text="2\n")]))
+    reader = make_student_notebook(solution, "99_toy.ipynb", keep_outputs=True)
+    exercise, check, other = [cell for cell in reader.cells if cell.cell_type == "code"]
+    assert exercise.outputs == [] and "NotImplementedError" in exercise.source
+    assert check.outputs == [], "the check's output came from the solution, not from the stub shown"
+    assert other.outputs[0]["text"] == "2\n" and other.execution_count == 5
+
+
+def test_an_unknown_answers_style_is_refused(toy_exercise):
+    with pytest.raises(ValueError, match="collapsed"):
+        make_student_notebook(toy_notebook(), "99_toy.ipynb", answers="hidden")
 
 
 def test_uses_exercise_cells_get_raises_exception(toy_exercise):

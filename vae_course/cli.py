@@ -34,7 +34,7 @@ def _make_student(args) -> int:
         for path in args.checks:  # registered first, so the notebooks' exercise tags are known
             load_checks_file(path)
             copies[Path(path).name] = student_copy(Path(path).read_text(encoding="utf-8"), str(path))
-        written = make_student(args.src, args.dst)
+        written = make_student(args.src, args.dst, answers="omitted" if args.classroom else "collapsed")
     except (NotebookFormatError, ChecksFileError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checks", action="append", default=[], metavar="FILE",
                    help="a file of your own @exercise checks (may be repeated): its exercises are accepted in the "
                         "notebooks, and a student copy with the SOLUTION regions hidden is written to DST")
+    p.add_argument("--classroom", action="store_true",
+                   help="leave out the Think! answers (the default folds each one under its prompt, for self-study)")
     p.set_defaults(run=_make_student)
 
     grading.add_commands(sub)

@@ -31,7 +31,11 @@ CODE_BEGIN = "### BEGIN SOLUTION"
 CODE_END = "### END SOLUTION"
 MD_BEGIN = "<!-- BEGIN SOLUTION -->"
 MD_END = "<!-- END SOLUTION -->"
-MD_PROMPT = "*Write your answer here, then compare with the solutions notebook.*"
+MD_PROMPT = "*Write your answer here before you read on.*"
+ANSWERS = ("collapsed", "omitted")
+"""What a student notebook does with a Think! answer: keep it folded under the prompt (self-study, the
+committed build) or leave only the prompt (a classroom: ``vae-course make-student --classroom``)."""
+CHECK_CALL = re.compile(r"^\s*checks\.\w+\(", re.MULTILINE)
 EXERCISE_TAG = re.compile(r"^exercise-(\d+(?:\.\d+)*)$")
 # Cell metadata written when a notebook is executed (nbclient's timings, JupyterLab's ExecuteTime):
 # dropped from student notebooks so they change only when the solutions' content changes.
@@ -81,20 +85,34 @@ def _strip_code(source: str, ex_id: str, title: str, where: str) -> str:
     return "\n".join(out)
 
 
-def _strip_markdown(source: str, where: str) -> str:
-    pattern = re.compile(re.escape(MD_BEGIN) + r".*?" + re.escape(MD_END), re.DOTALL)
+def _strip_markdown(source: str, where: str, answers: str = "collapsed") -> str:
+    pattern = re.compile(re.escape(MD_BEGIN) + r"(.*?)" + re.escape(MD_END), re.DOTALL)
     if source.count(MD_BEGIN) != source.count(MD_END):
         raise NotebookFormatError(f"{where}: unbalanced {MD_BEGIN} / {MD_END}.")
-    stripped = pattern.sub(MD_PROMPT, source)
+
+    def replace(match: re.Match) -> str:
+        if answers == "omitted":
+            return MD_PROMPT
+        return f"{MD_PROMPT}\n\n<details><summary>Show an answer (try first)</summary>\n\n{match.group(1).strip()}\n\n</details>"
+
+    stripped = pattern.sub(replace, source)
     if MD_BEGIN in stripped or MD_END in stripped:
         raise NotebookFormatError(f"{where}: {MD_END} comes before its {MD_BEGIN}.")
     return stripped
 
 
-def make_student_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
-    """Return the student version of a solution notebook (the input is not modified)."""
+def make_student_notebook(solution: nbformat.NotebookNode, name: str = "notebook", *, answers: str = "collapsed",
+                          keep_outputs: bool = False) -> nbformat.NotebookNode:
+    """Return the student version of a solution notebook (the input is not modified).
+
+    answers: ``"collapsed"`` (Think! answers folded under their prompt) or ``"omitted"`` (a classroom).
+    keep_outputs: keep the stored outputs of every cell except exercises and their checks (whose
+    outputs came from the solution) - the reader's version the course website shows.
+    """
     from .checks import REGISTRY
 
+    if answers not in ANSWERS:
+        raise ValueError(f"answers must be one of {ANSWERS}, got {answers!r}")
     nb = nbformat.from_dict(solution)  # deep copy
     nb.metadata.pop("widgets", None)  # widget state of the last run (random model ids): an output, not content
     seen = set()
@@ -105,13 +123,14 @@ def make_student_notebook(solution: nbformat.NotebookNode, name: str = "notebook
             cell.get("metadata", {}).pop(key, None)
         cell.get("metadata", {}).pop("tolerance", None)  # compares stored outputs; student notebooks store none
         if cell.cell_type == "markdown":
-            cell.source = _strip_markdown(cell.source, where)
+            cell.source = _strip_markdown(cell.source, where, answers)
             continue
         if cell.cell_type != "code":
             continue
-        cell.outputs = []
-        cell.execution_count = None
         ex_id = exercise_id(cell)
+        if not keep_outputs or ex_id is not None or CHECK_CALL.search(cell.source):
+            cell.outputs = []
+            cell.execution_count = None
         if ex_id is not None:
             if ex_id not in REGISTRY:
                 raise NotebookFormatError(f"{where}: tag exercise-{ex_id} has no check in vae_course.checks.REGISTRY.")
@@ -131,8 +150,12 @@ def make_student_notebook(solution: nbformat.NotebookNode, name: str = "notebook
     return nb
 
 
-def make_student(src: str | Path = "solutions", dst: str | Path = "notebooks") -> list[Path]:
-    """Write the student version of every ``src/*.ipynb`` into ``dst``; returns the written paths."""
+def make_student(src: str | Path = "solutions", dst: str | Path = "notebooks", *, answers: str = "collapsed",
+                 keep_outputs: bool = False) -> list[Path]:
+    """Write the student version of every ``src/*.ipynb`` into ``dst``; returns the written paths.
+
+    ``answers`` and ``keep_outputs`` as in :func:`make_student_notebook`.
+    """
     src, dst = Path(src), Path(dst)
     paths = sorted(src.glob("*.ipynb"))
     if not paths:
@@ -145,7 +168,7 @@ def make_student(src: str | Path = "solutions", dst: str | Path = "notebooks") -
         except Exception as err:  # not JSON, or not a notebook
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise NotebookFormatError(f"{path.name} is not a readable notebook ({first_line}).") from None
-        student = make_student_notebook(solution, path.name)
+        student = make_student_notebook(solution, path.name, answers=answers, keep_outputs=keep_outputs)
         target = dst / path.name
         target.write_text(render(student), encoding="utf-8")
         written.append(target)
