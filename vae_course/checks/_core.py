@@ -528,7 +528,7 @@ def run_check(entry: Exercise, fn: Callable, timeout: float | None = DEFAULT_TIM
         except _NotImplementedYet:
             return Result(entry, Status.FAILED, "not answered yet.", code=Code.NOT_ANSWERED)
         except HiddenCheck:
-            return Result(entry, Status.PASSED, checks=checker.passed, code="checked-in-part",
+            return Result(entry, Status.PASSED, checks=checker.passed, code=Code.CHECKED_IN_PART,
                           notes=notes + ["this copy of the check only tests some properties; your teacher's "
                                          "grader runs the full check."])
         except _TimedOut:

@@ -153,7 +153,7 @@ class Batch:
         exercises = _exercises(sub.notebook)
         if not sub.readable:
             graded.results = _rows(exercises, Status.INVALID, Code.NOT_A_NOTEBOOK, sub.problem,
-                                   "Hand in the .ipynb file itself (File › Save, then upload it).")
+                                   "Hand in the .ipynb file itself (in JupyterLab: right-click it › Download).")
             return graded, False
         if not sub.notebook:
             graded.run.detail = "could not tell which notebook this is."
@@ -213,7 +213,7 @@ def _match_roster(roster: Roster, subs: list[Submission], skipped: list[Skipped]
         sub.lms_id = student.lms_id or sub.lms_id
         kept.append(sub)
     for item in skipped:
-        if item.info is not None and item.student:
+        if item.kind == "not-a-notebook" and item.info is not None and item.student:
             student, _ = roster.match(item.info)
             item.student = student.student if student else ""
     return kept, skipped
@@ -310,12 +310,13 @@ def _not_a_notebook_rows(prepared: Prepared, graded: list[Graded]) -> list[Grade
         if (item.student, notebook) in have or (not notebook and item.student in students_graded):
             continue
         key = (item.student, notebook)
-        message = f"handed in `{item.path.name}`: {item.reason}"
+        message = f"handed in `{item.path.name}`, which is not a notebook (.ipynb): only notebooks can be graded."
         if key in rows:
             continue
         rows[key] = Graded(item.student, str(item.path), notebook, "file name" if notebook else "",
-                           RunReport(RunStatus.INVALID, message), _rows(_exercises(notebook), Status.INVALID,
-                                                                        Code.NOT_A_NOTEBOOK, message),
+                           RunReport(RunStatus.INVALID, message),
+                           _rows(_exercises(notebook), Status.INVALID, Code.NOT_A_NOTEBOOK, message,
+                                 "Hand in the .ipynb file itself (in JupyterLab: right-click it › Download)."),
                            name=item.info.name, lms_id=item.info.lms_id, lms=item.info.lms,
                            lms_prefix=item.info.lms_prefix)
     return list(rows.values())

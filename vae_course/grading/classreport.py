@@ -24,6 +24,7 @@ from .report import _csv, clean, latest, points
 CSV_COLUMNS = ["notebook", "exercise", "title", "max_points", "submissions", "passed", "pass_rate",
                "median_points", "status", "code", "count", "example"]
 TOP = 5
+MIN_SLOW_S = 0.1  # faster cells are not worth a line
 
 
 def _exercise_stats(graded: list[Graded]) -> dict:
@@ -69,7 +70,7 @@ def class_markdown(graded: list[Graded], title: str = "Class report") -> str:
     missing = sorted({(g.student, g.notebook) for g in current if not g.path})
     students = {g.student for g in current}
     lines = [f"# {title}", "",
-             f"{len(students)} students, {len(handed_in)} notebooks graded"
+             f"{len(students)} students, {len(handed_in)} submissions graded"
              + (f", {len(missing)} not handed in" if missing else "") + ".", ""]
     stats = _exercise_stats(handed_in)
     for notebook in sorted({g.notebook for g in handed_in}):
@@ -114,12 +115,13 @@ def class_markdown(graded: list[Graded], title: str = "Class report") -> str:
             for t in g.run.timings:
                 times[t.first_line].append(t.seconds)
         if times:
-            slow = sorted(((statistics.median(v), max(v), line) for line, v in times.items() if line),
-                          reverse=True)[:TOP]
-            lines += ["Slowest cells (median and maximum seconds over the submissions; these vary from run to run):",
-                      ""]
-            lines += [f"- «{clean(line, 60)}»: {median:.1f} s (max {most:.1f} s)" for median, most, line in slow]
-            lines.append("")
+            slow = sorted(((statistics.median(v), max(v), line) for line, v in times.items()
+                           if line and max(v) >= MIN_SLOW_S), reverse=True)[:TOP]
+            if slow:
+                lines += ["Slowest cells (median and maximum seconds over the submissions; these vary from run to "
+                          "run):", ""]
+                lines += [f"- «{clean(line, 60)}»: {median:.1f} s (max {most:.1f} s)" for median, most, line in slow]
+                lines.append("")
     if missing:
         lines += ["## Not handed in", ""] + [f"- {student}: {notebook}" for student, notebook in missing] + [""]
     return "\n".join(lines)

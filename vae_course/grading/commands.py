@@ -129,7 +129,10 @@ def _grade(args) -> int:
         outputs.skipped: report.skipped_text(prepared.skipped),
         outputs.state: report.state_text(results),
     }, report.feedback_files(results) if outputs.feedback else {})
-    print(f"{report.summary(results)}.")                                        # 10. say what happened
+    if args.student:                                                              # 10. say what happened
+        print(f"re-graded {len(graded)} submission{'s' if len(graded) != 1 else ''} of "
+              f"{', '.join(args.student)}; everyone else's results are those of the previous run.")
+    print(f"{report.summary(results)}.")
     _list_skipped(prepared.skipped, outputs.skipped)
     written = f"wrote {outputs.gradebook} (and _totals, _canvas, _moodle, _class.md, _class.csv, _skipped.csv)"
     if outputs.feedback:

@@ -83,6 +83,7 @@ class Code(StrEnum):
     """Stable codes of the generic outcomes (catalogued mistakes bring their own codes)."""
 
     OK = "ok"
+    CHECKED_IN_PART = "checked-in-part"  # a student copy of a check file: the rest runs when the teacher grades
     NOT_ANSWERED = "not-answered"        # still raises NotImplementedError
     RAISED = "raised"                    # the function raised an exception
     RECURSION = "recursion"              # ... a RecursionError

@@ -167,6 +167,11 @@ def notebook_section(g: Graded) -> list[str]:
             mark = " ✏️" if r.override else ""
             lines.append(f"| {name} | {r.status.symbol} {r.status} | {points(r.points)} / {r.max_points}{mark} |")
         lines.append("")
+    if g.results and len({(r.status, r.message) for r in g.results}) == 1 and \
+            g.results[0].status in (Status.INVALID, Status.MISSING):  # one reason for all: say it once
+        r = g.results[0]
+        lines += [f"{r.status.symbol} **{r.status}:** {clean(r.message, 2000)}"]
+        return lines + ([""] + [f"**Hint:** {clean(r.hint, 2000)}"] if r.hint else []) + [""]
     for r in g.results:
         if not r.exercise:
             lines += [f"{r.status.symbol} {clean(r.message, 2000)}", ""]
@@ -241,7 +246,7 @@ def summary(graded: list[Graded]) -> str:
     missing = [g for g in graded if not g.path]
     if missing:
         parts.append(f"{len(missing)} missing")
-    scored = [g for g in latest(graded) if g.max_points]
+    scored = [g for g in latest(graded) if g.max_points and g.path]  # what was handed in
     by_notebook: dict[str, list[Graded]] = {}
     for g in scored:
         by_notebook.setdefault(g.notebook, []).append(g)
