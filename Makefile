@@ -13,7 +13,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.vae-course-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup browser lab test test-fast test-e2e student-notebooks lock benchmark clean
+.PHONY: setup browser book lab test test-fast test-e2e student-notebooks lock benchmark clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,10 @@ browser:
 # Without the browser test: quick feedback while editing.
 test-fast: setup
 	$(PY) -m pytest $(PARALLEL) -m "not e2e" $(PYTEST_ARGS)
+
+# The course as a static website from solutions/ (stored outputs, no solution code): build/book/html/index.html
+book: setup
+	$(PY) -m vae_course.book
 
 # Regenerate notebooks/ from solutions/ (the source of truth).
 student-notebooks: setup

@@ -1,0 +1,122 @@
+"""End-to-end: the course website (``make book``) built from solutions/, opened in Chromium.
+
+Built once for this module into a temporary folder and served on 127.0.0.1. Asserted: the landing page
+links every notebook; on every page the math is typeset by MathJax, every figure loads and the pages
+link to each other; Think! answers are folded; no line of any exercise's solution appears in the HTML.
+A screenshot of a rendered page is saved under test-artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+
+from vae_course import book
+from vae_course.notebooks import CODE_BEGIN, CODE_END, exercise_id
+
+from .conftest import artifacts_dir
+
+pytestmark = pytest.mark.e2e
+
+SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
+NOTEBOOKS = sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The built site, served over HTTP: yields (base URL, html folder)."""
+    index = book.build(out=tmp_path_factory.mktemp("book"))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(index.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", index.parent
+    server.shutdown()
+
+
+def solution_lines() -> dict[str, list[str]]:
+    """Every distinctive line inside an exercise's SOLUTION region, per notebook."""
+    found = {}
+    for path in SOLUTIONS.glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or exercise_id(cell) is None:
+                continue
+            inside = False
+            for line in cell.source.splitlines():
+                if line.strip() == CODE_BEGIN:
+                    inside = True
+                elif line.strip() == CODE_END:
+                    inside = False
+                elif inside and len(line.strip()) >= 12 and not line.strip().startswith("#"):
+                    found.setdefault(path.stem, []).append(" ".join(line.split()))
+    return found
+
+
+def test_no_solution_code_appears_on_any_page(site):
+    _, html = site
+    lines = solution_lines()
+    assert sum(map(len, lines.values())) >= 20, "the detector must have solution lines to look for"
+    for stem, expected_absent in lines.items():
+        text = " ".join(BeautifulSoup((html / f"{stem}.html").read_text(encoding="utf-8"), "html.parser")
+                        .get_text(" ").split())
+        assert "NotImplementedError" in text, f"{stem}: the exercise stubs are shown"
+        leaked = [line for line in expected_absent if line in text]
+        assert not leaked, f"{stem}.html shows solution code: {leaked[:3]}"
+
+
+def test_landing_page_links_every_notebook(site, browser):
+    base, _ = site
+    page = browser.new_page()
+    try:
+        page.goto(f"{base}/index.html")
+        hrefs = page.eval_on_selector_all("article a[href$='.html']", "links => links.map(a => a.getAttribute('href'))")
+        for stem in NOTEBOOKS:
+            assert f"{stem}.html" in hrefs, f"the landing page's table links {stem}"
+        assert page.locator("text=make lab").count() >= 1, "the landing page says how to start"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_each_page_typesets_math_loads_every_figure_and_links_on(site, browser, stem):
+    base, _ = site
+    page = browser.new_page()
+    try:
+        page.goto(f"{base}/{stem}.html")
+        page.wait_for_load_state("networkidle")
+        if stem != "00_welcome":
+            page.wait_for_selector("mjx-container", timeout=30_000)  # MathJax replaced $...$ by its output
+            assert "$$" not in page.inner_text("article"), "no untypeset display math is left"
+        images = page.eval_on_selector_all("article img", "imgs => imgs.map(i => [i.src, i.complete && i.naturalWidth])")
+        broken = [src for src, width in images if not width]
+        assert not broken, f"figures that did not load: {broken}"
+        position = NOTEBOOKS.index(stem)
+        if position + 1 < len(NOTEBOOKS):
+            assert page.locator(f"a.right-next[href$='{NOTEBOOKS[position + 1]}.html']").count() == 1
+        folded = page.eval_on_selector_all("details", "ds => ds.map(d => d.open)")
+        assert not any(folded), "Think! answers start folded"
+        if stem == "02_elbo":
+            assert images and folded, "02 has figures and Think! answers"
+            page.screenshot(path=str(artifacts_dir() / "book-02_elbo.png"), full_page=False)
+    finally:
+        page.close()
+
+
+def test_math_is_typeset_not_left_as_tex(site, browser):
+    """The ELBO page renders its equations (a guard against a MathJax that silently did not load)."""
+    base, _ = site
+    page = browser.new_page()
+    try:
+        page.goto(f"{base}/02_elbo.html")
+        page.wait_for_selector("mjx-container", timeout=30_000)
+        assert page.locator("mjx-container").count() >= 20
+        assert not re.search(r"\\mathbb\{E\}", page.inner_text("article")), "raw TeX left in the page"
+    finally:
+        page.close()

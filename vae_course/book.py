@@ -1,0 +1,65 @@
+"""The course as a website: ``make book`` (``python -m vae_course.book``) builds static HTML from solutions/.
+
+Read-before-you-install, like d2l or the UvA DL tutorials: one page per notebook with its stored
+outputs (math typeset by MathJax, figures shown), a landing page with the notebook table. Readers see
+what students see - the exercise stubs and the check cells, never a solution's code (each notebook
+goes through the student-notebook generator first, keeping the outputs of every other cell) - and
+each Think! answer folded under its prompt.
+
+Built by Sphinx with myst-nb (notebooks as they are: nothing is executed) and sphinx-book-theme; the
+site's own files are ``book/`` (``conf.py``, ``index.md``). Output: ``build/book/html/index.html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+from .notebooks import make_student_notebook, render
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def stage(solutions: Path, site: Path, staging: Path) -> list[Path]:
+    """Copy the site's own files and the reader's version of every solution notebook into ``staging``."""
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(site, staging)
+    written = []
+    for path in sorted(solutions.glob("*.ipynb")):
+        reader = make_student_notebook(nbformat.read(path, as_version=4), path.name, keep_outputs=True)
+        target = staging / path.name
+        target.write_text(render(reader), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def build(solutions: Path = REPO / "solutions", out: Path = REPO / "build" / "book", *, quiet: bool = True) -> Path:
+    """Build the site into ``out/html``; returns the path of its landing page. Warnings fail the build."""
+    from sphinx.cmd.build import build_main
+
+    staged = stage(Path(solutions), REPO / "book", Path(out) / "source")
+    if not staged:
+        raise SystemExit(f"{solutions} holds no notebooks to publish")
+    html = Path(out) / "html"
+    args = ["-b", "html", "-W", "--keep-going", "-j", "auto", str(Path(out) / "source"), str(html)]
+    if build_main(args + (["-q"] if quiet else [])) != 0:
+        raise SystemExit("the book did not build without warnings (see above)")
+    return html / "index.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vae_course.book", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "book", help="build folder (default build/book)")
+    args = parser.parse_args(argv)
+    index = build(out=args.out)
+    print(f"the course website: {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
