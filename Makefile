@@ -54,6 +54,7 @@ student-notebooks: setup
 lock: setup
 	{ echo "# Exact versions the course is tested with (Python 3.11, Linux x86_64)."; \
 	  echo "# Regenerate: make lock"; $(PY) -m pip freeze --exclude-editable; } > requirements.lock
+	$(PY) scripts/binder_requirements.py
 
 benchmark: setup
 	$(PY) benchmarks/benchmark_vae.py

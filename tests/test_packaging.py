@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import tomllib
@@ -113,3 +114,41 @@ def test_makefile_has_the_advertised_targets():
 
 def test_console_script_points_to_the_cli():
     assert pyproject()["project"]["scripts"]["vae-course"] == "vae_course.cli:main"
+
+
+# --------------------------------------------------------------------------- Binder / repo2docker
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_binder_requirements_are_the_lock_with_torch_for_the_cpu():
+    """repo2docker installs binder/requirements.txt: the lock's versions, minus the GPU-only packages."""
+    binder = REPO / "binder" / "requirements.txt"
+    expected = load_script("binder_requirements").binder_requirements((REPO / "requirements.lock").read_text())
+    assert binder.read_text(encoding="utf-8") == expected, \
+        "binder/requirements.txt is out of date: run `python scripts/binder_requirements.py` (or `make lock`)"
+    pins = {normalize(line.split("==")[0]): line.split("==")[1]
+            for line in binder.read_text().splitlines() if "==" in line and not line.startswith("#")}
+    lock = lock_pins()
+    assert pins["torch"] == lock["torch"] + "+cpu" and pins["torchvision"] == lock["torchvision"] + "+cpu"
+    assert not [name for name in pins if name.startswith(("nvidia-", "cuda-", "triton"))]
+    for name, version in pins.items():
+        if name not in ("torch", "torchvision"):
+            assert lock.get(name) == version, f"binder pins {name}=={version}, the lock {lock.get(name)}"
+    declared = pyproject()["project"]["dependencies"] + pyproject()["project"]["optional-dependencies"]["test"]
+    assert {requirement_name(r) for r in declared} <= set(pins), "Binder installs every declared dependency"
+
+
+def test_binder_uses_the_locks_python_and_installs_the_course():
+    runtime = (REPO / "binder" / "runtime.txt").read_text().strip()
+    header = (REPO / "requirements.lock").read_text().splitlines()[0]
+    assert runtime == "python-3.11" and "Python 3.11" in header
+    post_build = REPO / "binder" / "postBuild"
+    assert os.access(post_build, os.X_OK), "repo2docker runs postBuild only when it is executable"
+    assert "pip install --no-deps -e ." in post_build.read_text()
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"], "conda users get the same Python as Binder"
