@@ -28,10 +28,10 @@ def _check_inputs(batch: int = 5) -> torch.Tensor:
 
 
 @exercise("6.1", "06_applications", "anomaly_score", points=2,
-          title="the anomaly score (negative ELBO per image)",
-          contract="anomaly_score(model, x: (B, 784) in [0, 1]) -> (B,): the negative ELBO of each image in nats, "
-                   "-log p(x | z = mu) + KL(q(z|x) || N(0, I)), with the mean code z = mu (deterministic), "
-                   "Bernoulli log-likelihood summed over pixels; larger = more anomalous")
+          title="the anomaly score (mean-code BCE + KL per image)",
+          contract="anomaly_score(model, x: (B, 784) in [0, 1]) -> (B,): the score of each image in nats, "
+                   "BCE(x, x_hat(mu)) + KL(q(z|x) || N(0, I)), with the mean code z = mu (deterministic), "
+                   "cross-entropy summed over pixels; larger = more anomalous")
 def anomaly_score(fn, t):
     model = tiny_vae()
     x = _check_inputs()
@@ -58,15 +58,15 @@ def anomaly_score(fn, t):
                    "computed from them with F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(1) "
                    "- not a squared error.")
     t.values(out, expected, "the scores", rtol=1e-4, atol=1e-3, mistakes=[
-        Mistake("the ELBO itself (the sign is flipped)", -expected,
-                "An anomaly score must be *large* for unusual images: return the negative ELBO, "
-                "reconstruction loss + KL, not the ELBO."),
+        Mistake("reconstruction log-likelihood minus KL (the sign is flipped)", -expected,
+                "An anomaly score must be *large* for unusual images: return reconstruction loss + KL, "
+                "not its negative."),
         Mistake("the reconstruction term only (the KL term is missing)", nll,
-                "Add the KL term: the ELBO is E[log p(x|z)] - KL(q(z|x) || p(z)), so the score is "
+                "Add the KL term: like the negative ELBO it mimics, the score is "
                 "reconstruction loss + KL (losses.gaussian_kl(mu, logvar))."),
         Mistake("the KL term only", kl, "Add the reconstruction term -log p(x | z = mu), summed over pixels."),
         Mistake("reconstruction loss minus the KL term", nll - kl,
-                "The negative ELBO is reconstruction loss *plus* KL: -(log p(x|z) - KL) = -log p(x|z) + KL."),
+                "The score is reconstruction loss *plus* KL, as in the negative ELBO: -(log p(x|z) - KL) = -log p(x|z) + KL."),
         Mistake("a squared error on the logits (+ KL)", mse_logits + kl, logits_hint),
         Mistake("a squared error on the logits", mse_logits, logits_hint),
         Mistake("a squared error on the probabilities (+ KL)", mse_probs + kl,
