@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-import torch
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from vae_course import checks, cli
@@ -264,7 +262,8 @@ def test_class_report_counts_passes_and_named_mistakes(graded_class):
     assert {(r["status"], r["code"]): int(r["count"]) for r in kl} == {
         ("passed", "ok"): 3, ("failed", "kl-with-the-wrong-sign"): 1, ("invalid", "not-a-notebook"): 2,
         ("failed", "kl-averaged-over-latent-dimensions-instead-of-summed"): 1}
-    assert {(r["submissions"], r["passed"], r["pass_rate"], r["median_points"]) for r in kl} == {("7", "3", "0.43", "0")}
+    assert {(r["submissions"], r["passed"], r["pass_rate"], r["median_points"]) for r in kl} == {
+        ("7", "3", "0.43", "0")}
     markdown = (base / "grades" / "gradebook_class.md").read_text()
     assert "| 2.3 the evidence lower bound | 4 / 7 | 57% | 2 / 2 |" in markdown
     assert "| 2.1 | failed | `kl-with-the-wrong-sign` | 1 |" in markdown
@@ -315,8 +314,8 @@ def test_regrade_one_student_with_an_override(graded_class):
     assert (grades / "feedback" / "heidi.md").read_bytes() == before_feedback
     totals = {(t["student"], t["notebook"]): t["total"] for t in read_csv(grades / "gradebook_totals.csv")}
     assert totals[("fatima", "02_elbo")] == "6" and totals[("jonas", "03_reparameterization")] == "3"
-    assert "graded 1 submission" not in done.stdout  # the summary is the whole class's
-    assert "graded 9 submissions (8 students)" in done.stdout
+    assert done.stdout.startswith("re-graded 1 submission of fatima; everyone else's results are those of the "
+                                  "previous run.\ngraded 9 submissions (8 students)")  # the summary: the whole class
 
 
 # --------------------------------------------------------------------------- before anything runs (in-process)
@@ -351,6 +350,7 @@ def test_bad_output_paths_are_refused_before_grading(submissions, tmp_path, caps
     (tmp_path / "feedback-file").write_text("x")
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "mine.md").write_text("a teacher's own notes")
+    (tmp_path / "used" / "old_results.json").write_text("[{\"student\": ")  # a damaged results file
     cases = [
         (["--out", "/proc/vae-course-test/g.csv"], "cannot write /proc/vae-course-test/g.csv in /proc/vae-course-test"),
         (["--out", str(tmp_path / "a-file" / "g.csv")], "a-file is a file, not a folder"),
@@ -359,9 +359,10 @@ def test_bad_output_paths_are_refused_before_grading(submissions, tmp_path, caps
         (["--out", str(tmp_path / "g.csv"), "--feedback", str(tmp_path / "feedback-file")], "feedback-file is a file"),
         (["--out", str(tmp_path / "g.csv"), "--feedback", str(tmp_path)], "must be a folder of its own"),
         (["--out", str(tmp_path / "g.csv"), "--feedback", str(tmp_path / "used")],
-         "holds files the grader did not write (mine.md)"),
+         "holds files the grader did not write (mine.md, old_results.json)"),
         (["--out", str(submissions / "g.csv")], "is inside the submissions folder"),
         (["--out", str(tmp_path / "g.csv"), "--student", "ann"], "--student needs the results of an earlier run"),
+        (["--out", str(tmp_path / "used" / "old.csv"), "--student", "ann"], "cannot read the earlier results"),
         (["--out", str(tmp_path / "g.csv"), "--roster", str(tmp_path / "none.csv")], "roster"),
     ]
     for args, message in cases:

@@ -85,7 +85,8 @@ def grade(exercise: ExerciseJob, entry, timeout: float, memory: int | None, on_l
     if outcome.status != Status.PASSED and ("MemoryError" in outcome.message
                                             or "can't allocate memory" in outcome.message):
         limit = f" ({memory / GIB:g} GiB)" if memory else ""
-        outcome.hint = f"Your function needs more memory than the grader allows{limit}; avoid huge intermediate tensors."
+        outcome.hint = (f"Your function needs more memory than the grader allows{limit}; "
+                        "avoid huge intermediate tensors.")
         outcome.code = Code.OUT_OF_MEMORY
     return outcome
 

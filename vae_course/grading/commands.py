@@ -96,7 +96,11 @@ def _grade(args) -> int:
             if not outputs.state.is_file():
                 raise GradingError(f"--student needs the results of an earlier run ({outputs.state}); grade the "
                                    "whole class into this --out once first.")
-            previous = report.read_state(outputs.state)
+            try:
+                previous = report.read_state(outputs.state)
+            except (OSError, ValueError, TypeError, KeyError) as err:
+                raise GradingError(f"cannot read the earlier results {outputs.state} ({type(err).__name__}); "
+                                   "grade the whole class again without --student.") from None
         prepared = prepare(args.submissions, options, roster=roster, only=tuple(args.student))  # 5. read all
         known = prepared.students | {g.student for g in previous or []}
         overrides = read_overrides(args.overrides, prepared.registry, known) if args.overrides else []  # 6.
