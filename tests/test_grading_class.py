@@ -415,3 +415,21 @@ def test_feedback_folder_keeps_exactly_the_students_graded(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "g.csv").stat().st_mode & 0o777 == 0o644
+
+
+def test_class_report_lists_the_cells_that_fail_and_the_slow_ones():
+    from vae_course.grading.classreport import class_markdown
+    from vae_course.grading.protocol import CellError, CellTime, ExerciseResult, Graded, RunReport, RunStatus, Status
+
+    def graded(student, errors, seconds):
+        run = RunReport(RunStatus.ERRORS if errors else RunStatus.OK, "",
+                        [CellError(5, "x = load_mnist('train')", "NameError", "name 'load_mnist' is not defined")]
+                        if errors else [], [CellTime(3, "import torch", 1.0), CellTime(9, "fit(model)", seconds)])
+        result = ExerciseResult("2.1", "the KL", "gaussian_kl", 2, 2, Status.PASSED, code="ok")
+        return Graded(student, f"{student}.ipynb", "02_elbo", "exercise tags", run, [result])
+
+    text = class_markdown([graded("a", True, 30.0), graded("b", True, 10.0), graded("c", False, 20.0)])
+    assert "Runs: errors 2, ok 1." in text
+    assert "- «x = load_mnist('train')» raised `NameError` in 2 submissions" in text
+    slow = text[text.index("Slowest cells"):]
+    assert slow.index("«fit(model)»: 20.0 s (max 30.0 s)") < slow.index("«import torch»: 1.0 s (max 1.0 s)")

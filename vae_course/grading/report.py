@@ -136,8 +136,6 @@ def _run_section(run) -> list[str]:
         lines.append("Your notebook ran from top to bottom without errors.")
     elif status == RunStatus.SKIPPED:
         lines.append(run.detail[:1].upper() + run.detail[1:])
-    elif status in (RunStatus.INVALID, RunStatus.MISSING):
-        lines.append(f"The file could not be graded: {run.detail}")
     elif status == RunStatus.ERRORS:
         lines.append("Your notebook ran to the end, but some cells raised an error:")
     else:
@@ -147,7 +145,7 @@ def _run_section(run) -> list[str]:
             lines += ["", "Cells that raised an error before that:"]
         lines += [""] + [f"- cell {e.cell}" + (f" («{clean(e.first_line, 60)}»)" if e.first_line else "")
                          + f": `{clean(e.ename, 80)}`: {clean(e.evalue, 200)}" for e in errors]
-    if status not in (RunStatus.INVALID, RunStatus.SKIPPED, RunStatus.MISSING):
+    if status != RunStatus.SKIPPED:
         lines += ["", "*Your points come from the exercise checks, which run each exercise cell on its own in a "
                       "fresh process; running the whole notebook shows whether it works from top to bottom.*"]
     return lines
@@ -167,11 +165,13 @@ def notebook_section(g: Graded) -> list[str]:
             mark = " ✏️" if r.override else ""
             lines.append(f"| {name} | {r.status.symbol} {r.status} | {points(r.points)} / {r.max_points}{mark} |")
         lines.append("")
-    if g.results and len({(r.status, r.message) for r in g.results}) == 1 and \
-            g.results[0].status in (Status.INVALID, Status.MISSING):  # one reason for all: say it once
+    # Nothing handed in, or nothing readable: the run section would only repeat the reason.
+    run = [] if g.run.status in (RunStatus.INVALID, RunStatus.MISSING) else _run_section(g.run) + [""]
+    if len(g.results) > 1 and len({(r.status, r.message) for r in g.results}) == 1 and \
+            g.results[0].status in (Status.INVALID, Status.MISSING):  # one reason for every exercise: say it once
         r = g.results[0]
-        lines += [f"{r.status.symbol} **{r.status}:** {clean(r.message, 2000)}"]
-        return lines + ([""] + [f"**Hint:** {clean(r.hint, 2000)}"] if r.hint else []) + [""]
+        lines += [f"{r.status.symbol} **{r.status}:** {clean(r.message, 2000)}", ""]
+        return lines + ([f"**Hint:** {clean(r.hint, 2000)}", ""] if r.hint else []) + run
     for r in g.results:
         if not r.exercise:
             lines += [f"{r.status.symbol} {clean(r.message, 2000)}", ""]
@@ -192,7 +192,7 @@ def notebook_section(g: Graded) -> list[str]:
             lines += ["", f"✏️ **Points set by your teacher: {points(r.points)} / {r.max_points}** (the check gave "
                           f"{points(r.checked_points or 0)}): {clean(r.override, 1000)}"]
         lines.append("")
-    return lines + _run_section(g.run) + [""]
+    return lines + run
 
 
 def feedback_markdown(student: str, graded: list[Graded], title: str | None = None) -> str:
