@@ -74,6 +74,52 @@ def _exercises(notebook: str | None) -> list:
     return exercises_for(notebook) if notebook else []
 
 
+def run_supervisor(job: SupervisorJob, on_start=None, on_end=None) -> SubmissionOutcome | None:
+    """Run one supervisor process for ``job`` and kill all it started; its result, or None if it gave none.
+
+    The one way a submission is graded, on this machine (:class:`Batch`) or on a Dask worker
+    (:mod:`~vae_course.grading.cluster`). ``on_start(proc, marker)`` and ``on_end(proc, marker)``
+    let the caller track the running process (to stop it on Ctrl-C).
+    """
+    marker = secrets.token_hex(12)
+    backstop = (2 * STARTUP_S + job.notebook_timeout + 120
+                + len(job.exercises) * (STARTUP_S + 2 * (job.check_timeout + GRACE_S)))
+    proc = subprocess.Popen([sys.executable, "-m", "vae_course.grading.supervisor"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=job.workdir,
+                            env={**os.environ, MARKER: marker}, start_new_session=True)
+    if on_start:
+        on_start(proc, marker)
+    try:
+        out, _ = proc.communicate(json.dumps(job.to_json()).encode("utf-8"), timeout=backstop)
+    except subprocess.TimeoutExpired:
+        out = b""
+    finally:
+        kill_supervisor(proc, marker)
+        if on_end:
+            on_end(proc, marker)
+    try:
+        return SubmissionOutcome.from_json(json.loads(out))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def kill_supervisor(proc: subprocess.Popen, marker: str) -> None:
+    """Kill a supervisor process, everything it started, and every process carrying its marker."""
+    try:
+        import psutil
+
+        kill_descendants(psutil.Process(proc.pid))
+    except Exception:  # noqa: BLE001 - already gone
+        pass
+    if proc.poll() is None:
+        proc.kill()
+    try:
+        proc.communicate(timeout=10)
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        pass
+    kill_marked(marker)
+
+
 class Batch:
     """Runs supervisors; keeps track of them so that Ctrl-C can stop every one."""
 
@@ -94,48 +140,26 @@ class Batch:
             memory=int(o.memory_gib * GIB) if o.memory_gib else 0,
             threads=max(1, (os.cpu_count() or 1) // o.n_workers),
             checks_files=[str(Path(p).resolve()) for p in o.checks_files], student_checks=self.student_checks,
-            execute=o.execute, workdir=str(self.workdir))
+            execute=o.execute, workdir=str(self.workdir), allow_reference_calls=o.allow_reference_calls)
 
     def supervise(self, job: SupervisorJob) -> SubmissionOutcome | None:
         """Run one supervisor process; its result, or None if it gave none (killed, crashed)."""
         if self.stopping.is_set():
             return None
-        marker = secrets.token_hex(12)
-        backstop = (2 * STARTUP_S + job.notebook_timeout + 120
-                    + len(job.exercises) * (STARTUP_S + 2 * (job.check_timeout + GRACE_S)))
-        proc = subprocess.Popen([sys.executable, "-m", "vae_course.grading.supervisor"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=self.workdir,
-                                env={**os.environ, MARKER: marker}, start_new_session=True)
-        with self.lock:
-            self.running[proc.pid] = (proc, marker)
-        try:
-            out, _ = proc.communicate(json.dumps(job.to_json()).encode("utf-8"), timeout=backstop)
-        except subprocess.TimeoutExpired:
-            out = b""
-        finally:
-            self.kill(proc, marker)
+
+        def started(proc, marker):
+            with self.lock:
+                self.running[proc.pid] = (proc, marker)
+
+        def ended(proc, marker):
             with self.lock:
                 self.running.pop(proc.pid, None)
-        try:
-            return SubmissionOutcome.from_json(json.loads(out))
-        except (ValueError, TypeError, KeyError):
-            return None
+
+        return run_supervisor(job, on_start=started, on_end=ended)
 
     @staticmethod
     def kill(proc: subprocess.Popen, marker: str) -> None:
-        try:
-            import psutil
-
-            kill_descendants(psutil.Process(proc.pid))
-        except Exception:  # noqa: BLE001 - already gone
-            pass
-        if proc.poll() is None:
-            proc.kill()
-        try:
-            proc.communicate(timeout=10)
-        except (subprocess.TimeoutExpired, ValueError, OSError):
-            pass
-        kill_marked(marker)
+        kill_supervisor(proc, marker)
 
     def stop_all(self) -> None:
         self.stopping.set()
@@ -146,31 +170,55 @@ class Batch:
 
     def grade(self, sub: Submission) -> tuple[Graded, bool]:
         """Grade one submission; the flag says whether the supervisor failed (worth one retry)."""
+        graded, job = self.start(sub)
+        if job is None:
+            return graded, False
+        outcome = self.supervise(job)
+        return self.finish(sub, graded, outcome), outcome is None
+
+    def start(self, sub: Submission) -> tuple[Graded, SupervisorJob | None]:
+        """The submission's row before anything ran, and the job for its supervisor (None: nothing to run).
+
+        Shared with :mod:`~vae_course.grading.cluster`, which runs the job on a Dask worker instead.
+        """
         graded = Graded(sub.student, str(sub.path), sub.notebook or "", sub.identified_by,
                         RunReport(RunStatus.INVALID, sub.problem), [], name=sub.name, lms_id=sub.lms_id,
                         lms=sub.info.lms if sub.info else "", lms_prefix=sub.info.lms_prefix if sub.info else "",
                         attempt=sub.attempt, attempts=sub.attempts)
-        exercises = _exercises(sub.notebook)
         if not sub.readable:
-            graded.results = _rows(exercises, Status.INVALID, Code.NOT_A_NOTEBOOK, sub.problem,
+            graded.results = _rows(_exercises(sub.notebook), Status.INVALID, Code.NOT_A_NOTEBOOK, sub.problem,
                                    "Hand in the .ipynb file itself (in JupyterLab: right-click it › Download).")
-            return graded, False
+            return graded, None
         if not sub.notebook:
             graded.run.detail = "could not tell which notebook this is."
             graded.results = _rows([], Status.INVALID, Code.UNKNOWN_NOTEBOOK, "could not tell which course notebook "
                                    "this is (no exercise tags, no known file name or function).",
                                    "Ask your teacher to grade it with --notebook.")
-            return graded, False
-        extracted = [extract(sub.nb, e.id, e.function) for e in exercises]
-        outcome = self.supervise(self.job(sub, extracted))
-        failed = outcome is None
-        if failed:
-            outcome = SubmissionOutcome(RunReport(RunStatus.FAILED, "the grader's process for this submission was "
-                                                                    "killed or crashed."), {})
+            return graded, None
+        return graded, self.job(sub, self.extracted(sub))
+
+    @staticmethod
+    def extracted(sub: Submission) -> list:
+        return [extract(sub.nb, e.id, e.function) for e in _exercises(sub.notebook)]
+
+    def finish(self, sub: Submission, graded: Graded, outcome: SubmissionOutcome | None,
+               failure: RunReport | None = None) -> Graded:
+        """Fill in the row from the supervisor's ``outcome`` (None: it gave none; ``failure`` says why)."""
+        exercises, extracted = _exercises(sub.notebook), self.extracted(sub)
+        died = outcome is None
+        if died:
+            failure = failure or RunReport(RunStatus.FAILED, "the grader's process for this submission was "
+                                                             "killed or crashed.")
+            outcome = SubmissionOutcome(failure, {})
         graded.run = outcome.run
         for entry, ex in zip(exercises, extracted):
             if ex.status:
                 got = ExerciseOutcome(ex.status, ex.message, ex.hint, code=ex.code)
+            elif died and failure.status == RunStatus.DIED:  # it killed every worker it ran on
+                got = ExerciseOutcome(Status.ERROR, "the grading process died each time this submission was "
+                                      "graded, so its exercises could not be checked.",
+                                      "Look for code that uses a lot of memory or crashes Python; run "
+                                      "`vae-course check` on your notebook.", code=Code.STOPPED)
             else:
                 got = outcome.exercises.get(entry.id) or ExerciseOutcome(
                     Status.ERROR, "the grader could not check this exercise (its process was killed or crashed).",
@@ -179,7 +227,7 @@ class Batch:
                 entry.id, entry.title, entry.function, entry.points if got.status == Status.PASSED else 0,
                 entry.points, got.status, got.message, got.hint, code=got.code or str(got.status),
                 checks=list(got.checks), notes=([ex.note] if ex.note else []) + list(got.notes)))
-        return graded, failed
+        return graded
 
     def close(self) -> None:
         remove_tree(self.workdir)  # with what a killed supervisor left behind
@@ -255,11 +303,25 @@ def prepare(paths, options: Options, *, roster: Roster | None = None, only=()) -
 # --------------------------------------------------------------------------- step 2: grade
 
 
-def grade_prepared(prepared: Prepared, options: Options, progress: bool = False) -> list[Graded]:
-    """Grade the submissions of :func:`prepare`; raises :class:`GradingError` if the grader's files changed."""
+def grade_prepared(prepared: Prepared, options: Options, progress: bool = False,
+                   scheduler: str | None = None) -> list[Graded]:
+    """Grade the submissions of :func:`prepare`; raises :class:`GradingError` if the grader's files changed.
+
+    With ``scheduler`` (a Dask scheduler's address, a scheduler file, or ``"local"``) each submission
+    is graded as one task on a Dask cluster (:mod:`~vae_course.grading.cluster`) instead of here.
+    """
     subs = prepared.subs
     before = grader_digests({s.notebook for s in subs}, prepared.registry)
     batch = Batch(options)
+    if scheduler:
+        from .cluster import grade_on_cluster
+
+        try:
+            graded = grade_on_cluster(batch, subs, scheduler, progress)
+        finally:
+            batch.close()
+        _check_unchanged(before, subs, prepared)
+        return report.sorted_graded(graded)
     graded, retry = [], []
     from tqdm.auto import tqdm
 
@@ -283,12 +345,16 @@ def grade_prepared(prepared: Prepared, options: Options, progress: bool = False)
     finally:
         bar.close()
         batch.close()
+    _check_unchanged(before, subs, prepared)
+    return report.sorted_graded([g for _, g in graded])
+
+
+def _check_unchanged(before: dict, subs: list[Submission], prepared: Prepared) -> None:
     after = grader_digests({s.notebook for s in subs}, prepared.registry)
     changed = [f for f, digest in after.items() if before.get(f) != digest]
     if changed:
         raise GradingError("the grader's own files changed during grading (a submission may have edited them): "
                            + ", ".join(changed) + ". Restore them (e.g. git checkout) and grade again.")
-    return report.sorted_graded([g for _, g in graded])
 
 
 # --------------------------------------------------------------------------- step 3: complete

@@ -48,13 +48,17 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
                    help="an extra Python file of @exercise checks (may be repeated)")
     p.add_argument("--no-execute", action="store_true",
                    help="only check the exercises; do not run the whole notebook (faster, less feedback)")
+    p.add_argument("--allow-reference-calls", action="store_true",
+                   help="accept answers that call the course's own reference of the exercise (e.g. "
+                        "vae_course.latent.slerp in Exercise 5.2); by default such an answer scores 0")
 
 
 def _options(args, workers=None, all_attempts=False) -> Options:
     given = {"timeout": args.timeout, "notebook_timeout": args.notebook_timeout, "memory_gib": args.memory,
              "workers": workers}
     return Options(**{k: v for k, v in given.items() if v is not None}, execute=not args.no_execute,
-                   notebook=args.notebook, checks_files=tuple(args.checks), all_attempts=all_attempts)
+                   notebook=args.notebook, checks_files=tuple(args.checks), all_attempts=all_attempts,
+                   allow_reference_calls=args.allow_reference_calls)
 
 
 def _error(err) -> int:
@@ -88,6 +92,10 @@ def _grade(args) -> int:
 
     try:
         options = _options(args, args.workers, args.all_attempts)               # 1. every number
+        if args.scheduler:
+            from .cluster import check_scheduler
+
+            check_scheduler(args.scheduler)
         outputs = OutputPaths.plan(args.out, args.feedback)                       # 2. every path
         outputs.check(args.submissions)
         roster = Roster.read(args.roster) if args.roster else None                # 3. the class list
@@ -112,7 +120,7 @@ def _grade(args) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # stopped by a scheduler: clean up as for Ctrl-C
     become_subreaper()  # orphans of a grading process that was killed come to us ...
     try:
-        graded = grade_prepared(prepared, options, progress=True)                # 7. grade
+        graded = grade_prepared(prepared, options, progress=True, scheduler=args.scheduler)  # 7. grade
     except GradingError as err:
         return _error(err)
     except KeyboardInterrupt:
@@ -195,6 +203,10 @@ def add_commands(subparsers) -> None:
                    help="grade every attempt of a student at a notebook (default: only the latest)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="submissions graded at once (default: the number of CPU cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a Dask cluster, one task per submission: a scheduler address "
+                        "(tcp://HOST:8786), a scheduler file, or 'local' for a cluster of --workers processes "
+                        "here (see docs/teaching.md)")
     _add_limits(p)
     p.set_defaults(run=_grade)
 

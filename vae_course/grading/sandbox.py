@@ -42,6 +42,7 @@ _PASS_THROUGH = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "PYTHON
                  "CONDA_PREFIX", "SYSTEMROOT", "VAE_COURSE_DATA", "VAE_COURSE_DEVICE", "CUDA_VISIBLE_DEVICES")
 
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 
 
@@ -127,6 +128,15 @@ def _prctl(option: int, value: int) -> bool:
 def become_subreaper() -> bool:
     """Adopt orphaned descendants (Linux): daemonised student processes stay our descendants."""
     return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def die_with_parent(signum: int) -> bool:
+    """Get ``signum`` when the process (thread) that started us dies (Linux).
+
+    The supervisor asks for SIGTERM and then kills what it started: a grader or Dask worker that
+    is killed mid-task leaves no kernel or checker running.
+    """
+    return _prctl(_PR_SET_PDEATHSIG, int(signum))
 
 
 def hide_from_same_user() -> bool:

@@ -45,8 +45,8 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from . import integrity
 from .protocol import (CellError, CellTime, CheckerTask, Code, ExerciseOutcome, RunReport, RunStatus, Status,
                        SubmissionOutcome, SupervisorJob, first_line)
-from .sandbox import (MARKER, become_subreaper, clean_env, hide_from_same_user, kill_descendants, kill_marked,
-                      remove_tree)
+from .sandbox import (MARKER, become_subreaper, clean_env, die_with_parent, hide_from_same_user, kill_descendants,
+                      kill_marked, remove_tree)
 
 STARTUP_S = 180        # allowed for starting a kernel or the checker (importing torch on a busy machine)
 GRACE_S = 15           # at most this on top of a time limit before the checker process is killed
@@ -232,7 +232,7 @@ def check_exercises(job: SupervisorJob, root: Path, marker: str) -> dict[str, Ex
         cwd.mkdir()
         nonce = integrity.nonce()
         task = CheckerTask(nonce=nonce, timeout=timeout, memory=job.memory, checks_files=job.checks_files,
-                           exercises=pending)
+                           exercises=pending, allow_reference_calls=job.allow_reference_calls)
         proc = subprocess.Popen([sys.executable, "-m", "vae_course.grading.checker"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd,
                                 env=clean_env(home, marker, job.threads), start_new_session=True)
@@ -320,7 +320,13 @@ def supervise(job: SupervisorJob) -> SubmissionOutcome:
         remove_tree(root)
 
 
+def _parent_died(signum, frame):
+    raise SystemExit(1)  # supervise()'s clean-up runs: everything it started is killed, its files removed
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _parent_died)
+    die_with_parent(signal.SIGTERM)
     job = SupervisorJob.from_json(json.loads(sys.stdin.buffer.read().decode("utf-8")))
     results = os.fdopen(os.dup(1), "w", encoding="utf-8")
     devnull = os.open(os.devnull, os.O_RDWR)
