@@ -30,7 +30,7 @@ def with_sqrt_of_exp(mu, logvar):
 def test_reparameterize_correct_variants_pass(fn):
     result = checks.reparameterize(fn)
     assert result.passed, result.text()
-    assert "std of z = exp(logvar / 2)" in result.text()
+    assert "std of z = exp(logvar / 2)" in result.checks
 
 
 MISTAKES_31 = {
@@ -136,7 +136,7 @@ def score_with_baseline(f, mu, log_sigma, n_samples):
 def test_score_function_correct_variants_pass(fn):
     result = checks.score_function_gradient(fn)
     assert result.passed, result.text()
-    assert "non-differentiable" in result.text()
+    assert any("non-differentiable" in done for done in result.checks)
 
 
 def pathwise(f, mu, log_sigma, n_samples):

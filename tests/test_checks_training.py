@@ -50,7 +50,7 @@ def with_bce_sum_and_zero_grad_at_the_end(model, optimizer, x):
 def test_training_step_correct_variants_pass(fn):
     result = checks.training_step(fn)
     assert result.passed, result.text()
-    assert "gradients reset between steps" in result.text()
+    assert "gradients reset between steps" in result.checks
 
 
 def make_step(zero_grad=True, step=True, backward=True, sign=1.0, reduce="mean", kl=True, recon="bce",

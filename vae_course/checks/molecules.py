@@ -158,7 +158,9 @@ def _gradient_of(out: torch.Tensor, logits: torch.Tensor) -> torch.Tensor | None
           contract="sequence_log_likelihood(logits: (B, L, V), targets: (B, L) int64, pad_index: int) -> (B,): "
                    "log p(x|z) = sum over the positions t with targets[b, t] != pad_index of "
                    "log softmax(logits[b, t])[targets[b, t]]; logits[:, t] predicts targets[:, t] (no shift); "
-                   "<eos> is a real token; summed, not averaged; <= 0; finite for logits of +-300")
+                   "<eos> is a real token; summed, not averaged; <= 0; finite for logits of +-300",
+          verified="the `(B,)` log-likelihoods match the reference, skip pad_index and stay finite for logits of "
+                   "+-300.")
 def sequence_log_likelihood(fn, check):
     logits, targets = _inputs(hard=False)
     out = check.tensor(_call(check, logits, targets, 0), like=logits)

@@ -104,7 +104,9 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-3, atol: float = 1
                    "zero the gradients, run model(x) once -> (logits, mu, logvar), recon = -(Bernoulli "
                    "log-likelihood summed over pixels) averaged over the batch, kl = KL(q(z|x) || N(0, I)) averaged "
                    "over the batch, loss = recon + kl (the negative ELBO, minimised), backward, optimizer step; "
-                   "values are floats or 0-dim tensors")
+                   "values are floats or 0-dim tensors",
+          verified="one step returns loss = recon + kl (the negative ELBO), updates the parameters and resets "
+                   "gradients.")
 def training_step(fn, t):
     ref_outs, ref_params = _run(_variant_step)
     outs, params = [], [ref_params[0]]
@@ -224,7 +226,8 @@ def _recording_vae(seed: int = 0) -> _RecordingVAE:
           title="decode codes drawn from the prior N(0, I)",
           contract="sample_from_prior(model, n: int) -> (n, 784) pixel probabilities in [0, 1]: draw z of shape "
                    "(n, model.latent_dim) from N(0, I), decode it with model.decode(z) (logits) and apply "
-                   "torch.sigmoid")
+                   "torch.sigmoid",
+          verified="the `(n, 784)` samples are probabilities decoded from codes drawn from N(0, I).")
 def sample_from_prior(fn, t):
     model = _recording_vae()
     out = t.call(model, 5)

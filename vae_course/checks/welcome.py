@@ -7,7 +7,8 @@ from ._core import Mistake, exercise
 
 @exercise("0.1", "00_welcome", "average_image", points=1,
           title="the average image of a batch",
-          contract="average_image(images: (B, 784) in [0, 1]) -> (784,): the pixel-wise mean over the batch")
+          contract="average_image(images: (B, 784) in [0, 1]) -> (784,): the pixel-wise mean over the batch",
+          verified="the `(784,)` result is the pixel-wise mean over the batch.")
 def average_image(fn, t):
     images = torch.rand(6, 784)
     out = t.tensor(t.call(images), like=images)
