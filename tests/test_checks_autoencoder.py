@@ -82,7 +82,7 @@ MSE_CORRECT = {
 
 @pytest.mark.parametrize("name", MSE_CORRECT)
 def test_mse_correct_variants_pass(name):
-    result = checks.mse_loss(MSE_CORRECT[name])
+    result = checks.mse_loss(MSE_CORRECT[name], allow_reference_calls=True)
     assert result.status == STATUS_PASSED, result.text()
 
 

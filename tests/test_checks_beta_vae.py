@@ -9,7 +9,8 @@ from vae_course import checks, diagnostics
 
 
 def run(check, fn, **kwargs):
-    result = check(fn, **kwargs)
+    """Run a check; answers built on the package's references are allowed (delegation: test_checks_integrity)."""
+    result = check(fn, **{"allow_reference_calls": True, **kwargs})
     return result, result.text()
 
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import losses
+from .grading.integrity import reference_implementation
 
 
 # --------------------------------------------------------------------------- corruptions
@@ -51,6 +52,7 @@ def half_mask(which: str = "lower", n: int | None = None) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- scores
 
+@reference_implementation
 @torch.no_grad()
 def anomaly_score(model, x: torch.Tensor) -> torch.Tensor:
     """Mean-code anomaly score per image (deterministic), in nats: (B, 784) -> (B,).
@@ -87,6 +89,7 @@ def roc_auc(normal_scores, anomalous_scores) -> float:
 
 # --------------------------------------------------------------------------- inpainting
 
+@reference_implementation
 @torch.no_grad()
 def inpaint_step(model, x_known: torch.Tensor, mask: torch.Tensor, x_current: torch.Tensor) -> torch.Tensor:
     """One encode-decode step that keeps the known pixels: all (B, 784) -> (B, 784) in [0, 1].
@@ -101,6 +104,7 @@ def inpaint_step(model, x_known: torch.Tensor, mask: torch.Tensor, x_current: to
 
 # --------------------------------------------------------------------------- conditional generation
 
+@reference_implementation
 @torch.no_grad()
 def sample_digit(model, digit: int, n: int) -> torch.Tensor:
     """n images of one chosen digit from a conditional VAE: z ~ N(0, I), probabilities (n, 784).

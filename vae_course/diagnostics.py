@@ -15,6 +15,7 @@ import math
 import torch
 
 from .train import model_mode
+from .grading.integrity import reference_implementation
 
 ACTIVITY_THRESHOLD = 0.01  # Burda et al. (2015): a unit is active when Cov_x(E_q[z_u]) > 0.01
 
@@ -36,6 +37,7 @@ def encode_dataset(model, data, batch_size: int = 1000) -> tuple[torch.Tensor, t
     return torch.cat(mus), torch.cat(logvars)
 
 
+@reference_implementation
 def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(q(z_j|x) || N(0, 1)) for each latent dimension j, averaged over the batch: (N, D) -> (D,).
 
@@ -44,6 +46,7 @@ def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)
 
 
+@reference_implementation
 def activity(mu: torch.Tensor) -> torch.Tensor:
     """A_u = Var_x(E_q[z_u | x]) for each dimension u: posterior means mu (N, D) -> (D,).
 
@@ -52,11 +55,13 @@ def activity(mu: torch.Tensor) -> torch.Tensor:
     return mu.var(dim=0)
 
 
+@reference_implementation
 def active_units(mu: torch.Tensor, threshold: float = ACTIVITY_THRESHOLD) -> int:
     """How many latent dimensions have activity A_u > threshold (Burda et al. 2015): mu (N, D) -> int."""
     return int((activity(mu) > threshold).sum())
 
 
+@reference_implementation
 def iwae_bound(log_weights: torch.Tensor) -> torch.Tensor:
     """The importance-weighted bound log (1/K) sum_k w_k from log-weights (B, K) -> (B,), computed stably.
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import torch
+from .grading.integrity import reference_implementation
 
 METHODS = ("pathwise", "score", "score+baseline")
 
@@ -38,6 +39,7 @@ def pathwise_terms(f: Callable, mu: torch.Tensor, sigma: torch.Tensor, eps: torc
     return grad
 
 
+@reference_implementation
 def score_terms(f: Callable, mu: torch.Tensor, sigma: torch.Tensor, eps: torch.Tensor,
                 baseline: float | torch.Tensor = 0.0) -> torch.Tensor:
     """Per-sample score-function gradients (f(z) - b) * (z - mu) / sigma^2: eps (..., D) -> (..., D).
@@ -50,6 +52,7 @@ def score_terms(f: Callable, mu: torch.Tensor, sigma: torch.Tensor, eps: torch.T
         return values.unsqueeze(-1) * (z - mu) / sigma.pow(2)
 
 
+@reference_implementation
 def gradient_estimates(f: Callable, mu: torch.Tensor, sigma: torch.Tensor, n_samples: int, repeats: int = 1,
                        method: str = "pathwise", baseline: float | torch.Tensor = 0.0,
                        generator: torch.Generator | None = None) -> torch.Tensor:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from .train import model_mode
+from .grading.integrity import reference_implementation
 
 # slerp falls back to lerp where sin(angle) is below this (nearly parallel or anti-parallel codes)
 PARALLEL_EPS = 1e-4
@@ -64,6 +65,7 @@ def as_time(t, like: torch.Tensor) -> torch.Tensor:
     return t.reshape(-1, *([1] * like.dim()))
 
 
+@reference_implementation
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t) -> torch.Tensor:
     """Linear interpolation (1 - t) z0 + t z1 (reference for exercise 5.1).
 
@@ -74,6 +76,7 @@ def lerp(z0: torch.Tensor, z1: torch.Tensor, t) -> torch.Tensor:
     return (1 - t) * z0 + t * z1
 
 
+@reference_implementation
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t, eps: float = PARALLEL_EPS) -> torch.Tensor:
     """Spherical linear interpolation (Shoemake 1985) of the codes themselves (reference for exercise 5.2).
 
@@ -96,6 +99,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t, eps: float = PARALLEL_EPS) -> t
 
 # --------------------------------------------------------------------------- attributes
 
+@reference_implementation
 def attribute_vector(z_with: torch.Tensor, z_without: torch.Tensor) -> torch.Tensor:
     """Mean code of the images with an attribute minus that of the images without (reference for 5.3).
 

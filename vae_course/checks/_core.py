@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
-import html
 import importlib.util
 import inspect
 import os
-import re
 import signal
 import sys
 import threading
@@ -40,6 +38,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..grading import integrity
 from ..grading.protocol import Code, ExerciseOutcome, Status, describe_error, slug
 
 DEFAULT_TIMEOUT = 10.0  # seconds per check
@@ -57,8 +56,6 @@ class Exercise:
     students, see docs/authoring-exercises.md). ``uses`` lists the ids of earlier exercises
     whose functions this one calls: its check runs the student's function with *their
     references* in place (:func:`injected_references`), so each exercise is graded on its own.
-    ``verified`` is the one sentence a passing check shows: what the check verified, in the
-    contract's vocabulary (a test keeps it within two lines of 100 columns).
     """
 
     id: str            # "2.1" - notebook 02, first exercise
@@ -70,7 +67,7 @@ class Exercise:
     body: Callable = field(repr=False, compare=False)
     reference: Callable | str | None = field(default=None, repr=False, compare=False)
     uses: tuple = ()
-    verified: str = ""
+    delegates: tuple = ()  # dotted names of the package's references that do this exercise's work
 
     def reference_function(self) -> Callable | None:
         """The reference implementation, or None if there is none (or it is hidden from this copy)."""
@@ -183,63 +180,28 @@ class Result:
     def points(self) -> int:
         return self.exercise.points if self.passed else 0
 
-    @property
-    def headline(self) -> str:
-        """The result in one sentence after the status word: what passed, or what is wrong."""
-        if self.passed and self.code == Code.CHECKED_IN_PART:
-            return "checked so far: " + "; ".join(self.checks) + "."
-        if self.passed:
-            return self.exercise.verified or ("checked: " + "; ".join(self.checks) + ".")
-        if self.code == Code.NOT_ANSWERED:
-            return NOT_ANSWERED_TEXT
-        return self.message
-
     def text(self) -> str:
-        """The plain-text display (terminals, logs, ``repr``): status word, exercise, message, hint."""
-        lines = [f"[{self.status}] Exercise {self.exercise.id} ({self.exercise.function}): {self.headline}"]
-        if not self.passed and self.code != Code.NOT_ANSWERED:
-            if self.hint:
-                lines.append(f"   Hint: {self.hint}")
-            if self.checks:
-                lines.append("   Already fine: " + "; ".join(self.checks) + ".")
-        return "\n".join(lines + [f"   Note: {note}" for note in self.notes])
+        head = f"Exercise {self.exercise.id} ({self.exercise.function})"
+        notes = [f"   Note: {note}" for note in self.notes]
+        if self.passed:
+            return "\n".join([f"{Status.PASSED.symbol} {head} passed. Checked: " + "; ".join(self.checks) + "."]
+                             + notes)
+        if self.code == Code.NOT_ANSWERED:
+            return (f"⏳ {head} is not answered yet: replace `raise NotImplementedError(...)` "
+                    "with your code, run the cell, then run this check again.")
+        lines = [f"{self.status.symbol} {head}: {self.message}"]
+        if self.hint:
+            lines.append(f"   Hint: {self.hint}")
+        if self.checks:
+            lines.append("   Already fine: " + "; ".join(self.checks) + ".")
+        return "\n".join(lines + notes)
 
     def __repr__(self) -> str:
         return self.text()
 
-    def _repr_html_(self) -> str:
-        """The display in Jupyter: a coloured status word (no emoji font needed), text that wraps
-        between words, code in monospace and the "already fine" list folded in ``<details>``.
-
-        Colours come from JupyterLab's theme variables, with fallbacks for classic Notebook and
-        VS Code; the status word is white on its colour, readable on light and dark themes.
-        """
-        colour = _STATUS_COLOURS.get(self.status, _STATUS_COLOURS[Status.ERROR])
-        head = (f'<span class="vae-check-status" style="display:inline-block;padding:0 0.5em;'
-                f'border-radius:3px;background:{colour};color:#fff;font-weight:bold;'
-                f'text-transform:uppercase;letter-spacing:0.03em">{self.status}</span> '
-                f'<strong>Exercise {html.escape(self.exercise.id)}</strong> '
-                f'(<code>{html.escape(self.exercise.function)}</code>): {_inline_html(self.headline)}')
-        parts = [f'<div class="vae-check-headline">{head}</div>']
-        if not self.passed and self.code != Code.NOT_ANSWERED:
-            if self.hint:
-                parts.append(f'<div class="vae-check-hint"><strong>Hint:</strong> {_inline_html(self.hint)}</div>')
-            if self.checks:
-                items = "".join(f"<li>{_inline_html(c)}</li>" for c in self.checks)
-                parts.append(f'<details class="vae-check-fine"><summary>Already fine ({len(self.checks)})</summary>'
-                             f'<ul style="margin:0.2em 0">{items}</ul></details>')
-        parts += [f'<div class="vae-check-note"><em>Note:</em> {_inline_html(n)}</div>' for n in self.notes]
-        return (f'<div class="vae-check vae-check-{self.status}" style="border-left:4px solid {colour};'
-                'padding:0.3em 0.7em;max-width:100%;box-sizing:border-box;white-space:normal;'
-                'overflow-wrap:break-word;word-break:normal;line-height:1.5;'
-                'color:var(--jp-content-font-color1, inherit);'
-                'font-family:var(--jp-content-font-family, system-ui, sans-serif)">' + "".join(parts) + "</div>")
-
     def outcome(self) -> ExerciseOutcome:
         """The result as the grader records it."""
         message, hint = self.message, self.hint
-        if self.passed and not message:
-            message = self.headline
         if self.code == Code.NOT_ANSWERED:
             message = "not answered yet: the function still raises NotImplementedError."
             hint = "Replace `raise NotImplementedError(...)` with your code."
@@ -249,28 +211,6 @@ class Result:
     def to_dict(self) -> dict:
         return {"exercise": self.exercise.id, "function": self.exercise.function, "points": self.points,
                 "max_points": self.exercise.points, **self.outcome().to_json()}
-
-
-NOT_ANSWERED_TEXT = ("not answered yet: replace `raise NotImplementedError(...)` with your code, "
-                     "run the cell, then run this check again.")
-
-# Status colours: JupyterLab's theme variables, with fallbacks for other front-ends (a white
-# word on each of them stays readable on light and dark backgrounds).
-_STATUS_COLOURS = {
-    Status.PASSED: "var(--jp-success-color1, #388e3c)",
-    Status.FAILED: "var(--jp-error-color1, #d32f2f)",
-    Status.ERROR: "var(--jp-error-color0, #b71c1c)",
-    Status.TIMEOUT: "var(--jp-warn-color1, #e65100)",
-    Status.MISSING: "var(--jp-warn-color1, #e65100)",
-    Status.INVALID: "var(--jp-error-color0, #b71c1c)",
-}
-
-_BACKTICKS = re.compile(r"`([^`]+)`")
-
-
-def _inline_html(text: str) -> str:
-    """Escape ``text`` for HTML and set its `backticked` code in monospace."""
-    return _BACKTICKS.sub(lambda m: f"<code>{m.group(1)}</code>", html.escape(text, quote=False))
 
 
 @contextmanager
@@ -328,7 +268,8 @@ class InjectedReference:
     def __call__(self, *args, **kwargs):
         token = _INJECTED_CALL.set(self)
         try:
-            return self.reference(*args, **kwargs)
+            with integrity.unwatched():  # the check put it here: never counted as the student's delegation
+                return self.reference(*args, **kwargs)
         finally:
             _INJECTED_CALL.reset(token)
 
@@ -393,10 +334,12 @@ class Checker:
     the body checked itself.
     """
 
-    def __init__(self, fn: Callable, exercise: Exercise):
+    def __init__(self, fn: Callable, exercise: Exercise, *, allow_reference_calls: bool = False):
         self.fn = fn
         self.exercise = exercise
         self.passed: list[str] = []
+        self.allow_reference_calls = allow_reference_calls
+        self.reference_calls: list[str] = []  # the exercise's references the student's function called
 
     # -- calling student code -------------------------------------------------------------
     def call(self, *args, **kwargs):
@@ -409,7 +352,8 @@ class Checker:
         args = tuple((a.clone() if a.requires_grad else a.detach().clone()) if isinstance(a, torch.Tensor) else a
                      for a in args)
         try:
-            return self.fn(*args, **kwargs)
+            with integrity.watch_reference_calls() as calls:
+                out = self.fn(*args, **kwargs)
         except NotImplementedError:
             raise _NotImplementedYet() from None
         except _TimedOut:
@@ -420,6 +364,26 @@ class Checker:
         except Exception as err:
             raise FunctionRaised(f"your function raised {describe_error(err)}{_where(err)}.",
                                  "Run it on a small input in a cell of its own to see the full error.") from None
+        self._delegation(calls)
+        return out
+
+    def _delegation(self, calls: list[str]) -> None:
+        """Fail when the student's function called one of the exercise's own references (delegation).
+
+        ``calls`` are the references it called, however it reached them (an import, ``getattr``,
+        ``importlib``); references the check injected for dependent exercises are not in it.
+        With ``allow_reference_calls`` (the teacher's ``--allow-reference-calls``) they are
+        only remembered, for a note.
+        """
+        used = [name for name in dict.fromkeys(calls) if name in self.exercise.delegates]
+        if not used:
+            return
+        if self.allow_reference_calls:
+            self.reference_calls += [name for name in used if name not in self.reference_calls]
+            return
+        raise CheckFailed(f"you called `{used[0]}`, the course's own answer to this exercise - write it yourself.",
+                          "Implement the formula with torch operations; the package's reference is for comparing "
+                          "after your own version passes.", code=Code.CALLED_REFERENCE)
 
     def ok(self, what: str) -> None:
         """Record a property that held (listed in the passing message)."""
@@ -454,18 +418,14 @@ class Checker:
 
     def shape(self, out: torch.Tensor, expected: Sequence[int], names: Sequence[str], what: str = "the result",
               hint: str = "") -> None:
-        """Exact shape, naming the dimensions as the contracts do: "expected (B=4,), got (4, 2)".
-
-        ``names`` may be the contracts' letters (``"B"``, ``"D"``) or words (``"batch"``,
-        ``"latent"``, ``"pixels"``, ``"time"``), which are shown as ``B``, ``D``, ``784``, ``T``.
-        """
-        names = [contract_name(n) for n in names]
+        """Exact shape, naming the dimensions: "expected (batch=4,), got (4, 2)"."""
         if tuple(out.shape) != tuple(expected):
-            dims = ", ".join(n if n == str(s) else f"{n}={s}" for n, s in zip(names, expected))
-            raise CheckFailed(f"{what} has the wrong shape: expected `({dims}{',' if len(expected) == 1 else ''})`, "
-                              f"got `{tuple(out.shape)}`.",
+            dims = ", ".join(f"{n}={s}" for n, s in zip(names, expected))
+            if len(expected) == 1:
+                dims += ","
+            raise CheckFailed(f"{what} has the wrong shape: expected ({dims}), got {tuple(out.shape)}.",
                               hint or "Check which dimensions you sum or average over.", code=Code.WRONG_SHAPE)
-        self.ok(f"shape `({', '.join(names)}{',' if len(names) == 1 else ''})`")
+        self.ok(f"shape ({', '.join(names)})" if names else "shape ()")
 
     def finite(self, out: torch.Tensor, what: str = "the result", hint: str = "") -> None:
         """No NaN or inf anywhere in ``out``."""
@@ -502,45 +462,14 @@ class Checker:
         mistake = match_mistake(actual, mistakes, atol=atol, rtol=rtol)
         if mistake is not None:
             raise mistake.failure(what)
-        raise CheckFailed(f"{what} do not match the reference{mismatch_detail(actual, expected)}.",
+        try:
+            torch.testing.assert_close(actual, expected, atol=atol, rtol=rtol)
+            detail = ""
+        except AssertionError as err:
+            detail = " " + " ".join(str(err).split("\n")[1:3]).strip()
+        raise CheckFailed(f"{what} do not match the reference.{detail}".rstrip(),
                           hint or "Compare your formula with the one in the markdown above, term by term.",
                           code=Code.WRONG_VALUES)
-
-
-#: The contracts' names of dimensions, for check bodies that name them in words.
-CONTRACT_NAMES = {"batch": "B", "latent": "D", "pixels": "784", "time": "T"}
-
-
-def contract_name(name: str) -> str:
-    """The contract's name of a dimension: ``"batch"`` -> ``"B"``; other names unchanged."""
-    return CONTRACT_NAMES.get(name, name)
-
-
-def _number(value: float) -> str:
-    return f"{value:.6g}"
-
-
-def mismatch_detail(actual: torch.Tensor, expected: torch.Tensor) -> str:
-    """Where wrong values differ most: ``": the largest difference is 0.5 at [2] (expected 1.5, got 1)"``.
-
-    The index is in the result's own dimensions, so ``[2]`` of a ``(B,)`` result is example 2.
-    Different shapes, NaN and inf are said as such. Empty for equal tensors.
-    """
-    if actual.shape != expected.shape:
-        return f": got shape `{tuple(actual.shape)}`, the reference has `{tuple(expected.shape)}`"
-    actual, expected = actual.detach().double().cpu(), expected.detach().double().cpu()
-    if actual.numel() == 0:
-        return ""
-    diff = (actual - expected).abs()
-    diff = torch.where(torch.isnan(diff), torch.full_like(diff, float("inf")), diff)
-    flat = int(torch.argmax(diff))
-    index = [int(i) for i in np.unravel_index(flat, tuple(actual.shape))] if actual.dim() else []
-    where = f" at `[{', '.join(map(str, index))}]`" if index else ""
-    got, want = actual.reshape(-1)[flat].item(), expected.reshape(-1)[flat].item()
-    wrong = int((~torch.isclose(actual, expected, rtol=1e-4, atol=1e-4)).sum())
-    count = f"{wrong} of {actual.numel()} values differ; " if actual.numel() > 1 else ""
-    size = "" if not np.isfinite(got) else f" {_number(abs(got - want))}"
-    return f": {count}the largest difference is{size}{where} (expected {_number(want)}, got {_number(got)})"
 
 
 @dataclass
@@ -579,27 +508,32 @@ def match_mistake(actual: torch.Tensor, mistakes: Sequence[Mistake], atol: float
 
 
 def exercise(id: str, notebook: str, function: str, title: str, contract: str, points: int = 1, *,
-             reference: Callable | str | None = None, uses: Sequence[str] = (), verified: str = ""):
+             reference: Callable | str | None = None, uses: Sequence[str] = (),
+             delegates: Sequence[Callable | str] = ()):
     """Register a check body ``body(fn, check)`` and return the student-facing check function.
 
     ``id`` ("2.1"), ``notebook`` (the notebook's file stem), ``function`` (the name the student
     defines), ``title`` and ``contract`` (shown in feedback), ``points``. ``reference``: the
     reference implementation (or the name of a function in this module); ``uses``: ids of
     earlier exercises whose functions this one calls - the check then runs with their
-    references (see :func:`injected_references`); ``verified``: the sentence shown when the
-    check passes (what it verified, at most two lines of 100 columns). See
+    references (see :func:`injected_references`); ``delegates``: the package's reference
+    implementations (functions marked with
+    :func:`~vae_course.grading.integrity.reference_implementation`, or their dotted names) that
+    do this exercise's work - an answer that calls one fails (see :meth:`Checker.call`). See
     docs/authoring-exercises.md.
     """
 
     def register(body: Callable):
         entry = Exercise(id=id, notebook=notebook, function=function, title=title, contract=contract,
-                         points=points, body=body, reference=reference, uses=tuple(uses), verified=verified)
+                         points=points, body=body, reference=reference, uses=tuple(uses),
+                         delegates=tuple(getattr(d, "reference_name", d) for d in delegates))
         if id in REGISTRY and REGISTRY[id].body.__qualname__ != body.__qualname__:
             raise ValueError(f"Exercise id {id} registered twice.")
         REGISTRY[id] = entry
 
-        def check(fn: Callable, timeout: float | None = DEFAULT_TIMEOUT) -> Result:
-            return run_check(entry, fn, timeout=timeout)
+        def check(fn: Callable, timeout: float | None = DEFAULT_TIMEOUT, *, allow_reference_calls: bool = False
+                  ) -> Result:
+            return run_check(entry, fn, timeout=timeout, allow_reference_calls=allow_reference_calls)
 
         check.__name__ = function
         check.__qualname__ = function
@@ -610,12 +544,17 @@ def exercise(id: str, notebook: str, function: str, title: str, contract: str, p
     return register
 
 
-def run_check(entry: Exercise, fn: Callable, timeout: float | None = DEFAULT_TIMEOUT) -> Result:
-    """Run one exercise's check on ``fn``; never raises (except KeyboardInterrupt from the user)."""
+def run_check(entry: Exercise, fn: Callable, timeout: float | None = DEFAULT_TIMEOUT, *,
+              allow_reference_calls: bool = False) -> Result:
+    """Run one exercise's check on ``fn``; never raises (except KeyboardInterrupt from the user).
+
+    An answer that calls the exercise's own reference (``entry.delegates``) fails with code
+    ``called-reference``, unless ``allow_reference_calls`` (then a note says which it called).
+    """
     if not callable(fn):
         return Result(entry, Status.ERROR, f"expected your function `{entry.function}`, got a {type(fn).__name__}.",
                       f"Pass the function itself: checks.{entry.function}({entry.function}).", code=Code.NOT_CALLABLE)
-    checker = Checker(fn, entry)
+    checker = Checker(fn, entry, allow_reference_calls=allow_reference_calls)
     notes: list = []
     grad_mode = torch.is_grad_enabled()
     with torch.random.fork_rng(devices=[]):  # the check's seed never changes the notebook's random stream
@@ -623,9 +562,11 @@ def run_check(entry: Exercise, fn: Callable, timeout: float | None = DEFAULT_TIM
         try:
             with injected_references(entry, fn) as notes, time_limit(timeout):
                 entry.body(fn, checker)
+            notes += [f"it calls `{name}`, the course's own answer (allowed by your teacher)."
+                      for name in checker.reference_calls]
             return Result(entry, Status.PASSED, checks=checker.passed, notes=notes)
         except _NotImplementedYet:
-            return Result(entry, Status.FAILED, NOT_ANSWERED_TEXT, code=Code.NOT_ANSWERED)
+            return Result(entry, Status.FAILED, "not answered yet.", code=Code.NOT_ANSWERED)
         except HiddenCheck:
             return Result(entry, Status.PASSED, checks=checker.passed, code=Code.CHECKED_IN_PART,
                           notes=notes + ["this copy of the check only tests some properties; your teacher's "

@@ -60,8 +60,9 @@ def load_function(exercise: ExerciseJob, timeout: float):
     return namespace.get(exercise.function), problems
 
 
-def grade(exercise: ExerciseJob, entry, timeout: float, memory: int | None, on_loaded=lambda: None) -> ExerciseOutcome:
-    """Load one exercise's code and run its check."""
+def grade(exercise: ExerciseJob, entry, timeout: float, memory: int | None, on_loaded=lambda: None, *,
+          allow_reference_calls: bool = False) -> ExerciseOutcome:
+    """Load one exercise's code and run its check (``allow_reference_calls``: see :func:`run_check`)."""
     from ..checks._core import _TimedOut, run_check
 
     function = exercise.function
@@ -78,7 +79,7 @@ def grade(exercise: ExerciseJob, entry, timeout: float, memory: int | None, on_l
                                "Run the exercise cell on its own in a fresh kernel and fix the error it shows.",
                                code=Code.NOT_DEFINED)
     try:
-        outcome = run_check(entry, fn, timeout=timeout).outcome()
+        outcome = run_check(entry, fn, timeout=timeout, allow_reference_calls=allow_reference_calls).outcome()
     except BaseException as err:  # noqa: BLE001 - KeyboardInterrupt and friends from student code
         return ExerciseOutcome(Status.ERROR, f"your function raised {describe_error(err)}.",
                                "Exercise functions must return a value, not stop the program.", code=Code.STOPPED)
@@ -124,7 +125,8 @@ def main() -> None:
     for exercise in task.exercises:
         emit("start", exercise.id)
         outcome = grade(exercise, entries[exercise.id], task.timeout, task.memory,
-                        on_loaded=lambda: emit("loaded", exercise.id))
+                        on_loaded=lambda: emit("loaded", exercise.id),
+                        allow_reference_calls=task.allow_reference_calls)
         changed = fingerprint.changes()
         if changed:
             shown = ", ".join(f"`{name}`" for name in changed[:3]) + (", ..." if len(changed) > 3 else "")

@@ -17,6 +17,16 @@ The threats, seen in real classes or tried on purpose by the hostile test suite
   hashes those files before and after the batch; a change stops the run with an error and
   writes nothing.
 
+* **Delegating to the course's own answer** - ``return latent.slerp(z0, z1, t)`` in the
+  slerp exercise, or the same reached indirectly (``getattr(importlib.import_module(...), ...)``).
+  The package's reference implementations are marked with :func:`reference_implementation`:
+  while a check runs the student's function (:func:`watch_reference_calls`, used by
+  ``Checker.call``), every call of one is recorded, however it was reached, and the check
+  fails when the exercise lists it among its references (``--allow-reference-calls`` lets a
+  teacher accept it). References a check itself injects for dependent exercises run
+  :func:`unwatched`, so they never count. Known limit: code that digs the unmarked original
+  out of the wrapper's closure, or calls it from another thread, is not seen.
+
 Overwriting the gradebook or another student's file is answered elsewhere: everything is
 read before anything runs, and the files are written at the very end from results held in
 memory (:mod:`vae_course.grading.batch`).
@@ -25,10 +35,62 @@ memory (:mod:`vae_course.grading.batch`).
 from __future__ import annotations
 
 import builtins
+import contextvars
+import functools
 import hashlib
+import inspect
 import secrets
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
+
+# The reference calls recorded while a check runs a student's function (None: nobody is watching).
+_REFERENCE_CALLS: contextvars.ContextVar = contextvars.ContextVar("vae_course_reference_calls", default=None)
+
+
+def reference_implementation(function: Callable) -> Callable:
+    """Mark ``function`` as the course's reference answer of an exercise (a decorator).
+
+    The returned function behaves exactly like ``function`` (same name, docstring and signature)
+    and, while :func:`watch_reference_calls` is active, records its dotted name
+    (``reference_name``, e.g. ``"vae_course.latent.slerp"``) each time it is called. Outside a
+    check it costs one context-variable lookup per call.
+    """
+    name = f"{function.__module__}.{function.__qualname__}"
+
+    @functools.wraps(function)
+    def recorded(*args, **kwargs):
+        calls = _REFERENCE_CALLS.get()
+        if calls is not None:
+            calls.append(name)
+        return function(*args, **kwargs)
+
+    del recorded.__wrapped__  # the signature stays visible; the unmarked original is not one attribute away
+    recorded.__signature__ = inspect.signature(function)
+    recorded.reference_name = name
+    return recorded
+
+
+@contextmanager
+def watch_reference_calls():
+    """Record the reference implementations called inside the block; yields the list of their names."""
+    calls: list[str] = []
+    token = _REFERENCE_CALLS.set(calls)
+    try:
+        yield calls
+    finally:
+        _REFERENCE_CALLS.reset(token)
+
+
+@contextmanager
+def unwatched():
+    """Stop recording inside the block (a reference the check itself injected is running)."""
+    token = _REFERENCE_CALLS.set(None)
+    try:
+        yield
+    finally:
+        _REFERENCE_CALLS.reset(token)
 
 
 def nonce() -> str:
@@ -51,7 +113,8 @@ class ChecksFingerprint:
         from ..checks import _core
 
         modules = {"builtins": builtins, "torch": torch, "torch.nn.functional": torch.nn.functional,
-                   "torch.testing": torch.testing, "torch.autograd": torch.autograd, "numpy": numpy}
+                   "torch.testing": torch.testing, "torch.autograd": torch.autograd, "numpy": numpy,
+                   "vae_course.grading.integrity": sys.modules[__name__]}
         modules.update({name: module for name, module in sys.modules.items()
                         if name.startswith("vae_course.checks") and module is not None})
         classes = {"torch.Tensor": torch.Tensor, "torch._C.TensorBase": torch._C.TensorBase}

@@ -53,6 +53,7 @@ class Options:
     notebook: str | None = None      # treat every submission as this notebook (file stem)
     checks_files: tuple = ()         # extra check modules (files) defining exercises
     all_attempts: bool = False       # grade every attempt, not only the latest
+    allow_reference_calls: bool = False  # accept answers that call the course's own reference of the exercise
 
     def __post_init__(self):
         object.__setattr__(self, "timeout", check_number(self.timeout, "--timeout", minimum=MIN_SECONDS,

@@ -89,6 +89,7 @@ class Code(StrEnum):
     RECURSION = "recursion"              # ... a RecursionError
     STOPPED = "stopped-the-program"      # SystemExit, KeyboardInterrupt, os._exit, a crash
     TAMPERED = "tampered-with-checks"    # replaced something the checks rely on
+    CALLED_REFERENCE = "called-reference"  # delegated to the course's own answer (vae_course.latent.slerp, ...)
     OUT_OF_MEMORY = "out-of-memory"
     TIMED_OUT = "timed-out"
     RETURNED_NONE = "returned-none"
@@ -218,13 +219,15 @@ class CheckerTask(_Message):
     memory: int
     checks_files: list
     exercises: list   # ExerciseJob
+    allow_reference_calls: bool = False  # answers may call the exercise's own reference (--allow-reference-calls)
 
     @classmethod
     def from_json(cls, data) -> "CheckerTask":
         data = _fields(cls, data)
         return cls(nonce=data["nonce"], timeout=float(data["timeout"]), memory=int(data.get("memory") or 0),
                    checks_files=list(data.get("checks_files", [])),
-                   exercises=[ExerciseJob.from_json(e) for e in data.get("exercises", [])])
+                   exercises=[ExerciseJob.from_json(e) for e in data.get("exercises", [])],
+                   allow_reference_calls=bool(data.get("allow_reference_calls", False)))
 
 
 @dataclass
@@ -291,6 +294,7 @@ class SupervisorJob(_Message):
     student_checks: dict          # {module file name: source} put next to the notebook when it runs
     execute: bool
     workdir: str
+    allow_reference_calls: bool = False  # for the checker (see CheckerTask)
 
     @classmethod
     def from_json(cls, data) -> "SupervisorJob":
