@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import html
 import importlib.util
 import inspect
 import os
+import re
 import signal
 import sys
 import threading
@@ -56,6 +58,8 @@ class Exercise:
     students, see docs/authoring-exercises.md). ``uses`` lists the ids of earlier exercises
     whose functions this one calls: its check runs the student's function with *their
     references* in place (:func:`injected_references`), so each exercise is graded on its own.
+    ``verified`` is the one sentence a passing check shows: what the check verified, in the
+    contract's vocabulary (a test keeps it within two lines of 100 columns).
     """
 
     id: str            # "2.1" - notebook 02, first exercise
@@ -67,6 +71,7 @@ class Exercise:
     body: Callable = field(repr=False, compare=False)
     reference: Callable | str | None = field(default=None, repr=False, compare=False)
     uses: tuple = ()
+    verified: str = ""
     delegates: tuple = ()  # dotted names of the package's references that do this exercise's work
 
     def reference_function(self) -> Callable | None:
@@ -180,28 +185,63 @@ class Result:
     def points(self) -> int:
         return self.exercise.points if self.passed else 0
 
-    def text(self) -> str:
-        head = f"Exercise {self.exercise.id} ({self.exercise.function})"
-        notes = [f"   Note: {note}" for note in self.notes]
+    @property
+    def headline(self) -> str:
+        """The result in one sentence after the status word: what passed, or what is wrong."""
+        if self.passed and self.code == Code.CHECKED_IN_PART:
+            return "checked so far: " + "; ".join(self.checks) + "."
         if self.passed:
-            return "\n".join([f"{Status.PASSED.symbol} {head} passed. Checked: " + "; ".join(self.checks) + "."]
-                             + notes)
+            return self.exercise.verified or ("checked: " + "; ".join(self.checks) + ".")
         if self.code == Code.NOT_ANSWERED:
-            return (f"⏳ {head} is not answered yet: replace `raise NotImplementedError(...)` "
-                    "with your code, run the cell, then run this check again.")
-        lines = [f"{self.status.symbol} {head}: {self.message}"]
-        if self.hint:
-            lines.append(f"   Hint: {self.hint}")
-        if self.checks:
-            lines.append("   Already fine: " + "; ".join(self.checks) + ".")
-        return "\n".join(lines + notes)
+            return NOT_ANSWERED_TEXT
+        return self.message
+
+    def text(self) -> str:
+        """The plain-text display (terminals, logs, ``repr``): status word, exercise, message, hint."""
+        lines = [f"[{self.status}] Exercise {self.exercise.id} ({self.exercise.function}): {self.headline}"]
+        if not self.passed and self.code != Code.NOT_ANSWERED:
+            if self.hint:
+                lines.append(f"   Hint: {self.hint}")
+            if self.checks:
+                lines.append("   Already fine: " + "; ".join(self.checks) + ".")
+        return "\n".join(lines + [f"   Note: {note}" for note in self.notes])
 
     def __repr__(self) -> str:
         return self.text()
 
+    def _repr_html_(self) -> str:
+        """The display in Jupyter: a coloured status word (no emoji font needed), text that wraps
+        between words, code in monospace and the "already fine" list folded in ``<details>``.
+
+        Colours come from JupyterLab's theme variables, with fallbacks for classic Notebook and
+        VS Code; the status word is white on its colour, readable on light and dark themes.
+        """
+        colour = _STATUS_COLOURS.get(self.status, _STATUS_COLOURS[Status.ERROR])
+        head = (f'<span class="vae-check-status" style="display:inline-block;padding:0 0.5em;'
+                f'border-radius:3px;background:{colour};color:#fff;font-weight:bold;'
+                f'text-transform:uppercase;letter-spacing:0.03em">{self.status}</span> '
+                f'<strong>Exercise {html.escape(self.exercise.id)}</strong> '
+                f'(<code>{html.escape(self.exercise.function)}</code>): {_inline_html(self.headline)}')
+        parts = [f'<div class="vae-check-headline">{head}</div>']
+        if not self.passed and self.code != Code.NOT_ANSWERED:
+            if self.hint:
+                parts.append(f'<div class="vae-check-hint"><strong>Hint:</strong> {_inline_html(self.hint)}</div>')
+            if self.checks:
+                items = "".join(f"<li>{_inline_html(c)}</li>" for c in self.checks)
+                parts.append(f'<details class="vae-check-fine"><summary>Already fine ({len(self.checks)})</summary>'
+                             f'<ul style="margin:0.2em 0">{items}</ul></details>')
+        parts += [f'<div class="vae-check-note"><em>Note:</em> {_inline_html(n)}</div>' for n in self.notes]
+        return (f'<div class="vae-check vae-check-{self.status}" style="border-left:4px solid {colour};'
+                'padding:0.3em 0.7em;max-width:100%;box-sizing:border-box;white-space:normal;'
+                'overflow-wrap:break-word;word-break:normal;line-height:1.5;'
+                'color:var(--jp-content-font-color1, inherit);'
+                'font-family:var(--jp-content-font-family, system-ui, sans-serif)">' + "".join(parts) + "</div>")
+
     def outcome(self) -> ExerciseOutcome:
         """The result as the grader records it."""
         message, hint = self.message, self.hint
+        if self.passed and not message:
+            message = self.headline
         if self.code == Code.NOT_ANSWERED:
             message = "not answered yet: the function still raises NotImplementedError."
             hint = "Replace `raise NotImplementedError(...)` with your code."
@@ -211,6 +251,28 @@ class Result:
     def to_dict(self) -> dict:
         return {"exercise": self.exercise.id, "function": self.exercise.function, "points": self.points,
                 "max_points": self.exercise.points, **self.outcome().to_json()}
+
+
+NOT_ANSWERED_TEXT = ("not answered yet: replace `raise NotImplementedError(...)` with your code, "
+                     "run the cell, then run this check again.")
+
+# Status colours: JupyterLab's theme variables, with fallbacks for other front-ends (a white
+# word on each of them stays readable on light and dark backgrounds).
+_STATUS_COLOURS = {
+    Status.PASSED: "var(--jp-success-color1, #388e3c)",
+    Status.FAILED: "var(--jp-error-color1, #d32f2f)",
+    Status.ERROR: "var(--jp-error-color0, #b71c1c)",
+    Status.TIMEOUT: "var(--jp-warn-color1, #e65100)",
+    Status.MISSING: "var(--jp-warn-color1, #e65100)",
+    Status.INVALID: "var(--jp-error-color0, #b71c1c)",
+}
+
+_BACKTICKS = re.compile(r"`([^`]+)`")
+
+
+def _inline_html(text: str) -> str:
+    """Escape ``text`` for HTML and set its `backticked` code in monospace."""
+    return _BACKTICKS.sub(lambda m: f"<code>{m.group(1)}</code>", html.escape(text, quote=False))
 
 
 @contextmanager
@@ -418,14 +480,18 @@ class Checker:
 
     def shape(self, out: torch.Tensor, expected: Sequence[int], names: Sequence[str], what: str = "the result",
               hint: str = "") -> None:
-        """Exact shape, naming the dimensions: "expected (batch=4,), got (4, 2)"."""
+        """Exact shape, naming the dimensions as the contracts do: "expected (B=4,), got (4, 2)".
+
+        ``names`` may be the contracts' letters (``"B"``, ``"D"``) or words (``"batch"``,
+        ``"latent"``, ``"pixels"``, ``"time"``), which are shown as ``B``, ``D``, ``784``, ``T``.
+        """
+        names = [contract_name(n) for n in names]
         if tuple(out.shape) != tuple(expected):
-            dims = ", ".join(f"{n}={s}" for n, s in zip(names, expected))
-            if len(expected) == 1:
-                dims += ","
-            raise CheckFailed(f"{what} has the wrong shape: expected ({dims}), got {tuple(out.shape)}.",
+            dims = ", ".join(n if n == str(s) else f"{n}={s}" for n, s in zip(names, expected))
+            raise CheckFailed(f"{what} has the wrong shape: expected `({dims}{',' if len(expected) == 1 else ''})`, "
+                              f"got `{tuple(out.shape)}`.",
                               hint or "Check which dimensions you sum or average over.", code=Code.WRONG_SHAPE)
-        self.ok(f"shape ({', '.join(names)})" if names else "shape ()")
+        self.ok(f"shape `({', '.join(names)}{',' if len(names) == 1 else ''})`")
 
     def finite(self, out: torch.Tensor, what: str = "the result", hint: str = "") -> None:
         """No NaN or inf anywhere in ``out``."""
@@ -462,14 +528,45 @@ class Checker:
         mistake = match_mistake(actual, mistakes, atol=atol, rtol=rtol)
         if mistake is not None:
             raise mistake.failure(what)
-        try:
-            torch.testing.assert_close(actual, expected, atol=atol, rtol=rtol)
-            detail = ""
-        except AssertionError as err:
-            detail = " " + " ".join(str(err).split("\n")[1:3]).strip()
-        raise CheckFailed(f"{what} do not match the reference.{detail}".rstrip(),
+        raise CheckFailed(f"{what} do not match the reference{mismatch_detail(actual, expected)}.",
                           hint or "Compare your formula with the one in the markdown above, term by term.",
                           code=Code.WRONG_VALUES)
+
+
+#: The contracts' names of dimensions, for check bodies that name them in words.
+CONTRACT_NAMES = {"batch": "B", "latent": "D", "pixels": "784", "time": "T"}
+
+
+def contract_name(name: str) -> str:
+    """The contract's name of a dimension: ``"batch"`` -> ``"B"``; other names unchanged."""
+    return CONTRACT_NAMES.get(name, name)
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def mismatch_detail(actual: torch.Tensor, expected: torch.Tensor) -> str:
+    """Where wrong values differ most: ``": the largest difference is 0.5 at [2] (expected 1.5, got 1)"``.
+
+    The index is in the result's own dimensions, so ``[2]`` of a ``(B,)`` result is example 2.
+    Different shapes, NaN and inf are said as such. Empty for equal tensors.
+    """
+    if actual.shape != expected.shape:
+        return f": got shape `{tuple(actual.shape)}`, the reference has `{tuple(expected.shape)}`"
+    actual, expected = actual.detach().double().cpu(), expected.detach().double().cpu()
+    if actual.numel() == 0:
+        return ""
+    diff = (actual - expected).abs()
+    diff = torch.where(torch.isnan(diff), torch.full_like(diff, float("inf")), diff)
+    flat = int(torch.argmax(diff))
+    index = [int(i) for i in np.unravel_index(flat, tuple(actual.shape))] if actual.dim() else []
+    where = f" at `[{', '.join(map(str, index))}]`" if index else ""
+    got, want = actual.reshape(-1)[flat].item(), expected.reshape(-1)[flat].item()
+    wrong = int((~torch.isclose(actual, expected, rtol=1e-4, atol=1e-4)).sum())
+    count = f"{wrong} of {actual.numel()} values differ; " if actual.numel() > 1 else ""
+    size = "" if not np.isfinite(got) else f" {_number(abs(got - want))}"
+    return f": {count}the largest difference is{size}{where} (expected {_number(want)}, got {_number(got)})"
 
 
 @dataclass
@@ -508,7 +605,7 @@ def match_mistake(actual: torch.Tensor, mistakes: Sequence[Mistake], atol: float
 
 
 def exercise(id: str, notebook: str, function: str, title: str, contract: str, points: int = 1, *,
-             reference: Callable | str | None = None, uses: Sequence[str] = (),
+             reference: Callable | str | None = None, uses: Sequence[str] = (), verified: str = "",
              delegates: Sequence[Callable | str] = ()):
     """Register a check body ``body(fn, check)`` and return the student-facing check function.
 
@@ -516,8 +613,9 @@ def exercise(id: str, notebook: str, function: str, title: str, contract: str, p
     defines), ``title`` and ``contract`` (shown in feedback), ``points``. ``reference``: the
     reference implementation (or the name of a function in this module); ``uses``: ids of
     earlier exercises whose functions this one calls - the check then runs with their
-    references (see :func:`injected_references`); ``delegates``: the package's reference
-    implementations (functions marked with
+    references (see :func:`injected_references`); ``verified``: the sentence shown when the
+    check passes (what it verified, at most two lines of 100 columns); ``delegates``: the
+    package's reference implementations (functions marked with
     :func:`~vae_course.grading.integrity.reference_implementation`, or their dotted names) that
     do this exercise's work - an answer that calls one fails (see :meth:`Checker.call`). See
     docs/authoring-exercises.md.
@@ -525,7 +623,7 @@ def exercise(id: str, notebook: str, function: str, title: str, contract: str, p
 
     def register(body: Callable):
         entry = Exercise(id=id, notebook=notebook, function=function, title=title, contract=contract,
-                         points=points, body=body, reference=reference, uses=tuple(uses),
+                         points=points, body=body, reference=reference, uses=tuple(uses), verified=verified,
                          delegates=tuple(getattr(d, "reference_name", d) for d in delegates))
         if id in REGISTRY and REGISTRY[id].body.__qualname__ != body.__qualname__:
             raise ValueError(f"Exercise id {id} registered twice.")
@@ -566,7 +664,7 @@ def run_check(entry: Exercise, fn: Callable, timeout: float | None = DEFAULT_TIM
                       for name in checker.reference_calls]
             return Result(entry, Status.PASSED, checks=checker.passed, notes=notes)
         except _NotImplementedYet:
-            return Result(entry, Status.FAILED, "not answered yet.", code=Code.NOT_ANSWERED)
+            return Result(entry, Status.FAILED, NOT_ANSWERED_TEXT, code=Code.NOT_ANSWERED)
         except HiddenCheck:
             return Result(entry, Status.PASSED, checks=checker.passed, code=Code.CHECKED_IN_PART,
                           notes=notes + ["this copy of the check only tests some properties; your teacher's "

@@ -32,7 +32,8 @@ def _check_inputs(batch: int = 5) -> torch.Tensor:
           title="the anomaly score (mean-code BCE + KL per image)",
           contract="anomaly_score(model, x: (B, 784) in [0, 1]) -> (B,): the score of each image in nats, "
                    "BCE(x, x_hat(mu)) + KL(q(z|x) || N(0, I)), with the mean code z = mu (deterministic), "
-                   "cross-entropy summed over pixels; larger = more anomalous")
+                   "cross-entropy summed over pixels; larger = more anomalous",
+          verified="the `(B,)` scores match BCE(x, x_hat(mu)) + KL, the reference score.")
 def anomaly_score(fn, t):
     model = tiny_vae()
     x = _check_inputs()
@@ -84,7 +85,9 @@ def anomaly_score(fn, t):
           title="one inpainting step that keeps the known pixels",
           contract="inpaint_step(model, x_known, mask, x_current) -> x_next, all (B, 784) in [0, 1]; mask is 1 "
                    "where a pixel is known and 0 where it is missing. Encode x_current, decode its mean code, "
-                   "x_next = mask * x_known + (1 - mask) * sigmoid(logits)")
+                   "x_next = mask * x_known + (1 - mask) * sigmoid(logits)",
+          verified="the `(B, 784)` result keeps the known pixels and fills the missing ones from the decoded mean "
+                   "code.")
 def inpaint_step(fn, t):
     model = tiny_vae(seed=1)
     mask = (torch.rand(4, 784) < 0.5).float()

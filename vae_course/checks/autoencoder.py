@@ -58,7 +58,8 @@ def _forward_diagnosis(log: list, finished: bool = True) -> CheckFailed | None:
           title="the autoencoder forward pass",
           contract="autoencoder_forward(encoder, decoder, x: (B, 784) in [0, 1]) -> x_hat: (B, 784) in (0, 1): "
                    "encode x to a code z = encoder(x) of shape (B, latent_dim), decode it to logits "
-                   "decoder(z) of shape (B, 784), and return the pixel probabilities sigmoid(logits)")
+                   "decoder(z) of shape (B, 784), and return the pixel probabilities sigmoid(logits)",
+          verified="the `(B, 784)` result is sigmoid(decoder(encoder(x))), with gradients to both networks.")
 def autoencoder_forward(fn, t):
     torch.manual_seed(0)
     log: list = []
@@ -107,7 +108,9 @@ def autoencoder_forward(fn, t):
           delegates=("vae_course.losses.mse",),
           title="the mean squared error per image",
           contract="mse_loss(x_hat: (B, 784), x: (B, 784)) -> (B,): for each image, the mean over its 784 pixels "
-                   "of (x_hat - x)^2 (average it with .mean() for a batch loss)")
+                   "of (x_hat - x)^2 (average it with .mean() for a batch loss)",
+          verified="the `(B,)` result is each image's mean squared error over its 784 pixels, with gradients to "
+                   "x_hat.")
 def mse_loss(fn, t):
     torch.manual_seed(1)
     x = torch.rand(BATCH + 1, PIXELS)

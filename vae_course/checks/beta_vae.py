@@ -14,7 +14,8 @@ from ._core import CheckFailed, Mistake, exercise
           title="the KL term of each latent dimension",
           contract="kl_per_dimension(mu: (B, D), logvar: (B, D)) -> (D,): "
                    "1/2 (mu_j^2 + exp(logvar_j) - 1 - logvar_j) averaged over the batch (dim=0), in nats; "
-                   "its sum over j is the batch mean of the KL term")
+                   "its sum over j is the batch mean of the KL term",
+          verified="the `(D,)` KL values per dimension match the reference, with gradients to mu and logvar.")
 def kl_per_dimension(fn, t):
     mu = torch.randn(8, 5, requires_grad=True)
     logvar = (0.8 * torch.randn(8, 5)).requires_grad_(True)
@@ -82,7 +83,8 @@ def _as_count(out, what: str) -> int:
           delegates=("vae_course.diagnostics.active_units", "vae_course.diagnostics.activity"),
           title="the number of active latent units",
           contract="active_units(mu: (N, D), threshold=0.01) -> int: how many dimensions u have "
-                   "A_u = Var over the N images of mu[:, u] greater than threshold (Burda et al. 2015)")
+                   "A_u = Var over the N images of mu[:, u] greater than threshold (Burda et al. 2015)",
+          verified="the count of active dimensions matches the reference and follows the threshold argument.")
 def active_units(fn, t):
     mu = _activity_inputs()
     count = _as_count(t.call(mu), "the result")

@@ -154,12 +154,14 @@ def _gradient(t, out, inputs: dict, mistakes, hint: str = "") -> None:
 
 # --------------------------------------------------------------------------- 2.1
 
-@exercise("2.1", "02_elbo", "gaussian_kl", points=2,
-          delegates=("vae_course.losses.gaussian_kl", "vae_course.diagnostics.kl_per_dimension"), reference=losses.gaussian_kl,
+@exercise("2.1", "02_elbo", "gaussian_kl", points=2, reference=losses.gaussian_kl,
+          delegates=("vae_course.losses.gaussian_kl", "vae_course.diagnostics.kl_per_dimension"),
           title="the KL divergence from a diagonal Gaussian to N(0, I)",
           contract="gaussian_kl(mu: (B, D), logvar: (B, D)) -> (B,): KL(N(mu, diag(exp(logvar))) || N(0, I)) "
                    "= 1/2 * sum over the D latent dimensions of (mu^2 + exp(logvar) - 1 - logvar); "
-                   "logvar is log(sigma^2); one value per example, >= 0")
+                   "logvar is log(sigma^2); one value per example, >= 0",
+          verified="the `(B,)` KL values match the reference, for negative logvar too, with gradients to mu and "
+                   "logvar.")
 def gaussian_kl(fn, t):
     mu, logvar = _latent_inputs(hard=False)
     out = t.tensor(t.call(mu, logvar), like=mu)
@@ -198,13 +200,15 @@ def _call_loglik(fn_call, *args):
         raise
 
 
-@exercise("2.2", "02_elbo", "bernoulli_log_likelihood", points=2,
-          delegates=("vae_course.losses.bernoulli_log_likelihood",), reference=losses.bernoulli_log_likelihood,
+@exercise("2.2", "02_elbo", "bernoulli_log_likelihood", points=2, reference=losses.bernoulli_log_likelihood,
+          delegates=("vae_course.losses.bernoulli_log_likelihood",),
           title="the Bernoulli log-likelihood from logits",
           contract="bernoulli_log_likelihood(logits: (B, 784), x: (B, 784) in {0, 1}) -> (B,): "
                    "log p(x|z) = sum over pixels of x*log(pi) + (1-x)*log(1-pi) with pi = sigmoid(logits), "
                    "i.e. minus the binary cross-entropy, summed (not averaged) over pixels; <= 0; "
-                   "computed from the logits so that logits of +-100 stay finite")
+                   "computed from the logits so that logits of +-100 stay finite",
+          verified="the `(B,)` log-likelihoods match the reference, stay finite for logits of +-300 and pass "
+                   "gradients.")
 def bernoulli_log_likelihood(fn, t):
     logits, x = _pixel_inputs(hard=False)
     out = t.tensor(_call_loglik(t.call, logits, x), like=logits)
@@ -247,12 +251,16 @@ def _broadcast_diagnosis(failed: CheckFailed) -> CheckFailed:
     return failed
 
 
-@exercise("2.3", "02_elbo", "elbo", points=2,
-          delegates=("vae_course.losses.elbo", "vae_course.losses.gaussian_kl", "vae_course.losses.bernoulli_log_likelihood"), reference=losses.elbo, uses=("2.1", "2.2"),
+@exercise("2.3", "02_elbo", "elbo", points=2, reference=losses.elbo, uses=("2.1", "2.2"),
+          delegates=("vae_course.losses.elbo",
+                     "vae_course.losses.gaussian_kl",
+                     "vae_course.losses.bernoulli_log_likelihood"),
           title="the evidence lower bound",
           contract="elbo(logits: (B, 784), x: (B, 784) in {0, 1}, mu: (B, D), logvar: (B, D)) -> (B,): "
                    "bernoulli_log_likelihood(logits, x) - gaussian_kl(mu, logvar), one value per example "
-                   "(a log-probability bound, <= 0, to be *maximised*; the training loss is -elbo(...).mean())")
+                   "(a log-probability bound, <= 0, to be *maximised*; the training loss is -elbo(...).mean())",
+          verified="the `(B,)` ELBO values match the reference, for extreme logits and negative logvar too, with "
+                   "gradients.")
 def elbo(fn, t):
     logits, x = _pixel_inputs(hard=False)
     mu, logvar = _latent_inputs(hard=False)

@@ -14,7 +14,8 @@ from ._core import CheckFailed, Mistake, exercise
           title="the importance-weighted bound, computed stably",
           contract="iwae_bound(log_weights: (B, K)) -> (B,): log (1/K) sum_k exp(log_weights[:, k]) = "
                    "logsumexp over the K samples (dim=1) minus log K, in nats; finite even for log-weights "
-                   "like -1e4 or +1e3")
+                   "like -1e4 or +1e3",
+          verified="the `(B,)` bounds match logsumexp minus log K and stay finite for log-weights of -1e4 and +1e3.")
 def iwae_bound(fn, t):
     log_weights = (2.0 * torch.randn(4, 7) - 1.0).requires_grad_(True)
     out = t.tensor(t.call(log_weights), like=log_weights)
@@ -85,7 +86,9 @@ def _recording_cvae() -> _RecordingCVAE:
           title="generate a chosen digit with a conditional VAE",
           contract="sample_digit(model, digit: int, n: int) -> (n, 784) pixel probabilities in [0, 1]: "
                    "z ~ N(0, I) of shape (n, model.latent_dim), y the one-hot label of `digit` (n, 10), "
-                   "return torch.sigmoid(model.decode(z, y))")
+                   "return torch.sigmoid(model.decode(z, y))",
+          verified="the `(n, 784)` probabilities decode N(0, I) codes with the digit's one-hot label, for any digit and "
+                   "n.")
 def sample_digit(fn, t):
     digit, n = 7, 2000
     model = _recording_cvae()

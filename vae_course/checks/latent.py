@@ -69,7 +69,8 @@ def _endpoint_hint(out: torch.Tensor, z0: torch.Tensor, z1: torch.Tensor, fn_nam
           title="linear interpolation between two codes",
           contract="lerp(z0, z1, t) -> (1 - t) * z0 + t * z1. z0, z1: (D,) or (B, D), same shape; "
                    "t: a float or a (T,) tensor. Returns z0.shape for a float t and (T, *z0.shape) for a "
-                   "(T,) tensor (time first). t=0 gives z0, t=1 gives z1.")
+                   "(T,) tensor (time first). t=0 gives z0, t=1 gives z1.",
+          verified="the codes match (1 - t) z0 + t z1 for a float t and a `(T,)` t, for `(D,)` and `(B, D)` codes.")
 def lerp(fn, t):
     g = torch.Generator().manual_seed(51)
     z0, z1 = torch.randn(5, generator=g), torch.randn(5, generator=g)
@@ -169,7 +170,9 @@ BATCH_PARALLEL_HINT = ("One row of this batch is parallel, the others are not: t
           contract="slerp(z0, z1, t) -> sin((1 - t) Omega) / sin(Omega) * z0 + sin(t Omega) / sin(Omega) * z1, "
                    "Omega = arccos(<z0, z1> / (||z0|| ||z1||)) the angle between z0 and z1 (per row). "
                    "Shapes as lerp: z0, z1 (D,) or (B, D); t a float -> z0.shape, t (T,) -> (T, *z0.shape). "
-                   "t=0 gives z0, t=1 gives z1. Where sin(Omega) < 1e-4 (parallel rows) return lerp instead.")
+                   "t=0 gives z0, t=1 gives z1. Where sin(Omega) < 1e-4 (parallel rows) return lerp instead.",
+          verified="the codes match the reference slerp for float and `(T,)` t, `(D,)` and `(B, D)` codes and parallel "
+                   "rows.")
 def slerp(fn, t):
     g = torch.Generator().manual_seed(52)
     # small codes (norms 0.6 and 0.9): a raw dot product stays inside [-1, 1], so that mistake is finite
@@ -231,7 +234,8 @@ def slerp(fn, t):
           title="the attribute vector: difference of mean codes",
           contract="attribute_vector(z_with: (N, D), z_without: (M, D)) -> (D,): the mean code of the images "
                    "with the attribute minus the mean code of those without, "
-                   "z_with.mean(dim=0) - z_without.mean(dim=0). N and M may differ.")
+                   "z_with.mean(dim=0) - z_without.mean(dim=0). N and M may differ.",
+          verified="the `(D,)` result is the mean code with the attribute minus the mean code without, for N != M.")
 def attribute_vector(fn, t):
     g = torch.Generator().manual_seed(53)
     same_with, same_without = torch.randn(6, 4, generator=g) + 1.0, torch.randn(6, 4, generator=g)
