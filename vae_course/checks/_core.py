@@ -454,7 +454,7 @@ class Checker:
 
     # -- properties, in the documented order ----------------------------------------------
     def tensor(self, out, what: str = "the result", like: torch.Tensor | None = None) -> torch.Tensor:
-        """A floating-point torch tensor (on ``like``'s device)."""
+        """A floating-point torch tensor (on ``like``'s device), returned in ``like``'s dtype (else the default)."""
         if out is None:
             raise CheckFailed(f"{what} is None.", "Did you forget the `return` statement?", code=Code.RETURNED_NONE)
         if isinstance(out, tuple):
@@ -476,7 +476,10 @@ class Checker:
                               "Create new tensors with `device=x.device` or use `torch.randn_like`.",
                               code=Code.WRONG_DEVICE)
         self.ok("returns a float tensor")
-        return out
+        # Another floating dtype (float64, ...) is fine: the check goes on in the inputs' dtype, so the
+        # answer is judged on its values (differentiably: gradients still reach the inputs).
+        dtype = like.dtype if like is not None and like.is_floating_point() else torch.get_default_dtype()
+        return out if out.dtype == dtype else out.to(dtype)
 
     def shape(self, out: torch.Tensor, expected: Sequence[int], names: Sequence[str], what: str = "the result",
               hint: str = "") -> None:
@@ -519,9 +522,12 @@ class Checker:
     def values(self, actual: torch.Tensor, expected: torch.Tensor, what: str = "the values",
                mistakes: Sequence["Mistake"] = (), atol: float = 1e-4, rtol: float = 1e-4,
                hint: str = "") -> None:
-        """Compare with the reference; on a mismatch, name the first catalogued mistake that matches."""
-        actual = actual.detach()
-        expected = expected.detach()
+        """Compare with the reference; on a mismatch, name the first catalogued mistake that matches.
+
+        Any floating dtype is compared (in the wider of the two): a float64 answer is judged on
+        its values, never on its precision.
+        """
+        actual, expected = _common_dtype(actual.detach(), expected.detach())
         if actual.shape == expected.shape and torch.allclose(actual, expected, atol=atol, rtol=rtol):
             self.ok(f"{what} match the reference")
             return
@@ -569,6 +575,14 @@ def mismatch_detail(actual: torch.Tensor, expected: torch.Tensor) -> str:
     return f": {count}the largest difference is{size}{where} (expected {_number(want)}, got {_number(got)})"
 
 
+def _common_dtype(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``a`` and ``b`` in the wider of their dtypes (float32 vs float64 -> both float64), for comparing."""
+    if a.dtype == b.dtype:
+        return a, b
+    dtype = torch.promote_types(a.dtype, b.dtype)
+    return a.to(dtype), b.to(dtype)
+
+
 @dataclass
 class Mistake:
     """A known wrong answer: its output on the check inputs, its name and the hint to give.
@@ -592,10 +606,9 @@ class Mistake:
 
 def match_mistake(actual: torch.Tensor, mistakes: Sequence[Mistake], atol: float = 1e-4,
                   rtol: float = 1e-4) -> Mistake | None:
-    """The first catalogued mistake whose value ``actual`` matches, or None."""
-    actual = actual.detach()
+    """The first catalogued mistake whose value ``actual`` matches, or None (any floating dtypes)."""
     for mistake in mistakes:
-        value = mistake.value.detach()
+        value, actual = _common_dtype(mistake.value.detach(), actual.detach())
         if value.shape == actual.shape and torch.allclose(actual, value, atol=atol, rtol=rtol):
             return mistake
     return None
