@@ -33,10 +33,13 @@ def kl_per_dimension(fn, t):
         raise CheckFailed("the result has " + shapes[tuple(out.shape)][0], shapes[tuple(out.shape)][1])
     t.shape(out, (5,), ["latent"])
     t.finite(out)
-    t.gradient(out, {"mu": mu, "logvar": logvar})
+    t.gradient(out, {"mu": mu, "logvar": logvar},
+               hint="If no gradient reaches logvar, you may have written logvar where the variance "
+                    "exp(logvar) belongs (it cancels with - logvar).")
     with torch.no_grad():
         per_entry = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
         expected = diagnostics.kl_per_dimension(mu, logvar)
+        var = logvar.exp()
     t.values(out, expected, "the KL values", mistakes=[
         Mistake("a sum over the batch instead of a mean", per_entry.sum(0),
                 "Average over the batch (.mean(dim=0)) so the numbers do not grow with the batch size."),
@@ -47,6 +50,17 @@ def kl_per_dimension(fn, t):
         Mistake("the standard deviation where the variance belongs",
                 0.5 * (mu.pow(2) + (0.5 * logvar).exp() - 1 - logvar).mean(0),
                 "logvar is log sigma^2: the variance sigma^2 is exp(logvar); exp(logvar / 2) is sigma."),
+        Mistake("the KL without the - 1", 0.5 * (mu.pow(2) + var - logvar).mean(0),
+                "Each term is 1/2 (mu^2 + sigma^2 - 1 - log sigma^2): the - 1 makes it 0 when q = N(0, 1)."),
+        Mistake("the KL without the - logvar", 0.5 * (mu.pow(2) + var - 1).mean(0),
+                "Each term is 1/2 (mu^2 + sigma^2 - 1 - log sigma^2): subtract logvar too."),
+        Mistake("mu where mu^2 belongs", 0.5 * (mu + var - 1 - logvar).mean(0),
+                "The mean enters squared: mu ** 2 (or mu.pow(2))."),
+        Mistake("the KL in the wrong direction, KL(N(0, 1) || q)", 0.5 * ((1 + mu.pow(2)) / var - 1 + logvar).mean(0),
+                "The VAE's term is KL(q || N(0, 1)) = 1/2 (mu^2 + sigma^2 - 1 - log sigma^2), not KL(N(0, 1) || q)."),
+        Mistake("logvar read as log sigma (not log sigma^2)",
+                0.5 * (mu.pow(2) + (2 * logvar).exp() - 1 - 2 * logvar).mean(0),
+                "logvar is log sigma^2, so sigma^2 = exp(logvar) and log sigma^2 = logvar (no factor 2)."),
     ])
 
 

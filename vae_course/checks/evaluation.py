@@ -43,6 +43,17 @@ def iwae_bound(fn, t):
         Mistake("the largest log-weight", lw.max(1).values,
                 "The max is only the dominant term of the log-sum-exp: add log sum_k exp(lw_k - max) "
                 "(or use torch.logsumexp) and subtract log K."),
+        Mistake("a log-sum-exp minus log(K - 1)", lse - math.log(6),
+                "The mean of K weights divides by K: subtract math.log(K), not log(K - 1)."),
+        Mistake("the mean of the weights without the log", lw.exp().mean(1),
+                "The bound is the *log* of the mean weight: logsumexp over k minus log K."),
+        Mistake("the max trick without adding the maximum back",
+                torch.log(torch.exp(lw - lw.max(1, keepdim=True).values).mean(1)),
+                "log mean exp(lw) = max + log mean exp(lw - max): add the maximum back (or use torch.logsumexp)."),
+        Mistake("a log-sum-exp divided by K", lse / 7,
+                "Averaging the weights inside the log means subtracting log K, not dividing the log by K."),
+        Mistake("a log-sum-exp + log K", lse + math.log(7),
+                "Average the weights: subtract log K (math.log(K)), don't add it."),
     ])
     # numerical stability: realistic VAEs have log-weights around -100 nats per image, and worse.
     extreme = torch.stack([-1e4 + 3.0 * torch.randn(7), 1e3 + 3.0 * torch.randn(7)])

@@ -1,0 +1,168 @@
+"""Diagnosis coverage, measured (issue 11 item 5): realistic wrong answers and differently written correct ones.
+
+For each exercise in ``CATALOGUE``: every wrong answer must be rejected *and* its message (with the
+hint) must name that very mistake - each entry gives a phrase the text must contain, or the code the
+result must carry; every correct answer must pass. ``python tests/test_checks_catalogue.py`` prints
+the coverage per exercise (named / rejected / total wrong, correct accepted).
+
+Exercises not yet in the catalogue keep their tables in ``tests/test_checks_<topic>.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.distributions import Normal, kl_divergence
+
+from vae_course import checks
+from vae_course.checks._core import exercise_key
+
+
+def _kl_terms(mu, lv):
+    return 0.5 * (mu**2 + lv.exp() - 1 - lv)
+
+
+def _chunked_mean(images):
+    total = torch.zeros(images.shape[1])
+    for chunk in images.split(4):
+        total = total + chunk.sum(dim=0)
+    return total / len(images)
+
+
+def _logmeanexp_by_hand(lw):
+    top = lw.max(dim=1, keepdim=True).values
+    return top.squeeze(1) + torch.log(torch.exp(lw - top).mean(dim=1))
+
+
+# {exercise id: {"correct": {name: fn}, "wrong": {name: (fn, phrase or code the result must name)}}}
+CATALOGUE = {
+    "0.1": {
+        "correct": {
+            "torch.mean": lambda images: torch.mean(images, dim=0),
+            "sum over count": lambda images: images.sum(dim=0) / images.shape[0],
+            "matrix product": lambda images: (torch.ones(1, len(images)) @ images / len(images)).squeeze(0),
+            "chunks": _chunked_mean,
+            "transposed": lambda images: images.T.mean(dim=1),
+        },
+        "wrong": {
+            "sum": (lambda images: images.sum(dim=0), "a sum instead of a mean"),
+            "max": (lambda images: images.max(dim=0).values, "maximum"),
+            "mean over pixels": (lambda images: images.mean(dim=1), "not over the pixels (dim=1)"),
+            "median": (lambda images: images.median(dim=0).values, "median"),
+            "keepdim": (lambda images: images.mean(dim=0, keepdim=True), "keepdim"),
+            "divided by the pixel count": (lambda images: images.sum(dim=0) / images.shape[1], "number of pixels"),
+            "divided by B - 1": (lambda images: images.sum(dim=0) / (len(images) - 1), "B - 1"),
+            "mean of everything": (lambda images: images.mean(), "single number"),
+            "first image": (lambda images: images[0], "first image"),
+            "standard deviation": (lambda images: images.std(dim=0), "standard deviation"),
+            "floor division": (lambda images: images.sum(dim=0) // len(images), "floor division"),
+            "all-pixel mean repeated": (lambda images: images.mean().expand(784), "mean of all pixels"),
+            "numpy": (lambda images: images.numpy().mean(0), "returned-numpy"),
+        },
+    },
+    "7.1": {
+        "correct": {
+            "distributions": lambda mu, lv: kl_divergence(Normal(mu, (0.5 * lv).exp()), Normal(0.0, 1.0)).mean(0),
+            "sum over count": lambda mu, lv: _kl_terms(mu, lv).sum(dim=0) / mu.shape[0],
+            "sigma squared": lambda mu, lv: (0.5 * (mu**2 + (0.5 * lv).exp() ** 2 - torch.log((0.5 * lv).exp() ** 2)
+                                                    - 1)).mean(0),
+            "float64": lambda mu, lv: _kl_terms(mu.double(), lv.double()).mean(0),
+        },
+        "wrong": {
+            "sum over the batch": (lambda mu, lv: _kl_terms(mu, lv).sum(0), "sum over the batch"),
+            "no 1/2": (lambda mu, lv: 2 * _kl_terms(mu, lv).mean(0), "without the factor 1/2"),
+            "sign": (lambda mu, lv: -_kl_terms(mu, lv).mean(0), "sign flipped"),
+            "std for variance": (lambda mu, lv: (0.5 * (mu**2 + (0.5 * lv).exp() - 1 - lv)).mean(0),
+                                 "standard deviation where the variance belongs"),
+            "per example": (lambda mu, lv: _kl_terms(mu, lv).sum(1), "not over the latent dimensions"),
+            "scalar": (lambda mu, lv: _kl_terms(mu, lv).sum(1).mean(), "single number"),
+            "not reduced": (lambda mu, lv: _kl_terms(mu, lv), "Average over the batch"),
+            "no -1": (lambda mu, lv: (0.5 * (mu**2 + lv.exp() - lv)).mean(0), "without the - 1"),
+            "no - logvar": (lambda mu, lv: (0.5 * (mu**2 + lv.exp() - 1)).mean(0), "without the - logvar"),
+            "logvar for variance": (lambda mu, lv: (0.5 * (mu**2 + lv - 1 - lv)).mean(0),
+                                    "logvar where the variance exp(logvar) belongs"),
+            "mu for mu^2": (lambda mu, lv: (0.5 * (mu + lv.exp() - 1 - lv)).mean(0), "mu where mu^2 belongs"),
+            "reverse KL": (lambda mu, lv: (0.5 * ((1 + mu**2) / lv.exp() - 1 + lv)).mean(0), "wrong direction"),
+            "logvar read as log sigma": (lambda mu, lv: (0.5 * (mu**2 + (2 * lv).exp() - 1 - 2 * lv)).mean(0),
+                                         "log sigma"),
+        },
+    },
+    "8.1": {
+        "correct": {
+            "max trick by hand": _logmeanexp_by_hand,
+            "logsumexp minus log K": lambda lw: torch.logsumexp(lw, 1) - math.log(lw.shape[1]),
+            "log of K as a tensor": lambda lw: torch.logsumexp(lw, dim=-1) - torch.log(torch.tensor(float(lw.size(1)))),
+            "logsumexp of shifted": lambda lw: torch.logsumexp(lw - math.log(lw.shape[1]), dim=1),
+        },
+        "wrong": {
+            "mean of log-weights": (lambda lw: lw.mean(1), "the ELBO"),
+            "no - log K": (lambda lw: torch.logsumexp(lw, 1), "without the - log K"),
+            "minus K": (lambda lw: torch.logsumexp(lw, 1) - lw.shape[1], "minus K"),
+            "max": (lambda lw: lw.max(1).values, "largest log-weight"),
+            "over the samples of the batch": (lambda lw: torch.logsumexp(lw, 0) - math.log(lw.shape[0]),
+                                              "reduce over dim=1, not dim=0"),
+            "averaged over the batch": (lambda lw: (torch.logsumexp(lw, 1) - math.log(lw.shape[1])).mean(),
+                                        "don't average over the batch"),
+            "naive log-mean-exp": (lambda lw: torch.log(torch.exp(lw).mean(1)), "torch.logsumexp"),
+            "minus log (K - 1)": (lambda lw: torch.logsumexp(lw, 1) - math.log(lw.shape[1] - 1), "log(K - 1)"),
+            "mean of exp without the log": (lambda lw: torch.exp(lw).mean(1), "without the log"),
+            "log of the mean weight, max trick missing the max": (
+                lambda lw: torch.log(torch.exp(lw - lw.max(1, keepdim=True).values).mean(1)), "add the maximum back"),
+            "divided by K": (lambda lw: torch.logsumexp(lw, 1) / lw.shape[1], "divided by K"),
+            "log K added": (lambda lw: torch.logsumexp(lw, 1) + math.log(lw.shape[1]), "+ log K"),
+        },
+    },
+}
+
+
+def _check(ex_id):
+    return getattr(checks, checks.REGISTRY[ex_id].function)
+
+
+def _names(result, needle: str) -> bool:
+    return needle in (result.message + " " + result.hint) or result.code == needle
+
+
+CORRECT = [(ex, name) for ex, entry in CATALOGUE.items() for name in entry["correct"]]
+WRONG = [(ex, name) for ex, entry in CATALOGUE.items() for name in entry["wrong"]]
+
+
+@pytest.mark.parametrize("ex_id, name", CORRECT, ids=[f"{e}-{n}" for e, n in CORRECT])
+def test_correct_answers_pass(ex_id, name):
+    result = _check(ex_id)(CATALOGUE[ex_id]["correct"][name])
+    assert result.passed, result.text()
+
+
+@pytest.mark.parametrize("ex_id, name", WRONG, ids=[f"{e}-{n}" for e, n in WRONG])
+def test_wrong_answers_fail_and_are_named(ex_id, name):
+    fn, needle = CATALOGUE[ex_id]["wrong"][name]
+    result = _check(ex_id)(fn)
+    assert not result.passed, f"{name}: accepted"
+    assert _names(result, needle), f"{name}: {needle!r} not in: {result.text()}"
+
+
+def test_every_catalogued_exercise_has_ten_wrong_and_three_correct_answers():
+    for ex_id, entry in CATALOGUE.items():
+        assert len(entry["wrong"]) >= 10 and len(entry["correct"]) >= 3, ex_id
+
+
+def coverage() -> list[tuple]:
+    """(exercise, named, rejected, wrong, correct accepted, correct) for each catalogued exercise."""
+    rows = []
+    for ex_id in sorted(CATALOGUE, key=exercise_key):
+        entry, check = CATALOGUE[ex_id], _check(ex_id)
+        results = [(check(fn), needle) for fn, needle in entry["wrong"].values()]
+        rejected = sum(not r.passed for r, _ in results)
+        named = sum(not r.passed and _names(r, needle) for r, needle in results)
+        accepted = sum(check(fn).passed for fn in entry["correct"].values())
+        rows.append((ex_id, named, rejected, len(results), accepted, len(entry["correct"])))
+    return rows
+
+
+if __name__ == "__main__":
+    print("exercise  named/rejected/wrong  correct accepted")
+    for ex_id, named, rejected, total, accepted, n_correct in coverage():
+        print(f"{ex_id:8}  {named}/{rejected}/{total}  {accepted}/{n_correct}")
