@@ -240,8 +240,6 @@ class Result:
     def outcome(self) -> ExerciseOutcome:
         """The result as the grader records it."""
         message, hint = self.message, self.hint
-        if self.passed and not message:
-            message = self.headline
         if self.code == Code.NOT_ANSWERED:
             message = "not answered yet: the function still raises NotImplementedError."
             hint = "Replace `raise NotImplementedError(...)` with your code."
