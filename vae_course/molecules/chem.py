@@ -11,11 +11,14 @@ canonical SMILES and computes the properties. The metrics follow the MOSES defin
 
 from __future__ import annotations
 
+import io
 from typing import Iterable
 
 import numpy as np
-from rdkit import Chem, rdBase
-from rdkit.Chem import QED, Crippen, Descriptors, Draw
+from PIL import Image
+from rdkit import Chem, DataStructs, rdBase
+from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator
+from rdkit.Chem.Draw import rdMolDraw2D
 
 PROPERTIES = {
     "QED": QED.qed,                   # drug-likeness in [0, 1] (Bickerton et al. 2012)
@@ -78,8 +81,24 @@ def properties(smiles: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
+def similarity(a: str, b: str) -> float:
+    """Tanimoto similarity of two molecules' Morgan fingerprints (radius 2, 2048 bits): 1 for the same
+    molecule, near 0 for unrelated ones; NaN if either string is not a molecule."""
+    mols = [to_molecule(a), to_molecule(b)]
+    if None in mols:
+        return float("nan")
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    fa, fb = (generator.GetFingerprint(m) for m in mols)
+    return DataStructs.TanimotoSimilarity(fa, fb)
+
+
 def draw_molecules(smiles: list[str], legends: list[str] | None = None, *, per_row: int = 5,
                    size: tuple[int, int] = (220, 180)):
     """A grid picture (PIL image) of the molecules, drawn by RDKit; an invalid string leaves an empty cell."""
     mols = [to_molecule(s) or Chem.Mol() for s in smiles]
-    return Draw.MolsToGridImage(mols, molsPerRow=per_row, subImgSize=size, legends=legends)
+    rows = -(-len(mols) // per_row)
+    canvas = rdMolDraw2D.MolDraw2DCairo(per_row * size[0], rows * size[1], size[0], size[1])
+    canvas.drawOptions().legendFontSize = 18
+    canvas.DrawMolecules(mols, legends=list(legends) if legends is not None else None)
+    canvas.FinishDrawing()
+    return Image.open(io.BytesIO(canvas.GetDrawingText()))

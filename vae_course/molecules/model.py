@@ -107,7 +107,9 @@ class SequenceVAE(nn.Module):
                 token = logits.argmax(dim=-1, keepdim=True)
             else:
                 probs = torch.softmax(logits / temperature, dim=-1)
-                token = torch.multinomial(probs, 1, generator=generator)
+                if generator is not None and generator.device != probs.device:  # a CPU generator, a GPU model
+                    probs = probs.cpu()
+                token = torch.multinomial(probs, 1, generator=generator).to(z.device)
             if t == self.max_len - 1:
                 token = torch.full_like(token, EOS)                           # the last position ends the string
             out[:, t] = torch.where(finished, torch.full_like(token[:, 0], PAD), token[:, 0])

@@ -61,13 +61,15 @@ def load_molecule_vae(representation_or_path: str | Path = "selfies", device=Non
 def molecule_vae_info(representation: str) -> dict:
     """What a shipped molecule VAE is, how it was trained and how it scores, without building it.
 
-    Keys: ``config``, ``parameters``, ``size_bytes`` and the metadata ``benchmarks/train_molecules.py``
-    recorded (``recipe``, ``command``, ``seed``, ``train_seconds``, ``epochs``, ``scores``, ...).
+    Keys: ``config``, ``parameters``, ``size_bytes``, ``history`` (a :class:`~vae_course.train.History`
+    of the per-epoch training averages) and the metadata ``benchmarks/train_molecules.py`` recorded
+    (``recipe``, ``command``, ``seed``, ``train_seconds``, ``train_cpu_seconds``, ``epochs``, ``scores``, ...).
     """
     path = checkpoint_path(representation)
     payload = _payload(path)
     info = {"config": dict(payload["config"]),
             "parameters": sum(t.numel() for t in payload["state_dict"].values()),
-            "size_bytes": path.stat().st_size}
+            "size_bytes": path.stat().st_size,
+            "history": History.from_dict(payload.get("history") or {})}
     info.update({k: v for k, v in (payload.get("meta") or {}).items() if k != "vocabulary"})
     return info
