@@ -122,6 +122,10 @@ def mse_loss(fn, t):
     if tuple(out.shape) == (PIXELS,):
         raise CheckFailed("the result has shape (784,): one value per pixel, expected one per image (batch=5,).",
                           "You averaged over the batch (dim=0); average over the pixels instead: .mean(dim=1).")
+    if tuple(out.shape) == (BATCH + 1, 1):
+        raise CheckFailed("the result has shape `(5, 1)`: one value per image, but with a pixel dimension of size 1.",
+                          "Drop keepdim=True (or .squeeze(1)): the result is one number per image, shape (B,).",
+                          code="kept-the-pixel-dimension")
     t.shape(out, (BATCH + 1,), ["batch"], hint="Average over the pixels (dim=1) so each image gets one number.")
     t.finite(out)
     t.gradient(out, {"x_hat": x_hat})
@@ -137,5 +141,12 @@ def mse_loss(fn, t):
                 "Don't take the square root: the MSE is the mean of the squares itself."),
         Mistake("a mean of the squared *sum* of differences", diff.sum(dim=1).pow(2) / PIXELS,
                 "Square each pixel's difference first, then average: ((x_hat - x) ** 2).mean(dim=1)."),
+        Mistake("half the mean squared error", 0.5 * diff.pow(2).mean(dim=1),
+                "Leave out the factor 1/2: the MSE is the plain mean of (x_hat - x) ** 2."),
+        Mistake("the binary cross-entropy instead of the squared error",
+                torch.nn.functional.binary_cross_entropy(x_hat.detach(), x, reduction="none").mean(dim=1),
+                "This exercise is the mean *squared* error: ((x_hat - x) ** 2).mean(dim=1)."),
+        Mistake("the difference of the squares (x_hat^2 - x^2)", (x_hat.detach().pow(2) - x.pow(2)).mean(dim=1),
+                "Square the difference, (x_hat - x) ** 2, not each term separately."),
     ])
 
