@@ -144,7 +144,9 @@ def _grade(args) -> int:
     if args.student:                                                              # 10. say what happened
         print(f"re-graded {len(graded)} submission{'s' if len(graded) != 1 else ''} of "
               f"{', '.join(args.student)}; everyone else's results are those of the previous run.")
-    print(f"{report.summary(results)}.")
+    from .terminal import console, print_grade_summary
+
+    print_grade_summary(results, console(sys.stdout))
     _list_skipped(prepared.skipped, outputs.skipped)
     written = f"wrote {outputs.gradebook} (and _totals, _canvas, _moodle, _class.md, _class.csv, _skipped.csv)"
     if outputs.feedback:
@@ -155,18 +157,19 @@ def _grade(args) -> int:
 
 
 def _check(args) -> int:
+    from . import terminal
     from .batch import grade
     from .options import GradingError
     from .protocol import Status
-    from .report import feedback_markdown, points
 
     try:
         options = _options(args, 1)
     except GradingError as err:
         return _error(err)
-    print(f"Grading {args.path} as the teacher's grader does (this takes a minute) ...", file=sys.stderr)
+    what = "running it, then checking each exercise" if options.execute else "checking each exercise"
     try:
-        graded = grade([args.path], options)
+        with terminal.console(sys.stderr).status(f"Grading {Path(args.path).name} as your teacher will: {what} ..."):
+            graded = grade([args.path], options)
     except (GradingError, FileNotFoundError) as err:
         return _error(err)
     except KeyboardInterrupt:
@@ -174,10 +177,7 @@ def _check(args) -> int:
     graded = [g for g in graded if g.path]
     if not graded:
         return _error(f"{args.path} is not a notebook (.ipynb).")
-    title = f"Check of {Path(args.path).name}: what your teacher's grader will report"
-    print(feedback_markdown(graded[0].student, graded, title=title))
-    total, most = sum(g.total for g in graded), sum(g.max_points for g in graded)
-    print(f"Score: {points(total)} / {most}")
+    terminal.check_report(graded, args.path, args.format, sys.stdout)
     return 0 if all(r.status == Status.PASSED for g in graded for r in g.results) else 1
 
 
@@ -213,5 +213,8 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("check", help="grade your own notebook exactly as the teacher will",
                               description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", metavar="NOTEBOOK", help="your notebook, e.g. notebooks/02_elbo.ipynb")
+    p.add_argument("--format", choices=("terminal", "md", "json"), default="terminal",
+                   help="terminal: tables and colour (default); md: the Markdown feedback your teacher's grader "
+                        "writes; json: the results as data, for scripts")
     _add_limits(p)
     p.set_defaults(run=_check)
