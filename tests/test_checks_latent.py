@@ -320,3 +320,30 @@ def test_exercises_are_registered_for_notebook_05(exercise_id, function):
     assert entry.notebook == "05_latent_space" and entry.function == function
     assert [e.id for e in checks.exercises_for("05_latent_space")] == ["5.1", "5.2", "5.3"]
     assert np.isclose(sum(e.points for e in checks.exercises_for("05_latent_space")), 5)
+
+
+def test_slerp_is_tried_on_anti_parallel_and_nearly_parallel_codes():
+    """A fallback decided on cos Omega ~ 1 only misses anti-parallel codes (sin pi = 0 too): named."""
+    def fallback_on_cosine_only(z0, z1, t):
+        t = as_time(t, z0)
+        cos = (z0 * z1).sum(-1, keepdim=True) / (z0.norm(dim=-1, keepdim=True) * z1.norm(dim=-1, keepdim=True))
+        omega = torch.acos(cos.clamp(-1, 1))
+        parallel = cos > 1 - 1e-6
+        safe = torch.where(parallel, torch.ones_like(omega), torch.sin(omega))
+        spherical = (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / safe
+        return torch.where(parallel, (1 - t) * z0 + t * z1, spherical)
+
+    result, text = run(checks.slerp, fallback_on_cosine_only)
+    assert not result.passed and "anti-parallel codes" in result.message and "sin(Omega) < 1e-4" in text, text
+
+    def fallback_on_sine(z0, z1, t):  # correct: sin(Omega) < 1e-4 catches both
+        t = as_time(t, z0)
+        cos = (z0 * z1).sum(-1, keepdim=True) / (z0.norm(dim=-1, keepdim=True) * z1.norm(dim=-1, keepdim=True))
+        omega = torch.acos(cos.clamp(-1, 1))
+        degenerate = torch.sin(omega) < 1e-4
+        safe = torch.where(degenerate, torch.ones_like(omega), torch.sin(omega))
+        spherical = (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / safe
+        return torch.where(degenerate, (1 - t) * z0 + t * z1, spherical)
+
+    result, text = run(checks.slerp, fallback_on_sine)
+    assert result.passed and "anti-parallel and nearly parallel codes" in result.checks, text

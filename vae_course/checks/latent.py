@@ -159,6 +159,10 @@ ANGLE_NAN_HINT = ("NaN for codes that are far from parallel usually means arccos
                   ".clamp(-1, 1) against rounding.")
 PARALLEL_HINT = ("For parallel codes the angle Omega is 0 and sin(Omega) / sin(Omega) is 0/0. "
                  "Fall back to lerp where sin(Omega) is tiny (e.g. below 1e-4).")
+ANTIPARALLEL_HINT = ("For anti-parallel codes (z1 = -z0) Omega is pi and sin(Omega) is 0 as well: decide the lerp "
+                     "fallback on sin(Omega) < 1e-4 (or |cos Omega| close to 1), not only on cos Omega close to 1.")
+NEAR_PARALLEL_HINT = ("For a tiny angle the cosine rounds to almost 1: clamp it to [-1, 1] before arccos, and use "
+                      "the lerp fallback only where sin(Omega) < 1e-4 - above that, Shoemake's formula is accurate.")
 BATCH_PARALLEL_HINT = ("One row of this batch is parallel, the others are not: the fallback must be decided "
                        "per row. Compute both paths and pick per row with torch.where(sin_omega < 1e-4, "
                        "linear, spherical) (replace the 0 in sin(Omega) before dividing so no NaN leaks in).")
@@ -213,6 +217,16 @@ def slerp(fn, t):
         t.finite(out_parallel, what=f"slerp of {name}", hint=PARALLEL_HINT)
         t.values(out_parallel, ref.lerp(a, partner, times), f"the codes for {name}",
                  hint="For parallel codes slerp must equal lerp: " + PARALLEL_HINT)
+    # anti-parallel codes (Omega = pi: sin Omega is 0 again) and nearly parallel ones (a tiny angle, where
+    # arccos of a cosine that rounds near 1 is imprecise): both must give the reference (lerp, or close to it)
+    near = a + torch.tensor([0.0, 0.0, 1e-3, 0.0, 0.0, 0.0])
+    for partner, name, hint in ((-a, "anti-parallel codes (z1 = -z0)", ANTIPARALLEL_HINT),
+                                (near, "nearly parallel codes (angle 2e-4)", NEAR_PARALLEL_HINT)):
+        out_edge = t.tensor(_call(t, a, partner, times, hint=BROADCAST_HINT), like=a)
+        t.shape(out_edge, (len(times), len(a)), ["time", "latent"], what=f"slerp of {name}")
+        t.finite(out_edge, what=f"slerp of {name}", hint=hint)
+        t.values(out_edge, ref.slerp(a, partner, times), f"the codes for {name}", hint=hint)
+    t.ok("anti-parallel and nearly parallel codes")
 
     # a batch whose middle row is exactly parallel (cos Omega rounds to 1), the other rows are not
     P0, P1 = Z0[:3].clone(), Z1[:3].clone()
