@@ -1,6 +1,7 @@
 """Checks of notebook 03: references pass, each catalogued mistake fails with its own hint,
 correct-but-different answers pass, malformed returns and slow functions are handled."""
 
+import math
 import time
 
 import numpy as np
@@ -203,3 +204,30 @@ def test_score_function_slow_loop_times_out():
 
     result = checks.score_function_gradient(loop, timeout=0.5)
     assert result.status == "timeout"
+
+
+def _std(logvar):
+    return torch.exp(0.5 * logvar)
+
+
+NOT_NORMAL = {
+    "rescaled uniform": lambda mu, lv: mu + _std(lv) * (torch.rand_like(mu) - 0.5) * math.sqrt(12),
+    "plus or minus one": lambda mu, lv: mu + _std(lv) * (torch.randint(0, 2, mu.shape).float() * 2 - 1),
+    "laplace": lambda mu, lv: mu + _std(lv) * torch.distributions.Laplace(0.0, 2**-0.5).sample(mu.shape),
+}
+
+
+@pytest.mark.parametrize("name", NOT_NORMAL)
+def test_noise_with_the_right_moments_but_the_wrong_distribution_is_named(name):
+    """Mean 0 and std 1 are not enough: the Kolmogorov-Smirnov distance from N(0, 1) is tested."""
+    result = checks.reparameterize(NOT_NORMAL[name])
+    assert result.code == "noise-not-normal" and "Kolmogorov-Smirnov" in result.message, result.text()
+
+
+def test_noise_correlated_from_row_to_row_is_named():
+    def smoothed(mu, lv):
+        eps = torch.randn_like(mu)
+        return mu + _std(lv) * (eps + torch.roll(eps, 1, dims=0)) / math.sqrt(2)
+
+    result = checks.reparameterize(smoothed)
+    assert result.code == "noise-correlated-across-rows", result.text()

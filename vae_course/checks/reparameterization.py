@@ -129,6 +129,24 @@ def reparameterize(fn, t):
     if (corr - torch.eye(6)).abs().max() > 0.05:
         raise CheckFailed("the noise is correlated across latent dimensions or across calls.",
                           "Draw all of eps at once with torch.randn_like(mu): independent entries, new each call.")
+    lagged = torch.corrcoef(torch.cat([e1[:-1], e1[1:]], dim=1).T)[:3, 3:]  # row i against row i + 1
+    if lagged.abs().max() > 0.05:
+        raise CheckFailed("the noise of one row is correlated with the next row's.",
+                          "Each example needs its own independent noise: eps = torch.randn_like(mu).",
+                          code="noise-correlated-across-rows")
+    # the distribution itself, not only its mean and spread: Kolmogorov-Smirnov distance of the rescaled
+    # noise from N(0, 1) (2.7 / sqrt(n) is exceeded by normal noise with probability about 1e-6)
+    pooled = torch.cat([e1.flatten(), e2.flatten()]).double().sort().values
+    n = len(pooled)
+    cdf = torch.special.ndtr(pooled)
+    steps = torch.arange(1, n + 1, dtype=torch.float64) / n
+    distance = float(torch.maximum(steps - cdf, cdf - (steps - 1 / n)).max())
+    if distance > 2.7 / math.sqrt(n):
+        raise CheckFailed(f"the noise has the right mean and spread but is not normally distributed (its "
+                          f"Kolmogorov-Smirnov distance from N(0, 1) over {n} draws is {distance:.3f}).",
+                          "eps must be standard *normal*: torch.randn_like(mu) - not rescaled uniform "
+                          "(torch.rand), Laplace or +-1 noise.", code="noise-not-normal")
+    t.ok("the noise is standard normal (Kolmogorov-Smirnov)")
     t.ok("noise independent across rows, dimensions and calls")
 
     # -- the gradient has the values of the trick: dz/dmu = 1, dz/dlogvar = (z - mu) / 2
