@@ -9,8 +9,10 @@ left in the temporary folder.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import importlib.util
+import json
 import os
 import random
 import signal
@@ -133,6 +135,10 @@ def test_hostile_batch(tmp_path):
     assert "`torch.allclose`" in message("monkeypatch_in_exercise")
     assert "sum instead of a mean" in message("fake_success")
     assert "exit code 0" in message("multi_crash_untagged", "99.1")
+    assert "you called `vae_course.latent.slerp`" in message("delegates_slerp", "5.2")
+    assert "you called `vae_course.losses.gaussian_kl`" in message("delegates_losses", "2.1")
+    assert "you called `vae_course.losses.elbo`" in message("delegates_losses", "2.3")  # via importlib + getattr
+    assert by_student[("delegates_slerp", "5.2")]["code"] == "called-reference"
 
     # Running the notebook is reported (feedback), but did not decide the points above.
     feedback_text = lambda student: (tmp_path / "feedback" / f"{student}.md").read_text()  # noqa: E731
@@ -238,6 +244,32 @@ def test_check_command_on_the_course_notebook(tmp_path):
     done = vae_course("check", ROOT / "notebooks" / "00_welcome.ipynb", "--no-execute", tmp=tmp_path)
     assert done.returncode == 1
     assert "not answered yet" in done.stdout and "Score: 0 / 1" in done.stdout
+
+
+def test_allow_reference_calls_reaches_the_checker_and_decides_the_outcome():
+    """--allow-reference-calls -> Options -> SupervisorJob -> CheckerTask (JSON) -> run_check (the batch runs
+    the same checker.grade in a subprocess: test_hostile_batch shows delegation scoring 0 there)."""
+    import ast
+
+    from vae_course.grading.commands import add_commands
+    from vae_course.grading.protocol import CheckerTask, ExerciseJob
+
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers())
+    args = parser.parse_args(["grade", "subs", "--out", "g.csv", "--allow-reference-calls"])
+    assert args.allow_reference_calls is True
+    task = CheckerTask(nonce="n", timeout=30, memory=0, checks_files=[], exercises=[], allow_reference_calls=True)
+    assert CheckerTask.from_json(json.loads(json.dumps(task.to_json()))).allow_reference_calls is True
+    assert CheckerTask.from_json({"nonce": "n", "timeout": 30}).allow_reference_calls is False
+
+    source = hostile.SLERP_DELEGATES
+    run = [[node.lineno, node.col_offset] for node in ast.parse(source).body]
+    job = ExerciseJob(id="5.2", function="slerp", cell=0, blocks=[{"cell": 0, "source": source, "run": run}])
+    strict = checker.grade(job, REGISTRY["5.2"], timeout=30, memory=None)
+    assert (strict.status, strict.code) == ("failed", "called-reference")
+    assert "you called `vae_course.latent.slerp`" in strict.message
+    allowed = checker.grade(job, REGISTRY["5.2"], timeout=30, memory=None, allow_reference_calls=True)
+    assert allowed.status == "passed" and "allowed by your teacher" in allowed.notes[0]
 
 
 def test_cli_errors_are_reported_without_traceback(tmp_path, capsys):

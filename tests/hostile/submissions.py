@@ -66,6 +66,20 @@ def multi(*cells):
     return notebook(new_code_cell("import math"), *cells)
 
 
+# Delegation to the course's own answers (issue 11): each scores 0 with "you called ... - write it yourself".
+SLERP_DELEGATES = "from vae_course import latent\n\ndef slerp(z0, z1, t):\n    return latent.slerp(z0, z1, t)\n"
+KL_DELEGATES = "from vae_course import losses\n\ndef gaussian_kl(mu, logvar):\n    return losses.gaussian_kl(mu, logvar)\n"
+LOGLIK_OWN = ("import torch.nn.functional as F\n\ndef bernoulli_log_likelihood(logits, x):\n"
+              "    return -F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(dim=1)\n")
+ELBO_INDIRECT = ("import importlib\n\ndef elbo(logits, x, mu, logvar):\n"
+                 "    return getattr(importlib.import_module('vae_course.losses'), 'elbo')(logits, x, mu, logvar)\n")
+
+
+def delegating(*exercises):
+    """A notebook whose tagged exercise cells are ``(id, source)``: identified by its tags."""
+    return notebook(*[exercise_cell(source, ex_id) for ex_id, source in exercises])
+
+
 ADD_ONE = "def add_one(x):\n    return x + 1\n"
 DOUBLE = "def double(x):\n    return 2 * x\n"
 
@@ -128,6 +142,8 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
                              before=["import sys\nprint('read', len(sys.stdin.read()), 'characters')",
                                      "name = input('Your name? ')"]),
         "empty": notebook(),
+        "delegates_slerp": delegating(("5.2", SLERP_DELEGATES)),
+        "delegates_losses": delegating(("2.1", KL_DELEGATES), ("2.2", LOGLIK_OWN), ("2.3", ELBO_INDIRECT)),
         "multi_correct": multi(exercise_cell(ADD_ONE, "99.1"), exercise_cell(DOUBLE, "99.2")),
         "multi_reordered": multi(exercise_cell(DOUBLE, "99.2"), new_code_cell("add_one(1)"),
                                  exercise_cell(ADD_ONE, "99.1")),
@@ -157,6 +173,8 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
         "segfault_in_function": {"0.1": zero("error")}, "monkeypatch_checks": {"0.1": zero("failed")},
         "monkeypatch_in_exercise": {"0.1": zero("error")}, "fake_success": {"0.1": zero("failed")},
         "vandal": {"0.1": zero("failed")}, "daemon": {"0.1": ok},
+        "delegates_slerp": {"5.1": zero("missing"), "5.2": zero("failed"), "5.3": zero("missing")},
+        "delegates_losses": {"2.1": zero("failed"), "2.2": ("passed", 2), "2.3": zero("failed")},
         "multi_correct": {"99.1": ("passed", 2), "99.2": ("passed", 1)},
         "multi_reordered": {"99.1": ("passed", 2), "99.2": ("passed", 1)},
         "multi_partial": {"99.1": zero("missing"), "99.2": ("passed", 1)},
