@@ -88,6 +88,29 @@ CATALOGUE = {
             "difference of squares": (lambda x_hat, x: (x_hat**2 - x**2).mean(1), "difference of the squares"),
         },
     },
+    "2.1": {
+        "correct": {
+            "distributions": lambda mu, lv: kl_divergence(Normal(mu, (0.5 * lv).exp()), Normal(0.0, 1.0)).sum(1),
+            "sigma squared": lambda mu, lv: 0.5 * (mu.pow(2) + (0.5 * lv).exp() ** 2 - 1 - lv).sum(-1),
+            "minus half": lambda mu, lv: -0.5 * torch.sum(1 + lv - mu**2 - lv.exp(), dim=1),
+            "float64": lambda mu, lv: _kl_terms(mu.double(), lv.double()).sum(1),
+        },
+        "wrong": {
+            "sign": (lambda mu, lv: -_kl_terms(mu, lv).sum(1), "sign"),
+            "no 1/2": (lambda mu, lv: 2 * _kl_terms(mu, lv).sum(1), "1/2"),
+            "std for variance": (lambda mu, lv: (0.5 * (mu**2 + (0.5 * lv).exp() - 1 - lv)).sum(1), "standard deviation"),
+            "over the batch": (lambda mu, lv: _kl_terms(mu, lv).sum(0), "latent dimension"),
+            "mean over dimensions": (lambda mu, lv: _kl_terms(mu, lv).mean(1), "averaged over latent dimensions"),
+            "no -1": (lambda mu, lv: (0.5 * (mu**2 + lv.exp() - lv)).sum(1), "- 1"),
+            "no - logvar": (lambda mu, lv: (0.5 * (mu**2 + lv.exp() - 1)).sum(1), "without the - logvar"),
+            "mu for mu^2": (lambda mu, lv: (0.5 * (mu + lv.exp() - 1 - lv)).sum(1), "mu^2"),
+            "reverse KL": (lambda mu, lv: (0.5 * ((1 + mu**2) / lv.exp() - 1 + lv)).sum(1), "wrong direction"),
+            "logvar read as log sigma": (lambda mu, lv: (0.5 * (mu**2 + (2 * lv).exp() - 1 - 2 * lv)).sum(1),
+                                         "log(sigma)"),
+            "scalar": (lambda mu, lv: _kl_terms(mu, lv).sum(), "single number"),
+            "batch mean": (lambda mu, lv: _kl_terms(mu, lv).sum(1).mean(), "batch average comes later"),
+        },
+    },
     "5.3": {
         "correct": {
             "torch.mean": lambda a, b: torch.mean(a, dim=0) - torch.mean(b, dim=0),

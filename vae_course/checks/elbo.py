@@ -87,6 +87,11 @@ def _kl_mistakes(mu, logvar):
          "Include mu_j^2: the KL grows as the mean moves away from the prior's mean 0."),
         ("+logvar instead of -logvar", 0.5 * (sq + logvar.exp() - 1.0 + logvar).sum(dim=-1),
          "The last term is minus logvar: " + KL_FORMULA + "."),
+        ("the KL without the - logvar term", 0.5 * (sq + logvar.exp() - 1.0).sum(dim=-1),
+         "Subtract logvar (= log sigma^2) in each term: " + KL_FORMULA + "."),
+        ("the KL in the wrong direction, KL(N(0, I) || q)",
+         0.5 * ((1.0 + sq) / logvar.exp() - 1.0 + logvar).sum(dim=-1),
+         "The VAE's term is KL(q(z|x) || N(0, I)): " + KL_FORMULA + ", not KL(N(0, I) || q)."),
     ]
 
 
