@@ -32,6 +32,22 @@ def _chunked_mean(images):
     return total / len(images)
 
 
+def _probs(model, x):
+    return torch.sigmoid(model.decode(model.encode(x)[0]))
+
+
+def _sampled_probs(model, x):
+    mu, logvar = model.encode(x)
+    return torch.sigmoid(model.decode(mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)))
+
+
+def _inpaint_no_grad(model, x_known, mask, x_current):
+    with torch.no_grad():
+        mu, _ = model.encode(x_current)
+        filled = torch.sigmoid(model.decode(mu))
+    return mask * x_known + (1 - mask) * filled
+
+
 def _logmeanexp_by_hand(lw):
     top = lw.max(dim=1, keepdim=True).values
     return top.squeeze(1) + torch.log(torch.exp(lw - top).mean(dim=1))
@@ -131,6 +147,41 @@ CATALOGUE = {
             "median": (lambda a, b: a.median(0).values - b.median(0).values, "median"),
             "without twice": (lambda a, b: b.mean(0) - b.mean(0), "zero vector"),
             "pooled mean": (lambda a, b: a.mean(0) - torch.cat([a, b]).mean(0), "all codes together"),
+        },
+    },
+    "6.2": {
+        "correct": {
+            "where": lambda model, known, mask, cur: torch.where(
+                mask.bool(), known, torch.sigmoid(model.decode(model.encode(cur)[0]))),
+            "current's known pixels": lambda model, known, mask, cur: (
+                mask * cur + (1 - mask) * torch.sigmoid(model.decode(model.encode(cur)[0]))),
+            "no grad, unpacked": lambda model, known, mask, cur: _inpaint_no_grad(model, known, mask, cur),
+            "float64 blend": lambda model, known, mask, cur: (
+                mask.double() * known.double()
+                + (1 - mask.double()) * torch.sigmoid(model.decode(model.encode(cur)[0])).double()),
+        },
+        "wrong": {
+            "mask reversed": (lambda model, known, mask, cur: (1 - mask) * known + mask * _probs(model, cur),
+                              "wrong way round"),
+            "not clamped": (lambda model, known, mask, cur: _probs(model, cur), "not clamped"),
+            "logits filled": (lambda model, known, mask, cur: mask * known + (1 - mask) * model.decode(
+                model.encode(cur)[0]), "logits in the missing pixels"),
+            "raw logits": (lambda model, known, mask, cur: model.decode(model.encode(cur)[0]), "unclamped logits"),
+            "x_known encoded": (lambda model, known, mask, cur: mask * known + (1 - mask) * _probs(model, known),
+                                "x_known instead of x_current"),
+            "sampled code": (lambda model, known, mask, cur: mask * known + (1 - mask) * _sampled_probs(model, cur),
+                             "sampled code"),
+            "binarised": (lambda model, known, mask, cur: mask * known + (1 - mask) * (_probs(model, cur) > 0.5).float(),
+                          "rounded to 0 or 1"),
+            "no update": (lambda model, known, mask, cur: cur.clone(), "x_current returned unchanged"),
+            "known pixels dropped": (lambda model, known, mask, cur: (1 - mask) * _probs(model, cur),
+                                     "known pixels are missing"),
+            "no (1 - mask)": (lambda model, known, mask, cur: mask * known + _probs(model, cur),
+                              "without (1 - mask)"),
+            "one image": (lambda model, known, mask, cur: (mask * known + (1 - mask) * _probs(model, cur))[0],
+                          "full image per input"),
+            "averaged with the current": (lambda model, known, mask, cur: 0.5 * cur + 0.5 * (
+                mask * known + (1 - mask) * _probs(model, cur)), "averaged with x_current"),
         },
     },
     "7.1": {

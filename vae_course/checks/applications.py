@@ -96,6 +96,11 @@ def inpaint_step(fn, t):
     out = t.tensor(t.call(model, x_known, mask, x_current), like=x_known)
     t.shape(out, (4, 784), ["batch", "pixels"], hint="Return a full image per input: (B, 784).")
     t.finite(out)
+    again = t.tensor(t.call(model, x_known, mask, x_current), like=x_known)
+    if not torch.allclose(out.detach(), again.detach(), atol=1e-6):
+        raise CheckFailed("two calls with the same inputs filled different pixels: the step decodes a sampled code.",
+                          "Decode the mean code mu (model.encode(x_current)[0]), not a reparameterized sample: "
+                          "one inpainting step is deterministic.", code="inpainting-with-a-sampled-code")
     with torch.no_grad():
         logits = model.decode(model.encode(x_current)[0])
         probs = torch.sigmoid(logits)
@@ -116,4 +121,14 @@ def inpaint_step(fn, t):
         Mistake("a reconstruction of x_known instead of x_current", mask * x_known + (1 - mask) * stale,
                 "Encode the current guess x_current (it holds your latest fill of the missing pixels); "
                 "encoding x_known every time would never improve the fill."),
+        Mistake("pixels rounded to 0 or 1", mask * x_known + (1 - mask) * (probs > 0.5).float(),
+                "Keep the probabilities sigmoid(logits) as grey levels; don't threshold them."),
+        Mistake("x_current returned unchanged", x_current,
+                "Fill the missing pixels with the decoded reconstruction of x_current."),
+        Mistake("a result whose known pixels are missing (0)", (1 - mask) * probs,
+                "Add the known pixels back: mask * x_known + (1 - mask) * reconstruction."),
+        Mistake("the reconstruction added without (1 - mask)", mask * x_known + probs,
+                "Multiply the reconstruction by (1 - mask) so it only fills the missing pixels."),
+        Mistake("the new fill averaged with x_current", 0.5 * x_current + 0.5 * expected,
+                "Return the new image itself: mask * x_known + (1 - mask) * reconstruction."),
     ])
