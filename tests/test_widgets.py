@@ -78,7 +78,9 @@ def test_latent_explorer_has_one_slider_per_dimension(latent_dim):
     sliders = [c for c in box.children if isinstance(c, widgets.FloatSlider)]
     assert len(sliders) == latent_dim
     assert list(box.sliders) == sliders
-    assert [s.description for s in sliders] == [f"z[{i}]" for i in range(latent_dim)]
+    expected = {1: ["z₁"], 2: ["z₁ (horizontal axis of the latent map)", "z₂ (vertical axis of the latent map)"],
+                5: ["z₁", "z₂", "z₃", "z₄", "z₅"]}[latent_dim]
+    assert [s.description for s in sliders] == expected
     assert all((s.min, s.max, s.step) == (-3.0, 3.0, 0.1) for s in sliders)
     assert all(s.value == 0.0 for s in sliders)
     images = [c for c in box.children if isinstance(c, widgets.Image)]
@@ -210,7 +212,9 @@ def test_interpolation_slider_range_equals_number_of_steps(steps):
     assert "vae-interpolation-explorer" in box._dom_classes
     slider = box.slider
     assert isinstance(slider, widgets.IntSlider)
-    assert slider in box.children and box.image in box.children
+    assert slider in box.children
+    shown = [w for child in box.children[2].children for w in getattr(child, "children", [child])]
+    assert box.image in shown and box.caption in shown and len(shown) == 6  # start, current, end and captions
     assert (slider.min, slider.max, slider.step) == (0, steps - 1, 1)
     assert slider.max - slider.min + 1 == steps
     assert "vae-decoded-image" in box.image._dom_classes
@@ -253,3 +257,27 @@ def test_interpolation_rejects_bad_path(path, message):
 def test_interpolation_wrong_decoder_output_shape():
     with pytest.raises(ValueError, match=r"returned shape \(1, 10\).*expected \(1, 784\)"):
         interpolation_explorer(lambda z: torch.rand(1, 10), torch.zeros(3, 2))
+
+
+def test_latent_explorer_caption_follows_the_sliders_and_labels_can_be_given():
+    box = latent_explorer(make_decoder(2), 2, labels=["stroke", "slant"])
+    assert [s.description for s in box.sliders] == ["stroke", "slant"]
+    assert box.caption.value == "decoded image of z = (+0.00, +0.00)"
+    assert "vae-decoded-caption" in box.caption._dom_classes and box.children[-1] is box.caption
+    box.sliders[0].value = 1.5
+    assert box.caption.value == "decoded image of z = (+1.50, +0.00)"
+    with pytest.raises(ValueError, match="labels must name each of the latent_dim=2 sliders, got 1"):
+        latent_explorer(make_decoder(2), 2, labels=["only one"])
+
+
+def test_interpolation_explorer_shows_both_ends_t_and_the_method():
+    path = torch.stack([torch.full((2,), v) for v in (-2.0, 0.0, 2.0)])
+    box = interpolation_explorer(make_decoder(2), path, method="slerp")
+    start, middle, end = box.children[2].children
+    assert bytes(start.children[0].value) == bytes(box.image.value)  # at t = 0 the current image is the start
+    assert (start.children[1].value, end.children[1].value) == ("start, t = 0", "end, t = 1")
+    assert box.caption.value == "slerp: t = 0.00 (step 1 of 3)"
+    box.slider.value = 2
+    assert box.caption.value == "slerp: t = 1.00 (step 3 of 3)"
+    assert bytes(end.children[0].value) == bytes(box.image.value)
+    assert box.slider.description == "step along the slerp"

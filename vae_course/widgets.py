@@ -201,8 +201,16 @@ def latent_explorer(
     step: float = 0.1,
     initial: Optional[ArrayLike] = None,
     image_size: int = 28,
+    *,
+    labels: Optional[Sequence[str]] = None,
 ) -> widgets.VBox:
     """Build sliders for every latent coordinate and show the decoded image live.
+
+    Each slider is long (one step is several pixels) and says what it moves
+    (``labels``, default ``z₁``, ``z₂``, ...; for a 2-D code ``z₁ (horizontal
+    axis of the latent map)`` and ``z₂ (vertical axis ...)``, the axes of the
+    notebooks' maps); its readout shows the current value, and a caption under
+    the decoded image (CSS class ``vae-decoded-caption``) says which ``z`` it is.
 
     What: one :class:`ipywidgets.FloatSlider` per latent dimension (labelled
     ``z[0]``, ``z[1]``, ...) followed by an :class:`ipywidgets.Image` with
@@ -279,15 +287,18 @@ def latent_explorer(
                 "widen value_range or clip the starting point."
             )
 
+    names = _slider_labels(labels, latent_dim)
     sliders = tuple(
         widgets.FloatSlider(
             value=start[i],
             min=low,
             max=high,
             step=step,
-            description=f"z[{i}]",
-            readout_format=".2f",
+            description=names[i],
+            readout_format="+.2f",
             continuous_update=True,
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="min(100%, 640px)"),
         )
         for i in range(latent_dim)
     )
@@ -297,23 +308,62 @@ def latent_explorer(
 
     # Render once up front: validates `decode` and gives headless runs an image.
     image = _make_image(render_png(_decode_pixels(decode, current_z(), image_size)), image_size)
+    caption = _caption(f"decoded image of {_describe_z(current_z()[0])}")
 
     def _update(_change=None) -> None:
-        image.value = render_png(_decode_pixels(decode, current_z(), image_size))
+        z = current_z()
+        image.value = render_png(_decode_pixels(decode, z, image_size))
+        caption.value = f"decoded image of {_describe_z(z[0])}"
 
     for slider in sliders:
         slider.observe(_update, names="value")
 
-    box = widgets.VBox(children=[*sliders, image])
+    box = widgets.VBox(children=[*sliders, image, caption])
     box.add_class("vae-latent-explorer")
     box.sliders = sliders
     box.image = image
+    box.caption = caption
     box.current_z = current_z
     return box
 
 
-def interpolation_explorer(decode: Decoder, path: ArrayLike, image_size: int = 28) -> widgets.VBox:
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _slider_labels(labels: Optional[Sequence[str]], latent_dim: int) -> list:
+    """The sliders' labels: ``labels`` as given, else ``z₁ .. z_D`` (the axes of the map for a 2-D code)."""
+    if labels is not None:
+        labels = [str(label) for label in labels]
+        if len(labels) != latent_dim:
+            raise ValueError(f"labels must name each of the latent_dim={latent_dim} sliders, got {len(labels)}.")
+        return labels
+    names = [f"z{str(i + 1).translate(_SUBSCRIPTS)}" for i in range(latent_dim)]
+    if latent_dim == 2:
+        names = [f"{names[0]} (horizontal axis of the latent map)", f"{names[1]} (vertical axis of the latent map)"]
+    return names
+
+
+def _describe_z(z: torch.Tensor, most: int = 8) -> str:
+    """``z = (+0.50, -1.20)`` (the first ``most`` values)."""
+    values = ", ".join(f"{v:+.2f}" for v in z.tolist()[:most])
+    return f"z = ({values}{', ...' if z.numel() > most else ''})"
+
+
+def _caption(text: str) -> widgets.Label:
+    """The line under a decoded image (CSS class ``vae-decoded-caption``)."""
+    caption = widgets.Label(value=text)
+    caption.add_class("vae-decoded-caption")
+    return caption
+
+
+def interpolation_explorer(decode: Decoder, path: ArrayLike, image_size: int = 28, *,
+                           method: str = "") -> widgets.VBox:
     """Step through a precomputed path of latent points with one slider.
+
+    Shown: the slider over ``t`` from 0 to 1 (one step per point of the path),
+    the decoded start (t = 0), current and end (t = 1) images side by side, and
+    a caption (CSS class ``vae-decoded-caption``) with the path's ``method``
+    (e.g. ``"slerp"`` or ``"lerp"``), t and the step.
 
     What: an :class:`ipywidgets.IntSlider` (``0 .. steps-1``) and the image
     ``decode(path[i])``; a label shows the current ``z`` values.
@@ -384,23 +434,36 @@ def interpolation_explorer(decode: Decoder, path: ArrayLike, image_size: int = 2
         more = ", ..." if latent_dim > 8 else ""
         return f"z = [{values}{more}]"
 
+    def caption_text(i: int) -> str:
+        t = i / (steps - 1) if steps > 1 else 0.0
+        return f"{method + ': ' if method else ''}t = {t:.2f} (step {i + 1} of {steps})"
+
     slider = widgets.IntSlider(
-        value=0, min=0, max=steps - 1, step=1, description="step", continuous_update=True
+        value=0, min=0, max=steps - 1, step=1, description=f"step along the {method or 'path'}",
+        continuous_update=True, style={"description_width": "initial"},
+        layout=widgets.Layout(width="min(100%, 640px)"),
     )
     label = widgets.Label(value=describe(0))
     image = _make_image(frame(0), image_size)
+    caption = _caption(caption_text(0))
+    ends = [widgets.VBox([_make_image(frame(i), image_size, "vae-path-end"), _caption(name)])
+            for i, name in ((0, "start, t = 0"), (steps - 1, "end, t = 1"))]
+    images = widgets.HBox([ends[0], widgets.VBox([image, caption]), ends[1]],
+                          layout=widgets.Layout(gap="12px"))
 
     def _update(change) -> None:
         i = int(change["new"])
         image.value = frame(i)
         label.value = describe(i)
+        caption.value = caption_text(i)
 
     slider.observe(_update, names="value")
 
-    box = widgets.VBox(children=[slider, label, image])
+    box = widgets.VBox(children=[slider, label, images])
     box.add_class("vae-interpolation-explorer")
     box.slider = slider
     box.image = image
+    box.caption = caption
     box.path = path_t
     box.current_z = lambda: path_t[slider.value : slider.value + 1].clone()
     return box

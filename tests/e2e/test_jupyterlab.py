@@ -277,6 +277,12 @@ def test_latent_explorer_slider_updates_image(page, lab_server):
     handle = explorer.locator(".noUi-handle").first
     readout = explorer.locator(".widget-readout").first
     readout_before = readout.text_content() if readout.count() else None
+    caption = explorer.locator(".vae-decoded-caption").first
+    caption.wait_for(state="visible")
+    caption_before = caption.text_content()
+    assert caption_before.startswith("decoded image of z = ("), caption_before
+    label = explorer.locator(".widget-label").first.text_content()
+    assert "horizontal axis" in label, f"the first slider's label does not say what it moves: {label!r}"
 
     # ipywidgets 8 sliders are noUiSlider: focus the handle and use the keyboard.
     handle.focus()
@@ -302,6 +308,9 @@ def test_latent_explorer_slider_updates_image(page, lab_server):
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     if readout_before is not None:
         assert readout.text_content() != readout_before, "slider readout did not change"
+    page.wait_for_function("([el, before]) => el.textContent !== before",
+                           arg=[caption.element_handle(), caption_before], timeout=10_000)
+    assert caption.text_content() != caption_before, "the caption under the image did not follow the slider"
 
 
 def _wait_for_src_change(page, image, before: str, timeout_ms: int) -> bool:
