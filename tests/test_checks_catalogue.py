@@ -32,6 +32,18 @@ def _chunked_mean(images):
     return total / len(images)
 
 
+def _t(t, z0):
+    """t as a float, or a (T,) tensor shaped to broadcast time-first against z0."""
+    return t.reshape(-1, *[1] * z0.dim()) if torch.is_tensor(t) and t.dim() == 1 else t
+
+
+def _lerp_unsqueeze(z0, z1, t):
+    if torch.is_tensor(t):
+        for _ in range(z0.dim()):
+            t = t.unsqueeze(-1)
+    return (1 - t) * z0 + t * z1
+
+
 def _probs(model, x):
     return torch.sigmoid(model.decode(model.encode(x)[0]))
 
@@ -125,6 +137,28 @@ CATALOGUE = {
                                          "log(sigma)"),
             "scalar": (lambda mu, lv: _kl_terms(mu, lv).sum(), "single number"),
             "batch mean": (lambda mu, lv: _kl_terms(mu, lv).sum(1).mean(), "batch average comes later"),
+        },
+    },
+    "5.1": {
+        "correct": {
+            "offset form": lambda z0, z1, t: z0 + _t(t, z0) * (z1 - z0),
+            "torch.lerp": lambda z0, z1, t: torch.lerp(z0, z1, _t(t, z0)),
+            "unsqueeze loop": lambda z0, z1, t: _lerp_unsqueeze(z0, z1, t),
+            "float64": lambda z0, z1, t: (1 - _t(t, z0)) * z0.double() + _t(t, z0) * z1.double(),
+        },
+        "wrong": {
+            "reversed t": (lambda z0, z1, t: _t(t, z0) * z0 + (1 - _t(t, z0)) * z1, "in reverse"),
+            "both times t": (lambda z0, z1, t: _t(t, z0) * z0 + _t(t, z0) * z1, "t on both codes"),
+            "z0 plus t z1": (lambda z0, z1, t: z0 + _t(t, z0) * z1, "z0 + t * z1"),
+            "no t on z1": (lambda z0, z1, t: (1 - _t(t, z0)) * z0 + z1, "factor t on z1 is missing"),
+            "midpoint": (lambda z0, z1, t: ((z0 + z1) / 2) * torch.ones_like(_t(t, z0) * z0), "midpoint"),
+            "difference reversed": (lambda z0, z1, t: z0 + _t(t, z0) * (z0 - z1), "wrong direction"),
+            "t squared": (lambda z0, z1, t: (1 - _t(t, z0) ** 2) * z0 + _t(t, z0) ** 2 * z1, "t^2"),
+            "time last": (lambda z0, z1, t: ((1 - _t(t, z0)) * z0 + _t(t, z0) * z1).movedim(0, -1)
+                          if torch.is_tensor(t) else (1 - t) * z0 + t * z1, "time dimension came out last"),
+            "normalised": (lambda z0, z1, t: F.normalize((1 - _t(t, z0)) * z0 + _t(t, z0) * z1, dim=-1), "normalised result"),
+            "z1 to z0": (lambda z0, z1, t: (1 - _t(t, z0)) * z1 + _t(t, z0) * z0, "in reverse"),
+            "sum not blend": (lambda z0, z1, t: z0 + z1 + 0 * _t(t, z0), "the sum z0 + z1"),
         },
     },
     "5.3": {
