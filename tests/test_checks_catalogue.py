@@ -116,6 +116,31 @@ CATALOGUE = {
             "difference of squares": (lambda x_hat, x: (x_hat**2 - x**2).mean(1), "difference of the squares"),
         },
     },
+    "2.2": {
+        "correct": {
+            "logsigmoid": lambda l, x: (x * F.logsigmoid(l) + (1 - x) * F.logsigmoid(-l)).sum(1),
+            "softplus": lambda l, x: (x * l - F.softplus(l)).sum(dim=-1),
+            "distributions": lambda l, x: torch.distributions.Bernoulli(logits=l).log_prob(x).sum(1),
+            "float64": lambda l, x: -F.binary_cross_entropy_with_logits(l.double(), x.double(), reduction="none").sum(1),
+        },
+        "wrong": {
+            "positive BCE": (lambda l, x: F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(1), "sign"),
+            "mean over pixels": (lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="none").mean(1),
+                                 "mean"),
+            "over the batch": (lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(0),
+                               "reduced over the batch"),
+            "scalar": (lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="sum"), "single number"),
+            "naive logs": (lambda l, x: (x * torch.log(torch.sigmoid(l)) + (1 - x) * torch.log(1 - torch.sigmoid(l))
+                                         ).sum(1), "logits"),
+            "sigmoid twice": (lambda l, x: -F.binary_cross_entropy_with_logits(torch.sigmoid(l), x,
+                                                                               reduction="none").sum(1), "sigmoid"),
+            "arguments swapped": (lambda l, x: -F.binary_cross_entropy_with_logits(x, l, reduction="none").sum(1),
+                                  "swapped"),
+            "only the x term": (lambda l, x: (x * F.logsigmoid(l)).sum(1), "(1 - x)"),
+            "squared error": (lambda l, x: -((torch.sigmoid(l) - x) ** 2).sum(1), "squared error"),
+            "logits as log-probabilities": (lambda l, x: (x * l + (1 - x) * (1 - l)).sum(1), "not log-probabilities"),
+        },
+    },
     "2.1": {
         "correct": {
             "distributions": lambda mu, lv: kl_divergence(Normal(mu, (0.5 * lv).exp()), Normal(0.0, 1.0)).sum(1),

@@ -115,6 +115,10 @@ def _loglik_mistakes(logits, x):
          "The order is F.binary_cross_entropy_with_logits(logits, x): prediction first, target second."),
         ("only the x * log(pi) term", (x * F.logsigmoid(logits)).sum(dim=-1),
          "Add the term for the pixels that are 0: x * log(pi) + (1 - x) * log(1 - pi)."),
+        ("minus the squared error of the probabilities", -(torch.sigmoid(logits) - x).pow(2).sum(dim=-1),
+         "This is a Bernoulli log-likelihood, not a squared error: x * log(pi) + (1 - x) * log(1 - pi)."),
+        ("the logits used as log-probabilities", (x * logits + (1 - x) * (1 - logits)).sum(dim=-1),
+         "Logits are not log-probabilities: log(pi) = F.logsigmoid(logits), log(1 - pi) = F.logsigmoid(-logits)."),
     ]
 
 
