@@ -121,7 +121,8 @@ CATALOGUE = {
             "logsigmoid": lambda l, x: (x * F.logsigmoid(l) + (1 - x) * F.logsigmoid(-l)).sum(1),
             "softplus": lambda l, x: (x * l - F.softplus(l)).sum(dim=-1),
             "distributions": lambda l, x: torch.distributions.Bernoulli(logits=l).log_prob(x).sum(1),
-            "float64": lambda l, x: -F.binary_cross_entropy_with_logits(l.double(), x.double(), reduction="none").sum(1),
+            "float64": lambda l, x: -F.binary_cross_entropy_with_logits(l.double(), x.double(),
+                                                                        reduction="none").sum(1),
         },
         "wrong": {
             "positive BCE": (lambda l, x: F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(1), "sign"),
@@ -151,7 +152,8 @@ CATALOGUE = {
         "wrong": {
             "sign": (lambda mu, lv: -_kl_terms(mu, lv).sum(1), "sign"),
             "no 1/2": (lambda mu, lv: 2 * _kl_terms(mu, lv).sum(1), "1/2"),
-            "std for variance": (lambda mu, lv: (0.5 * (mu**2 + (0.5 * lv).exp() - 1 - lv)).sum(1), "standard deviation"),
+            "std for variance": (lambda mu, lv: (0.5 * (mu**2 + (0.5 * lv).exp() - 1 - lv)).sum(1),
+                                 "standard deviation"),
             "over the batch": (lambda mu, lv: _kl_terms(mu, lv).sum(0), "latent dimension"),
             "mean over dimensions": (lambda mu, lv: _kl_terms(mu, lv).mean(1), "averaged over latent dimensions"),
             "no -1": (lambda mu, lv: (0.5 * (mu**2 + lv.exp() - lv)).sum(1), "- 1"),
@@ -181,7 +183,8 @@ CATALOGUE = {
             "t squared": (lambda z0, z1, t: (1 - _t(t, z0) ** 2) * z0 + _t(t, z0) ** 2 * z1, "t^2"),
             "time last": (lambda z0, z1, t: ((1 - _t(t, z0)) * z0 + _t(t, z0) * z1).movedim(0, -1)
                           if torch.is_tensor(t) else (1 - t) * z0 + t * z1, "time dimension came out last"),
-            "normalised": (lambda z0, z1, t: F.normalize((1 - _t(t, z0)) * z0 + _t(t, z0) * z1, dim=-1), "normalised result"),
+            "normalised": (lambda z0, z1, t: F.normalize((1 - _t(t, z0)) * z0 + _t(t, z0) * z1, dim=-1),
+                           "normalised result"),
             "z1 to z0": (lambda z0, z1, t: (1 - _t(t, z0)) * z1 + _t(t, z0) * z0, "in reverse"),
             "sum not blend": (lambda z0, z1, t: z0 + z1 + 0 * _t(t, z0), "the sum z0 + z1"),
         },
@@ -230,7 +233,8 @@ CATALOGUE = {
                                 "x_known instead of x_current"),
             "sampled code": (lambda model, known, mask, cur: mask * known + (1 - mask) * _sampled_probs(model, cur),
                              "sampled code"),
-            "binarised": (lambda model, known, mask, cur: mask * known + (1 - mask) * (_probs(model, cur) > 0.5).float(),
+            "binarised": (lambda model, known, mask, cur: (mask * known
+                                                           + (1 - mask) * (_probs(model, cur) > 0.5).float()),
                           "rounded to 0 or 1"),
             "no update": (lambda model, known, mask, cur: cur.clone(), "x_current returned unchanged"),
             "known pixels dropped": (lambda model, known, mask, cur: (1 - mask) * _probs(model, cur),

@@ -68,7 +68,8 @@ def multi(*cells):
 
 # Delegation to the course's own answers (issue 11): each scores 0 with "you called ... - write it yourself".
 SLERP_DELEGATES = "from vae_course import latent\n\ndef slerp(z0, z1, t):\n    return latent.slerp(z0, z1, t)\n"
-KL_DELEGATES = "from vae_course import losses\n\ndef gaussian_kl(mu, logvar):\n    return losses.gaussian_kl(mu, logvar)\n"
+KL_DELEGATES = ("from vae_course import losses\n\ndef gaussian_kl(mu, logvar):\n"
+                "    return losses.gaussian_kl(mu, logvar)\n")
 LOGLIK_OWN = ("import torch.nn.functional as F\n\ndef bernoulli_log_likelihood(logits, x):\n"
               "    return -F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(dim=1)\n")
 ELBO_INDIRECT = ("import importlib\n\ndef elbo(logits, x, mu, logvar):\n"

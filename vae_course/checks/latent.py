@@ -306,6 +306,7 @@ def attribute_vector(fn, t):
                 "Use the means (.mean(dim=0)), not the medians."),
         Mistake("a zero vector (the same set subtracted from itself)", torch.zeros(4),
                 "Subtract the mean of z_without from the mean of z_with - two different sets."),
-        Mistake("the mean of all codes together subtracted", z_with.mean(dim=0) - torch.cat([z_with, z_without]).mean(0),
+        Mistake("the mean of all codes together subtracted",
+                z_with.mean(dim=0) - torch.cat([z_with, z_without]).mean(dim=0),
                 "Subtract the mean of z_without alone, not of all codes together."),
     ])
