@@ -121,7 +121,9 @@ def check_report(graded: list[Graded], path: str, fmt: str, file: TextIO) -> Non
 
 
 def print_grade_summary(results: list[Graded], out: Console) -> None:
-    """The end of ``vae-course grade`` on a terminal: the mean score per notebook as a table, then the summary."""
+    """The end of ``vae-course grade``: the summary line (first: scripts and logs read it), then the mean
+    score per notebook as a table."""
+    out.print(Text(f"{summary(results)}."), soft_wrap=True)  # one line, as scripts and logs expect
     by_notebook: dict[str, list[Graded]] = {}
     for g in results:
         if g.path and g.notebook and g.attempt in (0, g.attempts):
@@ -138,4 +140,3 @@ def print_grade_summary(results: list[Graded], out: Console) -> None:
             table.add_row(notebook, str(len(gs)), f"{mean:.2f} / {gs[0].max_points} ({100 * mean / most:.0f}%)",
                           f"{full} of {len(gs)}")
         out.print(table)
-    out.print(Text(f"{summary(results)}."), soft_wrap=True)  # one line, as scripts and logs expect
