@@ -88,9 +88,12 @@ def test_grade_summary_has_a_table_per_notebook_and_the_summary_line():
 
 @pytest.mark.slow
 def test_check_command_prints_a_terminal_report_and_json(tmp_path):
-    """The real command on the student notebook 02 (exercises unanswered); keeps a capture to look at."""
+    """The real command on the student notebook 02 (exercises unanswered); keeps a capture to look at.
+
+    ``--no-execute``: the checks run, the notebook does not (test_grading's check test runs it in full).
+    """
     env = {**os.environ, "TMPDIR": str(tmp_path), "COLUMNS": "100", "FORCE_COLOR": "1", "TERM": "xterm-256color"}
-    command = [sys.executable, "-m", "vae_course", "check", str(ROOT / "notebooks" / "02_elbo.ipynb")]
+    command = [sys.executable, "-m", "vae_course", "check", str(ROOT / "notebooks" / "02_elbo.ipynb"), "--no-execute"]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stderr[-2000:]
     plain = Text.from_ansi(done.stdout).plain
@@ -103,7 +106,7 @@ def test_check_command_prints_a_terminal_report_and_json(tmp_path):
     capture.save_svg(str(ARTIFACTS / "vae-course-check-02_elbo.svg"), title="vae-course check notebooks/02_elbo.ipynb")
     (ARTIFACTS / "vae-course-check-02_elbo.txt").write_text(plain)
 
-    done = subprocess.run(command + ["--no-execute", "--format", "json"], cwd=ROOT, env=env, capture_output=True,
+    done = subprocess.run(command + ["--format", "json"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.stdout.startswith("["), f"rc {done.returncode}: {done.stdout[:300]!r} {done.stderr[-1500:]}"
     [result] = json.loads(done.stdout)
