@@ -37,7 +37,7 @@ from .protocol import (Code, ExerciseOutcome, ExerciseResult, Graded, RunReport,
 from .roster import Roster
 from .sandbox import GIB, MARKER, kill_descendants, kill_marked, remove_tree
 from .submissions import Skipped, Submission, choose_attempts, extract, find_files, identify, read_submission
-from .supervisor import GRACE_S, STARTUP_S
+from .supervisor import GRACE_S, OWN_WORKDIR, STARTUP_S
 
 __all__ = ["GradingError", "Options", "Prepared", "prepare", "grade_prepared", "complete", "grade"]
 
@@ -74,19 +74,22 @@ def _exercises(notebook: str | None) -> list:
     return exercises_for(notebook) if notebook else []
 
 
-def run_supervisor(job: SupervisorJob, on_start=None, on_end=None) -> SubmissionOutcome | None:
+def run_supervisor(job: SupervisorJob, on_start=None, on_end=None,
+                   own_workdir: bool = False) -> SubmissionOutcome | None:
     """Run one supervisor process for ``job`` and kill all it started; its result, or None if it gave none.
 
     The one way a submission is graded, on this machine (:class:`Batch`) or on a Dask worker
     (:mod:`~vae_course.grading.cluster`). ``on_start(proc, marker)`` and ``on_end(proc, marker)``
-    let the caller track the running process (to stop it on Ctrl-C).
+    let the caller track the running process (to stop it on Ctrl-C). With ``own_workdir`` the supervisor
+    removes ``job.workdir`` when it ends, even when it ends because its parent (a Dask worker) was killed.
     """
     marker = secrets.token_hex(12)
     backstop = (2 * STARTUP_S + job.notebook_timeout + 120
                 + len(job.exercises) * (STARTUP_S + 2 * (job.check_timeout + GRACE_S)))
     proc = subprocess.Popen([sys.executable, "-m", "vae_course.grading.supervisor"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=job.workdir,
-                            env={**os.environ, MARKER: marker}, start_new_session=True)
+                            env={**os.environ, MARKER: marker, **({OWN_WORKDIR: "1"} if own_workdir else {})},
+                            start_new_session=True)
     if on_start:
         on_start(proc, marker)
     try:

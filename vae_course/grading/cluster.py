@@ -32,12 +32,18 @@ from pathlib import Path
 
 from .batch import Batch, run_supervisor
 from .options import GradingError
-from .protocol import RunReport, RunStatus, SubmissionOutcome, SupervisorJob
+from .protocol import RunReport, RunStatus, SubmissionOutcome, SupervisorJob, first_line
 from .sandbox import remove_tree
 
 #: ``distributed.scheduler.allowed-failures`` of the ``--scheduler local`` cluster: a task may kill
 #: this many workers and still be retried; one more and the submission is reported as ``died``.
 ALLOWED_FAILURES = 2
+
+#: The scheduler's settings for ``--scheduler local`` (set them in the config of a scheduler you start yourself):
+#: ``worker-saturation`` 1.0 sends a worker no more tasks than it has threads, so a worker that dies takes
+#: down only the submission it was grading - a task merely queued there would count that death as its own.
+LOCAL_CONFIG = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                "distributed.scheduler.worker-saturation": 1.0}
 
 _SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://", "ws://", "wss://")
 
@@ -62,7 +68,7 @@ def connect(scheduler: str, n_workers: int):
 
     check_scheduler(scheduler)
     if scheduler == "local":
-        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        with dask.config.set(LOCAL_CONFIG):
             # one task per worker process: each task already runs a kernel and a checker process
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, memory_limit=0,
                                    dashboard_address=None)
@@ -73,7 +79,7 @@ def connect(scheduler: str, n_workers: int):
         return Client(scheduler_file=scheduler, timeout="30s"), None
     except (OSError, TimeoutError, ValueError) as err:
         raise GradingError(f"cannot connect to the Dask scheduler {scheduler} ({type(err).__name__}: "
-                           f"{str(err).splitlines()[0] if str(err) else 'no answer'}).") from None
+                           f"{first_line(err) or 'no answer'}).") from None
 
 
 def grade_task(job_json: dict, checks: list) -> dict | None:
@@ -92,7 +98,7 @@ def grade_task(job_json: dict, checks: list) -> dict | None:
             paths.append(str(folder / name))
         job = SupervisorJob.from_json(job_json)
         job.workdir, job.checks_files = str(workdir), paths
-        outcome = run_supervisor(job)
+        outcome = run_supervisor(job, own_workdir=True)  # the folder goes even if this worker is killed
         return outcome.to_json() if outcome is not None else None
     finally:
         remove_tree(workdir)
@@ -109,7 +115,7 @@ def _outcome(future) -> tuple[SubmissionOutcome | None, RunReport | None]:
                                               "took its Dask worker down with it), so the cluster gave up on it.")
     except Exception as err:  # noqa: BLE001 - e.g. a worker without the course package
         return None, RunReport(RunStatus.FAILED, f"the grader's task for this submission failed on the cluster "
-                                                 f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}).")
+                                                 f"({type(err).__name__}: {first_line(err)}).")
     if result is None:
         return None, None
     try:

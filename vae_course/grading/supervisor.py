@@ -51,6 +51,7 @@ from .sandbox import (MARKER, become_subreaper, clean_env, die_with_parent, hide
 STARTUP_S = 180        # allowed for starting a kernel or the checker (importing torch on a busy machine)
 GRACE_S = 15           # at most this on top of a time limit before the checker process is killed
 MAX_LINE = 1_000_000   # longest result line read from the checker
+OWN_WORKDIR = "VAE_COURSE_GRADING_OWN_WORKDIR"  # set: remove the job's workdir at the end (a Dask task's folder)
 
 
 def grace(timeout: float) -> float:
@@ -318,6 +319,8 @@ def supervise(job: SupervisorJob) -> SubmissionOutcome:
         kill_descendants()
         kill_marked(marker)
         remove_tree(root)
+        if os.environ.get(OWN_WORKDIR) == "1":
+            remove_tree(Path(job.workdir))
 
 
 def _parent_died(signum, frame):

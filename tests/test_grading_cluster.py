@@ -1,0 +1,181 @@
+"""Grading on a Dask cluster (``vae-course grade --scheduler``), with a real scheduler and process workers.
+
+* the command with ``--scheduler local`` writes the same files, byte for byte, as local grading of the
+  same submissions (except the cell timings, which vary from run to run: ``_class.md``'s slowest-cells
+  lines and the ``seconds`` in ``_results.json``);
+* a worker killed while it grades a submission loses and duplicates no row, and a submission whose code
+  kills every worker it runs on ends as ``died`` (its exercises ``error``) instead of being retried forever;
+* no grading process is left afterwards.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from nbformat.v4 import new_code_cell
+
+from vae_course.grading import report, sandbox
+from vae_course.grading.batch import complete, grade_prepared, prepare
+from vae_course.grading.cluster import LOCAL_CONFIG, check_scheduler
+from vae_course.grading.options import GradingError, Options
+from vae_course.grading.protocol import RunStatus, Status
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+# Kills the Dask worker that runs it: the kernel's parent is the supervisor, whose parent is the worker.
+KILL_WORKER = "import os, signal, psutil\nos.kill(psutil.Process(os.getppid()).ppid(), signal.SIGKILL)"
+
+
+def grade_cli(folder: Path, out: Path, *extra) -> subprocess.CompletedProcess:
+    """The real command, with a TMPDIR of its own (its sandboxes live there: see :func:`marked`)."""
+    tmp = folder.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
+    done = subprocess.run([sys.executable, "-m", "vae_course", "grade", str(folder), "--out", str(out),
+                           "--workers", "2", *extra], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TMPDIR": str(tmp)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def comparable(path: Path) -> bytes:
+    """The file's bytes, less what report.py documents as varying between runs (cell timings)."""
+    data = path.read_bytes()
+    if path.name.endswith("_results.json"):
+        def drop(value):
+            if isinstance(value, dict):
+                return {k: drop(v) for k, v in value.items() if k != "seconds"}
+            return [drop(v) for v in value] if isinstance(value, list) else value
+        return json.dumps(drop(json.loads(data))).encode()
+    if path.name.endswith("_class.md"):
+        return b"\n".join(line for line in data.splitlines() if not (line.startswith(b"- \xc2\xab")
+                                                                   and b" s (max " in line))
+    return data
+
+
+def marked(tmp: Path) -> list[psutil.Process]:
+    """Sandboxed processes (the grader's marker) whose HOME is under ``tmp``: ours, not another test run's."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+            if sandbox.MARKER in env and env.get("HOME", "").startswith(str(tmp)):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return found
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory) -> Path:
+    """alice: the solution of notebook 00 (passes); bob: the student copy (unanswered)."""
+    folder = tmp_path_factory.mktemp("cluster") / "subs"
+    folder.mkdir()
+    (folder / "alice.ipynb").write_bytes((ROOT / "solutions" / "00_welcome.ipynb").read_bytes())
+    (folder / "bob.ipynb").write_bytes((ROOT / "notebooks" / "00_welcome.ipynb").read_bytes())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_run(submissions) -> Path:
+    out = submissions.parent / "local" / "gradebook.csv"
+    grade_cli(submissions, out)
+    return out
+
+
+def test_scheduler_option_is_checked_before_anything_runs(tmp_path):
+    assert check_scheduler("tcp://127.0.0.1:8786") == "tcp://127.0.0.1:8786"
+    assert check_scheduler("local") == "local"
+    with pytest.raises(GradingError, match="--scheduler must be 'local', a Dask scheduler address"):
+        check_scheduler(str(tmp_path / "no-such-scheduler.json"))
+    done = subprocess.run([sys.executable, "-m", "vae_course", "grade", str(tmp_path), "--out",
+                           str(tmp_path / "gb.csv"), "--scheduler", "nowhere"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--scheduler must be" in done.stderr
+
+
+def test_local_cluster_gives_the_same_files_as_local_grading(submissions, local_run):
+    out = submissions.parent / "dask" / "gradebook.csv"
+    done = grade_cli(submissions, out, "--scheduler", "local")
+    assert "graded 2 submissions" in done.stdout
+    local_files = sorted(p.name for p in local_run.parent.iterdir())
+    assert local_files == sorted(p.name for p in out.parent.iterdir()) and len(local_files) >= 8
+    for name in local_files:
+        assert comparable(local_run.parent / name) == comparable(out.parent / name), name
+    assert (local_run.parent / "gradebook.csv").read_bytes() == out.read_bytes()  # not just comparable: equal
+    assert not marked(submissions.parent / "tmp")
+
+
+def test_killed_worker_loses_no_row_and_a_worker_killer_ends_as_died(submissions, local_run, tmp_path, monkeypatch):
+    import dask
+    from distributed import Client, LocalCluster
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "alice.ipynb").write_bytes((submissions / "alice.ipynb").read_bytes())
+    nb = nbformat.read(submissions / "alice.ipynb", as_version=4)
+    nb.cells.insert(0, new_code_cell(KILL_WORKER))
+    nbformat.write(nb, folder / "mallory.ipynb")
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # the workers' sandboxes go there
+    (tmp_path / "tmp").mkdir()
+    with dask.config.set({**LOCAL_CONFIG, "distributed.scheduler.allowed-failures": 1}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=0,
+                               dashboard_address=None)
+    client = Client(cluster)
+    killed = []
+
+    def kill_a_worker_grading_alice():  # the test's own kill, independent of mallory's
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not killed:
+            for address, keys in client.processing().items():
+                if any("alice" in str(k) for k in keys):
+                    time.sleep(3)  # well inside the task: its kernel is running the notebook
+                    pid = client.run(os.getpid, workers=[address]).get(address)
+                    if pid:
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
+                    break
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_a_worker_grading_alice, daemon=True)
+    try:
+        options = Options(workers=2)
+        prepared = prepare([folder], options)
+        killer.start()
+        graded = grade_prepared(prepared, options, scheduler=cluster.scheduler_address)
+        killer.join(5)
+    finally:
+        client.close()
+        cluster.close()
+    assert killed, "the test did not manage to kill a worker mid-task"
+    assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == psutil.STATUS_ZOMBIE
+    rows = list(csv.DictReader(report.gradebook_text(complete(graded, prepared)).splitlines()))
+    with open(local_run, newline="", encoding="utf-8") as handle:
+        local_rows = list(csv.DictReader(handle))
+    def alice(rows):  # as graded locally (but for the file's path: another folder)
+        return [{k: v for k, v in r.items() if k != "file"} for r in rows if r["student"] == "alice"]
+
+    assert alice(rows) == alice(local_rows) and alice(rows)
+    assert sorted(r["student"] for r in rows) == ["alice", "mallory"]  # one row each: none lost, none twice
+    mallory = [g for g in graded if g.student == "mallory"]
+    assert len(mallory) == 1 and mallory[0].run.status == RunStatus.DIED
+    assert "died each time" in mallory[0].run.detail
+    assert [r.status for r in mallory[0].results] == [Status.ERROR] and mallory[0].total == 0
+    time.sleep(1)
+    assert not marked(tmp_path / "tmp")  # no kernel or checker survived its worker
+    # and nothing the submissions wrote is left (a worker killed while its supervisor was still starting
+    # can leave its task's folder behind, empty)
+    assert not [p for p in (tmp_path / "tmp").rglob("*") if not p.is_dir() or p.name.startswith("vae-grade-") and
+                not p.name.startswith("vae-grade-task-")]
