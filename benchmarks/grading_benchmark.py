@@ -9,6 +9,8 @@ Measures, on the same generated submissions:
   ``scripts/run_notebooks.py`` does (the floor: what running the notebooks costs);
 * ``vae-course grade --workers N`` for each N - the real command (each notebook run
   in a sandboxed kernel, then its exercise checked in a fresh process);
+* ``vae-course grade --workers N --scheduler local`` for the most workers - the same grading as
+  Dask tasks on a ``distributed.LocalCluster`` of N process workers (the cluster's overhead);
 * ``vae-course grade --no-execute`` with the most workers - the checks alone.
 
 and prints wall times, seconds per submission and the ratio to plain nbclient. Results are
@@ -54,10 +56,11 @@ def plain_nbclient(folder: Path, timeout: float) -> float:
     return time.perf_counter() - start
 
 
-def grade(folder: Path, out: Path, workers: int, timeout: float, execute: bool = True) -> float:
+def grade(folder: Path, out: Path, workers: int, timeout: float, execute: bool = True, dask: bool = False) -> float:
     """Run the real command; returns the wall time (and checks the gradebook is complete)."""
     command = [sys.executable, "-m", "vae_course", "grade", str(folder), "--out", str(out),
                "--workers", str(workers), "--timeout", str(timeout)] + ([] if execute else ["--no-execute"])
+    command += ["--scheduler", "local"] if dask else []
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -93,6 +96,9 @@ def main(argv=None) -> int:
             results.append((f"vae-course grade --workers {workers}",
                             grade(folder, Path(tmp) / f"gradebook-{workers}.csv", workers, args.timeout)))
         most = max(args.workers)
+        print(f"  vae-course grade --workers {most} --scheduler local ...", flush=True)
+        results.append((f"vae-course grade --workers {most} --scheduler local (Dask LocalCluster)",
+                        grade(folder, Path(tmp) / "gradebook-dask.csv", most, args.timeout, dask=True)))
         print(f"  vae-course grade --workers {most} --no-execute ...", flush=True)
         results.append((f"vae-course grade --workers {most} --no-execute",
                         grade(folder, Path(tmp) / "gradebook-checks.csv", most, args.timeout, execute=False)))
