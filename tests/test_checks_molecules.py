@@ -55,6 +55,11 @@ def masked(values, targets, pad):
     return values * (targets != pad)
 
 
+def picked(values, targets):
+    """values (B, L, V) at the target tokens -> (B, L)."""
+    return values.gather(2, targets[..., None])[..., 0]
+
+
 MISTAKES = {
     "wrong sign (cross-entropy)": (lambda l, t, p: F.cross_entropy(l.transpose(1, 2), t, ignore_index=p,
                                                                    reduction="none").sum(-1),
@@ -101,11 +106,9 @@ MISTAKES = {
                                        "Pick the log-probability of each target token"),
     "cross_entropy without transposing": (lambda l, t, p: -F.cross_entropy(l, t, reduction="none").sum(-1),
                                           "wants the classes in dimension 1"),
-    "log of softmax (unstable)": (lambda l, t, p: masked(torch.log(torch.softmax(l, -1)).gather(2, t[..., None])[..., 0],
-                                                         t, p).sum(-1),
+    "log of softmax (unstable)": (lambda l, t, p: masked(picked(torch.log(torch.softmax(l, -1)), t), t, p).sum(-1),
                                   "Compute log-probabilities directly"),
-    "epsilon in the log": (lambda l, t, p: masked(torch.log(torch.softmax(l, -1) + 1e-12).gather(2, t[..., None])[..., 0],
-                                                  t, p).sum(-1),
+    "epsilon in the log": (lambda l, t, p: masked(picked(torch.log(torch.softmax(l, -1) + 1e-12), t), t, p).sum(-1),
                            "Right for moderate logits, wrong for extreme ones"),
     "detached": (lambda l, t, p: sequence_log_likelihood(l.detach(), t, p), "Don't use .detach()"),
     "argmax accuracy": (lambda l, t, p: masked((l.argmax(-1) == t).float(), t, p).sum(-1),

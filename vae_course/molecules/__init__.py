@@ -11,7 +11,8 @@ One job per module:
 * ``plotting``   - :func:`molecule_grid`: molecules drawn by RDKit in a matplotlib figure
 """
 
-from .chem import canonical, draw_molecules, is_valid, moses_metrics, properties, similarity, to_molecule
+from .chem import (canonical, draw_molecules, is_valid, largest_ring, moses_metrics, properties, similarity,
+                   to_molecule)
 from .data import MoleculeDataError, load_molecules
 from .losses import sequence_elbo, sequence_log_likelihood, sequence_vae_loss
 from .model import SequenceVAE
@@ -21,7 +22,7 @@ from .tokens import REPRESENTATIONS, TokenError, Vocabulary, detokenize, tokeniz
 
 __all__ = [
     "MoleculeDataError", "REPRESENTATIONS", "SequenceVAE", "TokenError", "Vocabulary", "canonical",
-    "checkpoint_path", "detokenize", "draw_molecules", "is_valid", "load_molecule_vae", "load_molecules",
-    "molecule_grid", "molecule_vae_info", "moses_metrics", "properties", "save_molecule_vae", "sequence_elbo",
-    "sequence_log_likelihood", "sequence_vae_loss", "similarity", "to_molecule", "tokenize",
+    "checkpoint_path", "detokenize", "draw_molecules", "is_valid", "largest_ring", "load_molecule_vae",
+    "load_molecules", "molecule_grid", "molecule_vae_info", "moses_metrics", "properties", "save_molecule_vae",
+    "sequence_elbo", "sequence_log_likelihood", "sequence_vae_loss", "similarity", "to_molecule", "tokenize",
 ]

@@ -70,15 +70,33 @@ def moses_metrics(generated: list[str], train: Iterable[str]) -> dict:
     }
 
 
-def properties(smiles: list[str]) -> dict[str, np.ndarray]:
-    """QED, logP and molecular weight of each molecule -> {name: array (N,)}; NaN for invalid strings."""
-    out = {name: np.full(len(smiles), np.nan) for name in PROPERTIES}
+def properties(smiles: list[str], names: Iterable[str] = tuple(PROPERTIES)) -> dict[str, np.ndarray]:
+    """Properties of each molecule -> {name: array (N,)}; NaN for invalid strings.
+
+    names: any of :data:`PROPERTIES` ("QED", "logP", "weight"; default all three). QED is the slow one
+    (about 1.5 ms per molecule; logP and weight take a fraction of that).
+    """
+    unknown = set(names) - set(PROPERTIES)
+    if unknown:
+        raise ValueError(f"unknown properties {sorted(unknown)}; choose from {list(PROPERTIES)}.")
+    out = {name: np.full(len(smiles), np.nan) for name in names}
     for i, s in enumerate(smiles):
         mol = to_molecule(s)
         if mol is not None:
-            for name, fn in PROPERTIES.items():
-                out[name][i] = fn(mol)
+            for name in names:
+                out[name][i] = PROPERTIES[name](mol)
     return out
+
+
+def largest_ring(smiles: str) -> int:
+    """Atoms in the molecule's largest ring (RDKit's smallest set of smallest rings); 0 without rings, -1 if invalid.
+
+    Drug-like molecules rarely have rings of more than 7 atoms (macrocycles).
+    """
+    mol = to_molecule(smiles)
+    if mol is None:
+        return -1
+    return max((len(ring) for ring in mol.GetRingInfo().AtomRings()), default=0)
 
 
 def similarity(a: str, b: str) -> float:
