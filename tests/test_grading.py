@@ -64,14 +64,20 @@ def sleepers(token: str) -> list[psutil.Process]:
     return found
 
 
-def grading_processes(since: float) -> list[psutil.Process]:
-    """Processes started since ``since`` that belong to a grading run (its marker or its modules)."""
+def grading_processes(since: float, tmp: Path) -> list[psutil.Process]:
+    """Processes started since ``since`` by the grading run whose TMPDIR is ``tmp`` (its marker or its modules).
+
+    Only that run's: other tests grade at the same time on the other pytest-xdist worker.
+    """
     found = []
     for proc in psutil.process_iter(["cmdline", "create_time"]):
         try:
             if proc.info["create_time"] < since - 1 or proc.pid == os.getpid():
                 continue
-            if sandbox.MARKER in proc.environ() or "vae_course.grading" in " ".join(proc.info["cmdline"] or []):
+            environ = proc.environ()
+            if not environ.get("TMPDIR", "").startswith(str(tmp)):
+                continue
+            if sandbox.MARKER in environ or "vae_course.grading" in " ".join(proc.info["cmdline"] or []):
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass
@@ -177,7 +183,7 @@ def test_hostile_batch(tmp_path):
 
     # Nothing survives: no background process, no grading process, no temporary files.
     assert sleepers(token) == []
-    assert grading_processes(started) == []
+    assert grading_processes(started, tmp) == []
     assert list(tmp.iterdir()) == []
     assert sorted(p.name for p in out.parent.iterdir()) == [
         "gradebook.csv", "gradebook_canvas.csv", "gradebook_class.csv", "gradebook_class.md", "gradebook_moodle.csv",
