@@ -19,7 +19,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from vae_course import book
-from vae_course.notebooks import CODE_BEGIN, CODE_END, exercise_id
+from vae_course.notebooks import CODE_BEGIN, CODE_END, exercise_id, make_student_notebook
 
 from .conftest import artifacts_dir
 
@@ -42,10 +42,17 @@ def site(tmp_path_factory):
 
 
 def solution_lines() -> dict[str, list[str]]:
-    """Every distinctive line inside an exercise's SOLUTION region, per notebook."""
+    """Every distinctive line inside an exercise's SOLUTION region, per notebook.
+
+    Distinctive: at least 12 characters, not a comment, and written nowhere else in the notebook as
+    readers see it (``z = encoder(x)`` may also stand in the prose or in a shown cell).
+    """
     found = {}
     for path in SOLUTIONS.glob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
+        solution = nbformat.read(path, as_version=4)
+        reader = make_student_notebook(solution, path.name, keep_outputs=True)
+        shown = " ".join(" ".join(cell.source.split()) for cell in reader.cells)
+        for cell in solution.cells:
             if cell.cell_type != "code" or exercise_id(cell) is None:
                 continue
             inside = False
@@ -55,7 +62,8 @@ def solution_lines() -> dict[str, list[str]]:
                 elif line.strip() == CODE_END:
                     inside = False
                 elif inside and len(line.strip()) >= 12 and not line.strip().startswith("#"):
-                    found.setdefault(path.stem, []).append(" ".join(line.split()))
+                    if " ".join(line.split()) not in shown:
+                        found.setdefault(path.stem, []).append(" ".join(line.split()))
     return found
 
 
