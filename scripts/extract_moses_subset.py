@@ -9,7 +9,9 @@ inside the ``molsets`` wheel: ``moses/dataset/data/train.csv.gz`` (1,584,663 SMI
 
 1. reads both files straight from the wheel (``zipfile``; the ``molsets`` package is never imported),
 2. draws ``--train`` (50,000) and ``--test`` (5,000) rows uniformly without replacement with
-   ``numpy.random.default_rng(--seed)`` (seed 0), keeping the file order,
+   ``numpy.random.default_rng(--seed)`` (seed 0), **in the order drawn**: MOSES's files are not in random
+   order (neighbouring rows are alike; vae_course/molecules/data/README.md), so the subsets are shuffled
+   and any prefix of them (``load_molecules(..., limit=n)``) is a random sample,
 3. writes each SMILES as RDKit's canonical SMILES (MOSES wrote them with a 2019 RDKit; today's
    RDKit spells about 1 in 5,000 differently, and novelty compares canonical strings),
 4. writes ``vae_course/molecules/data/moses_{train,test}.csv.gz`` (gzip with ``mtime=0``, so the
@@ -78,7 +80,7 @@ def main(argv=None) -> int:
         (args.out / "LICENSE").write_bytes(wheel.read(LICENSE_MEMBER))
         for split, size in (("train", args.train), ("test", args.test)):
             smiles = read_smiles(wheel, MEMBERS[split])
-            keep = np.sort(rng.choice(len(smiles), size=size, replace=False))
+            keep = rng.choice(len(smiles), size=size, replace=False)        # random order, not file order
             chosen = [smiles[i] for i in keep]
             canon = [canonical(s) for s in chosen]
             changed = sum(a != b for a, b in zip(chosen, canon))
