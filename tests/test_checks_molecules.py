@@ -11,7 +11,7 @@ from torch.distributions import Categorical
 
 from vae_course import checks
 from vae_course.checks._core import STATUS_ERROR, STATUS_FAILED, STATUS_PASSED, STATUS_TIMEOUT
-from vae_course.molecules import sequence_log_likelihood
+from vae_course.molecules import sequence_elbo, sequence_log_likelihood
 
 
 def assert_fails_with(result, hint):
@@ -47,7 +47,7 @@ CORRECT = {
 
 @pytest.mark.parametrize("name", CORRECT)
 def test_correct_variants_pass(name):
-    result = checks.sequence_log_likelihood(CORRECT[name])
+    result = checks.sequence_log_likelihood(CORRECT[name], allow_reference_calls=True)
     assert result.status == STATUS_PASSED, result.text()
 
 
@@ -119,14 +119,25 @@ MISTAKES = {
 @pytest.mark.parametrize("name", MISTAKES)
 def test_mistakes_get_their_own_hint(name):
     fn, hint = MISTAKES[name]
-    assert_fails_with(checks.sequence_log_likelihood(fn), hint)
+    assert_fails_with(checks.sequence_log_likelihood(fn, allow_reference_calls=True), hint)
+
+
+@pytest.mark.parametrize("answer", [
+    sequence_log_likelihood,
+    lambda l, t, p: sequence_log_likelihood(l, t, p) + 0.0,
+    lambda l, t, p: sequence_elbo(l, t, torch.zeros(len(l), 2), torch.zeros(len(l), 2), pad_index=p),
+])
+def test_calling_the_course_reference_is_not_an_answer(answer):
+    result = checks.sequence_log_likelihood(answer)
+    assert result.status == STATUS_FAILED and result.code == "called-reference", result.text()
+    assert "vae_course.molecules.losses.sequence_log_likelihood" in result.message
 
 
 def test_each_catalogued_mistake_has_its_own_message():
     """No two different mistakes end up with the same message (the diagnosis is specific)."""
     messages = {}
     for name, (fn, _) in MISTAKES.items():
-        result = checks.sequence_log_likelihood(fn)
+        result = checks.sequence_log_likelihood(fn, allow_reference_calls=True)
         messages.setdefault((result.message, result.hint), []).append(name)
     shared = {names[0]: names for names in messages.values() if len(names) > 1}
     assert list(shared.values()) == [["default reduction (a scalar)", "summed over the batch too"]], shared

@@ -10,10 +10,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..grading.integrity import reference_implementation
 from ..losses import gaussian_kl
 from .tokens import PAD
 
 
+@reference_implementation
 def sequence_log_likelihood(logits: torch.Tensor, targets: torch.Tensor, pad_index: int = PAD) -> torch.Tensor:
     """log p(x|z) = sum over the real positions t of log softmax(logits[:, t])[targets[:, t]] -> (B,).
 
