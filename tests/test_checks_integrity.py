@@ -15,6 +15,7 @@ import torch
 from vae_course import applications, checks, diagnostics, estimators, latent, losses
 from vae_course.grading import integrity
 from vae_course.grading.protocol import Code, Status
+from vae_course.molecules import losses as molecule_losses
 
 
 def _resolve(dotted: str):
@@ -53,6 +54,8 @@ DELEGATIONS = {
         lambda mu, threshold=0.01: int((diagnostics.activity(mu) > threshold).sum()),
     ("8.1", "vae_course.diagnostics.iwae_bound"): lambda lw: diagnostics.iwae_bound(lw),
     ("8.2", "vae_course.applications.sample_digit"): lambda model, digit, n: applications.sample_digit(model, digit, n),
+    ("9.1", "vae_course.molecules.losses.sequence_log_likelihood"):
+        lambda logits, targets, pad: molecule_losses.sequence_log_likelihood(logits, targets, pad),
 }
 
 
