@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vae_course.widgets import DISPLAY_SCALE, interpolation_explorer, latent_explorer, render_png
+from vae_course.widgets import DISPLAY_SCALE, interpolation_explorer, latent_explorer, map_pixel, render_png
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -25,6 +25,11 @@ def make_decoder(latent_dim: int, seed: int = 0) -> torch.nn.Module:
 
 def png_size(data: bytes):
     return Image.open(io.BytesIO(data)).size
+
+
+def descendants(box) -> list:
+    """Every widget inside ``box``, depth first, in display order."""
+    return [w for child in box.children for w in [child, *(descendants(child) if hasattr(child, "children") else [])]]
 
 
 # --------------------------------------------------------------------------- #
@@ -83,8 +88,9 @@ def test_latent_explorer_has_one_slider_per_dimension(latent_dim):
     assert [s.description for s in sliders] == expected
     assert all((s.min, s.max, s.step) == (-3.0, 3.0, 0.1) for s in sliders)
     assert all(s.value == 0.0 for s in sliders)
-    images = [c for c in box.children if isinstance(c, widgets.Image)]
-    assert images == [box.image]
+    images = [c for c in descendants(box) if isinstance(c, widgets.Image)]
+    assert images == ([box.map.image, box.image] if latent_dim == 2 else [box.image])  # the map only in 2-D
+    assert (box.map is None) == (latent_dim != 2)
     assert "vae-decoded-image" in box.image._dom_classes
     assert box.image.format == "png"
     assert bytes(box.image.value).startswith(PNG_MAGIC)
@@ -263,7 +269,8 @@ def test_latent_explorer_caption_follows_the_sliders_and_labels_can_be_given():
     box = latent_explorer(make_decoder(2), 2, labels=["stroke", "slant"])
     assert [s.description for s in box.sliders] == ["stroke", "slant"]
     assert box.caption.value == "decoded image of z = (+0.00, +0.00)"
-    assert "vae-decoded-caption" in box.caption._dom_classes and box.children[-1] is box.caption
+    shown = descendants(box)
+    assert "vae-decoded-caption" in box.caption._dom_classes and shown.index(box.caption) == shown.index(box.image) + 1
     box.sliders[0].value = 1.5
     assert box.caption.value == "decoded image of z = (+1.50, +0.00)"
     with pytest.raises(ValueError, match="labels must name each of the latent_dim=2 sliders, got 1"):
@@ -281,3 +288,81 @@ def test_interpolation_explorer_shows_both_ends_t_and_the_method():
     assert box.caption.value == "slerp: t = 1.00 (step 3 of 3)"
     assert bytes(end.children[0].value) == bytes(box.image.value)
     assert box.slider.description == "step along the slerp"
+
+
+# --------------------------------------------------------------------------- #
+# the 2-D latent map and its marker
+# --------------------------------------------------------------------------- #
+def test_map_pixel_puts_z1_to_the_right_and_z2_up():
+    assert map_pixel(0.0, 0.0, (-3.0, 3.0), 300) == (150.0, 150.0)
+    assert map_pixel(-3.0, 3.0, (-3.0, 3.0), 300) == (0.0, 0.0)  # top left: smallest z1, largest z2
+    assert map_pixel(3.0, -3.0, (-3.0, 3.0), 300) == (300.0, 300.0)
+    assert map_pixel(1.0, 0.5, (0.0, 2.0), 100) == (50.0, 75.0)
+
+
+def test_the_marker_follows_the_sliders():
+    box = latent_explorer(make_decoder(2), 2, initial=[0.5, -1.0])
+    size = png_size(box.map.image.value)[0]
+    assert box.map.marker == (0.5, -1.0)
+    assert box.map.marker_pixel == map_pixel(0.5, -1.0, (-3.0, 3.0), size)
+    assert "vae-latent-map" in box.map.image._dom_classes
+    first = bytes(box.map.image.value)
+    box.sliders[0].value = 2.0
+    assert box.map.marker == (2.0, -1.0) and bytes(box.map.image.value) != first
+    box.sliders[1].value = 1.5
+    x, y = box.map.marker_pixel
+    assert box.map.marker == (2.0, 1.5) and x > size / 2 and y < size / 2  # right of and above the origin
+    assert box.map.caption.value.endswith("z = (+2.00, +1.50)")
+    box.sliders[0].value, box.sliders[1].value = 0.5, -1.0
+    assert bytes(box.map.image.value) == first  # only the marker moved: the same picture back
+
+
+def test_the_marker_is_drawn_where_it_is_said_to_be():
+    box = latent_explorer(make_decoder(2), 2, initial=[-1.5, 2.0])
+    x, y = (round(v) for v in box.map.marker_pixel)
+    picture = Image.open(io.BytesIO(bytes(box.map.image.value))).convert("RGB")
+    ring = [picture.getpixel((x + dx, y)) for dx in range(-8, 9)]  # a row through the ring
+    assert any(r > 200 and g < 60 and b < 60 for r, g, b in ring)
+
+
+def test_map_of_codes_coloured_by_label():
+    codes = torch.tensor([[-2.0, -2.0], [2.0, 2.0], [0.0, 1.0]])
+    calls = []
+    box = latent_explorer(lambda z: calls.append(z) or torch.rand(1, 784), 2, codes=codes,
+                          code_labels=torch.tensor([0, 1, 2]))
+    assert len(calls) == 1  # with codes, only the image is decoded (no manifold)
+    picture = Image.open(io.BytesIO(bytes(box.map.image.value))).convert("RGB")
+    size = picture.width
+    x, y = (round(v) for v in map_pixel(2.0, 2.0, (-3.0, 3.0), size))
+    assert picture.getpixel((x, y)) != (255, 255, 255)  # a dot where the code is
+    with pytest.raises(ValueError, match=r"codes must have shape \(N, 2\)"):
+        latent_explorer(make_decoder(2), 2, codes=torch.zeros(3, 5))
+    with pytest.raises(ValueError, match="one label per code: 3 codes, 2 labels"):
+        latent_explorer(make_decoder(2), 2, codes=codes, code_labels=[0, 1])
+    with pytest.raises(ValueError, match="map of a 2-D latent space; latent_dim is 3"):
+        latent_explorer(make_decoder(3), 3, codes=codes)
+
+
+def test_without_codes_the_map_is_the_decoded_manifold():
+    """A 10 x 10 grid of codes over the sliders' range, decoded in one batch (or one by one if need be)."""
+    calls = []
+
+    def decode(z):  # accepts a batch
+        calls.append(z.clone())
+        return torch.full((len(z), 784), 0.5)
+
+    latent_explorer(decode, 2, value_range=(-2.0, 2.0))
+    grid = calls[1]  # the first call decodes the sliders' point
+    assert len(calls) == 2 and grid.shape == (100, 2) and grid.min() > -2.0 and grid.max() < 2.0
+    assert grid[0].tolist() == pytest.approx([-1.8, 1.8])  # top left tile: smallest z1, largest z2
+    assert grid[9].tolist() == pytest.approx([1.8, 1.8]) and grid[99].tolist() == pytest.approx([1.8, -1.8])
+
+    singles = []
+
+    def decode_one(z):  # the explorer's contract: (1, latent_dim) only
+        assert z.shape == (1, 2), "a batch"
+        singles.append(z.clone())
+        return torch.full((1, 784), 0.5)
+
+    latent_explorer(decode_one, 2, value_range=(-2.0, 2.0))
+    assert torch.equal(torch.cat(singles[1:]), grid)
