@@ -6,9 +6,11 @@ keeps a capture of its terminal report (test-artifacts/terminal/, SVG and text) 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from rich.text import Text
 
 from vae_course import checks
-from vae_course.grading import terminal
+from vae_course.grading import report, terminal
 from vae_course.grading.protocol import CellError, ExerciseResult, Graded, RunReport, RunStatus, Status
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +78,24 @@ def test_md_and_json_formats_for_scripts():
     assert md.getvalue().rstrip().endswith("Score: 2 / 6")
     [back] = [Graded.from_json(item) for item in json.loads(js.getvalue())]
     assert back == graded()[0]
+
+
+EMOJI = re.compile("[\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\ufe0f\U0001f000-\U0001faff]")
+
+
+def test_markdown_feedback_has_status_words_and_no_emoji():
+    """Feedback is read in editors and LMS pages without an emoji font: words only, the notebook's words."""
+    results = graded()
+    results[0].results[2] = dataclasses.replace(results[0].results[2], override="partial credit", points=1)
+    md = report.feedback_markdown("ann", results)
+    assert not EMOJI.search(md), EMOJI.findall(md)
+    assert "| passed | 2 / 2 |" in md and "| failed | 1 / 2 (set by your teacher) |" in md
+    assert "**passed.** Checked: returns a float tensor." in md
+    assert "**failed:** the log-likelihoods are wrong" in md and "**Points set by your teacher: 1 / 2**" in md
+    for status in Status:  # one vocabulary: the notebook's plain text, the terminal's word, the gradebook
+        result = checks.Result(checks.gaussian_kl.exercise, status, "message")
+        assert result.text().startswith(f"[{status}] ") and result.to_dict()["status"] == str(status)
+        assert terminal.status_word(status).plain.strip() == str(status)
 
 
 def test_grade_summary_has_a_table_per_notebook_and_the_summary_line():

@@ -53,14 +53,6 @@ class Status(_Words):
     MISSING = "missing"  # no function to grade: cell deleted, function renamed, nothing handed in
     INVALID = "invalid"  # the file is not a readable notebook, or not one of the course's
 
-    @property
-    def symbol(self) -> str:
-        return _SYMBOLS[self]
-
-
-_SYMBOLS = {Status.PASSED: "✅", Status.FAILED: "❌", Status.ERROR: "💥", Status.TIMEOUT: "⏱",
-            Status.MISSING: "❓", Status.INVALID: "🚫"}
-
 
 class RunStatus(_Words):
     """What happened when the whole notebook ran top to bottom (the ``run`` column; feedback only)."""

@@ -6,7 +6,9 @@ one student's new results into the previous ones, rewrites every file the same w
 sorted and messages are cleaned of anything that varies between runs (memory addresses,
 temporary paths), so grading the same submissions twice gives the same files (the cell timings
 in the class report and the results JSON are the exception). The files are written by
-:mod:`vae_course.grading.outputs`.
+:mod:`vae_course.grading.outputs`. Statuses are written as the words of
+:class:`~vae_course.grading.protocol.Status`, never as emoji: feedback is read in editors and
+LMS pages whose fonts may have none.
 """
 
 from __future__ import annotations
@@ -162,26 +164,26 @@ def notebook_section(g: Graded) -> list[str]:
         lines += ["| Exercise | Result | Points |", "| --- | --- | --- |"]
         for r in g.results:
             name = f"{r.exercise} {r.title} (`{r.function}`)" if r.exercise else "-"
-            mark = " ✏️" if r.override else ""
-            lines.append(f"| {name} | {r.status.symbol} {r.status} | {points(r.points)} / {r.max_points}{mark} |")
+            mark = " (set by your teacher)" if r.override else ""
+            lines.append(f"| {name} | {r.status} | {points(r.points)} / {r.max_points}{mark} |")
         lines.append("")
     # Nothing handed in, or nothing readable: the run section would only repeat the reason.
     run = [] if g.run.status in (RunStatus.INVALID, RunStatus.MISSING) else _run_section(g.run) + [""]
     if len(g.results) > 1 and len({(r.status, r.message) for r in g.results}) == 1 and \
             g.results[0].status in (Status.INVALID, Status.MISSING):  # one reason for every exercise: say it once
         r = g.results[0]
-        lines += [f"{r.status.symbol} **{r.status}:** {clean(r.message, 2000)}", ""]
+        lines += [f"**{r.status}:** {clean(r.message, 2000)}", ""]
         return lines + ([f"**Hint:** {clean(r.hint, 2000)}", ""] if r.hint else []) + run
     for r in g.results:
         if not r.exercise:
-            lines += [f"{r.status.symbol} {clean(r.message, 2000)}", ""]
+            lines += [f"**{r.status}:** {clean(r.message, 2000)}", ""]
             continue
         lines += [f"### Exercise {r.exercise}: {r.title}", ""]
         if r.status == Status.PASSED:
             checked = "; ".join(r.checks)
-            lines.append(f"{r.status.symbol} **passed.**" + (f" Checked: {checked}." if checked else ""))
+            lines.append("**passed.**" + (f" Checked: {checked}." if checked else ""))
         else:
-            lines.append(f"{r.status.symbol} **{r.status}:** {clean(r.message, 2000)}")
+            lines.append(f"**{r.status}:** {clean(r.message, 2000)}")
             if r.hint:
                 lines += ["", f"**Hint:** {clean(r.hint, 2000)}"]
             if r.checks:
@@ -189,7 +191,7 @@ def notebook_section(g: Graded) -> list[str]:
         for note in r.notes:
             lines += ["", f"*Note: {clean(note, 1000)}*"]
         if r.override:
-            lines += ["", f"✏️ **Points set by your teacher: {points(r.points)} / {r.max_points}** (the check gave "
+            lines += ["", f"**Points set by your teacher: {points(r.points)} / {r.max_points}** (the check gave "
                           f"{points(r.checked_points or 0)}): {clean(r.override, 1000)}"]
         lines.append("")
     return lines + run
