@@ -19,7 +19,7 @@ import pytest
 from rich.text import Text
 
 from vae_course import checks
-from vae_course.grading import report, terminal
+from vae_course.grading import progress, report, terminal
 from vae_course.grading.protocol import CellError, ExerciseResult, Graded, RunReport, RunStatus, Status
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +106,42 @@ def test_grade_summary_has_a_table_per_notebook_and_the_summary_line():
     assert text.startswith("graded 1 submission (1 student)")  # the summary line first, as before
 
 
+def test_check_progress_shows_each_cell_then_each_exercise(tmp_path):
+    """The live display of ``vae-course check``, driven by the events the supervisor writes."""
+    out = io.StringIO()
+    shown = terminal.CheckProgress(tmp_path / "progress.jsonl", terminal.console(out, width=100))
+    shown.handle({"event": "run", "cells": 3})
+    shown.handle({"event": "cell", "number": 2, "line": "import torch"})
+    shown.handle({"event": "cell", "number": 4, "line": "x = " + "1 + " * 40 + "1"})
+    run = shown.progress.tasks[shown.run_task]
+    assert (run.completed, run.total) == (1, 3) and run.description.startswith("running cell 4 «x = 1 + 1")
+    assert len(run.description) < 60  # a long first line is cut
+    shown.handle({"event": "check", "exercises": ["2.1", "2.2"]})
+    assert shown.progress.tasks[shown.run_task].completed == 3
+    shown.handle({"event": "exercise", "id": "2.1"})
+    assert shown.progress.tasks[shown.check_task].description == "checking Exercise 2.1"
+    shown.handle({"event": "result", "id": "2.1", "status": "passed"})
+    shown.handle({"event": "result", "id": "2.2", "status": "no such status"})  # from another process: not trusted
+    check = shown.progress.tasks[shown.check_task]
+    assert (check.completed, check.total, check.description) == (2, 2, "checked the exercises")
+    assert shown.done == {"2.1": Status.PASSED, "2.2": Status.ERROR}
+    assert "Exercise 2.1  passed" in out.getvalue() and "Exercise 2.2  error" in out.getvalue()
+
+
+def test_check_progress_reads_the_events_the_supervisor_writes(tmp_path, monkeypatch):
+    path = tmp_path / "progress.jsonl"
+    monkeypatch.setenv(progress.ENV, str(path))
+    with terminal.CheckProgress(path, terminal.console(io.StringIO()), interval=0.01) as shown:
+        progress.report("check", exercises=["0.1"])
+        progress.report("result", id="0.1", status="failed")
+        with open(path, "a") as file:
+            file.write('{"event": "exer')  # being written when the grading ends: ignored, no crash
+    assert shown.done == {"0.1": Status.FAILED}
+    monkeypatch.delenv(progress.ENV)
+    progress.report("result", id="0.2", status="passed")  # no file named: nothing written, no error
+    assert "0.2" not in path.read_text()
+
+
 @pytest.mark.slow
 def test_check_command_prints_a_terminal_report_and_json(tmp_path):
     """The real command on the student notebook 02 (exercises unanswered); keeps a capture to look at.
@@ -119,6 +155,8 @@ def test_check_command_prints_a_terminal_report_and_json(tmp_path):
     plain = Text.from_ansi(done.stdout).plain
     assert "Check of 02_elbo.ipynb" in plain and "What the check says" in plain and "Score: 0 / 6" in plain
     assert plain.count(" failed ") == 3 and "not answered yet" in plain and "**" not in plain
+    progress_lines = Text.from_ansi(done.stderr).plain  # the live display, as the supervisor reported each step
+    assert all(f"Exercise 2.{i}  failed" in progress_lines for i in (1, 2, 3)), progress_lines[-1500:]
     assert max(map(len, plain.splitlines())) <= 100
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     capture = terminal.console(io.StringIO(), record=True, width=100)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from .options import MIN_MEMORY_GIB, MIN_SECONDS, Options
@@ -157,7 +159,7 @@ def _grade(args) -> int:
 
 
 def _check(args) -> int:
-    from . import terminal
+    from . import progress, terminal
     from .batch import grade
     from .options import GradingError
     from .protocol import Status
@@ -167,9 +169,17 @@ def _check(args) -> int:
     except GradingError as err:
         return _error(err)
     what = "running it, then checking each exercise" if options.execute else "checking each exercise"
+    err_console = terminal.console(sys.stderr)
+    err_console.print(f"Grading {Path(args.path).name} as your teacher will: {what}.")
     try:
-        with terminal.console(sys.stderr).status(f"Grading {Path(args.path).name} as your teacher will: {what} ..."):
-            graded = grade([args.path], options)
+        with tempfile.TemporaryDirectory(prefix="vae-check-") as folder:
+            events = Path(folder) / "progress.jsonl"
+            os.environ[progress.ENV] = str(events)  # the supervisor reports each cell and exercise there
+            try:
+                with terminal.CheckProgress(events, err_console):
+                    graded = grade([args.path], options)
+            finally:
+                os.environ.pop(progress.ENV, None)
     except (GradingError, FileNotFoundError) as err:
         return _error(err)
     except KeyboardInterrupt:

@@ -42,7 +42,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from . import integrity
+from . import integrity, progress
 from .protocol import (CellError, CellTime, CheckerTask, Code, ExerciseOutcome, RunReport, RunStatus, Status,
                        SubmissionOutcome, SupervisorJob, first_line)
 from .sandbox import (MARKER, become_subreaper, clean_env, die_with_parent, hide_from_same_user, kill_descendants,
@@ -99,6 +99,7 @@ def run_notebook(job: SupervisorJob, root: Path, marker: str) -> RunReport:
     nb = nbformat.reads(job.notebook, as_version=4, capture_validation_error={})
     if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
         return RunReport(RunStatus.SKIPPED, "the notebook has no code to run.")
+    progress.report("run", cells=sum(cell.cell_type == "code" for cell in nb.cells))
     work, home = root / "run", root / "run-home"
     work.mkdir()
     (work / job.filename).write_text(job.notebook, encoding="utf-8")
@@ -122,6 +123,8 @@ def run_notebook(job: SupervisorJob, root: Path, marker: str) -> RunReport:
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             for index, cell in enumerate(nb.cells):
                 state["cell"] = index + 1
+                if cell.cell_type == "code":
+                    progress.report("cell", number=index + 1, line=first_line(cell.source, 60))
                 started = time.monotonic()
                 await client.async_execute_cell(cell, index, execution_count=index + 1)
                 if cell.cell_type == "code":
@@ -224,6 +227,7 @@ def check_exercises(job: SupervisorJob, root: Path, marker: str) -> dict[str, Ex
     """Run the checker until every exercise has a result; returns {exercise id: outcome}."""
     results: dict[str, ExerciseOutcome] = {}
     pending = list(job.exercises)
+    progress.report("check", exercises=[e.id for e in pending])
     timeout = job.check_timeout
     extra = grace(timeout)
     attempt = 0
@@ -258,12 +262,14 @@ def check_exercises(job: SupervisorJob, root: Path, marker: str) -> dict[str, Ex
             event, ex_id = message.get("event"), message.get("id")
             if event == "start" and ex_id in pending_ids and ex_id not in results:
                 current, phase = ex_id, "loading"
+                progress.report("exercise", id=ex_id)
                 deadline = time.monotonic() + timeout + extra
             elif event == "loaded" and ex_id == current:
                 phase = "checking"
                 deadline = time.monotonic() + timeout + extra
             elif event == "result" and ex_id == current:
                 results[ex_id] = ExerciseOutcome.from_json(message.get("outcome"))
+                progress.report("result", id=ex_id, status=str(results[ex_id].status))
                 current = None
                 deadline = time.monotonic() + extra + timeout
             elif event == "done":
@@ -288,6 +294,7 @@ def check_exercises(job: SupervisorJob, root: Path, marker: str) -> dict[str, Ex
             else:
                 results[current] = _outcome(Status.ERROR, Code.STOPPED, _death(proc.returncode) + ".",
                                             "Exercise functions must return a value, not stop or crash the program.")
+            progress.report("result", id=current, status=str(results[current].status))
         pending = [e for e in pending if e.id not in results]
         if pending and not progressed:  # the checker could not even start: a grader problem, not the student's
             why = "did not start in time" if timed_out else f"stopped with exit code {proc.returncode}"

@@ -10,10 +10,12 @@ drops colour by itself when the output is not a terminal (a pipe, a file, ``NO_C
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console, Group
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -140,3 +142,76 @@ def print_grade_summary(results: list[Graded], out: Console) -> None:
             table.add_row(notebook, str(len(gs)), f"{mean:.2f} / {gs[0].max_points} ({100 * mean / most:.0f}%)",
                           f"{full} of {len(gs)}")
         out.print(table)
+
+
+class CheckProgress:
+    """The live display of one ``vae-course check``: a bar for the notebook's cells, then one for the
+    exercises, each exercise's status word printed as it comes; read from the progress file
+    (:mod:`~vae_course.grading.progress`) while the grading runs.
+
+    ``with CheckProgress(path, console): grade(...)`` - ``path`` is the progress file (created
+    empty here; the caller names it in :data:`~vae_course.grading.progress.ENV`). :meth:`handle`
+    applies one event and is what the tests drive.
+    """
+
+    def __init__(self, path: Path, console: Console, *, interval: float = 0.2):
+        self.path, self.console, self.interval = Path(path), console, interval
+        self.path.write_text("", encoding="utf-8")
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+        self.run_task = self.check_task = None
+        self.cells_started = 0
+        self.exercises: list[str] = []
+        self.done: dict[str, Status] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+
+    def __enter__(self) -> CheckProgress:
+        self.progress.start()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.progress.stop()
+
+    def _follow(self) -> None:
+        pending = ""
+        with open(self.path, encoding="utf-8") as file:
+            while True:
+                stopping = self._stop.is_set()  # read once more after the stop, to miss no last line
+                *lines, pending = (pending + file.read()).split("\n")  # a line being written waits
+                for line in lines:
+                    try:
+                        self.handle(json.loads(line))
+                    except (ValueError, TypeError, KeyError):
+                        continue
+                if stopping:
+                    return
+                self._stop.wait(self.interval)
+
+    def handle(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "run":
+            self.run_task = self.progress.add_task("running your notebook", total=int(event["cells"]))
+        elif kind == "cell" and self.run_task is not None:  # the cells before this one are done
+            line = clean(event.get("line", ""), 40)
+            self.progress.update(self.run_task, completed=self.cells_started,
+                                 description=f"running cell {event['number']} «{line}»")
+            self.cells_started += 1
+        elif kind == "check":
+            if self.run_task is not None:
+                total = self.progress.tasks[self.run_task].total
+                self.progress.update(self.run_task, completed=total, description="ran your notebook")
+            self.exercises = [str(e) for e in event["exercises"]]
+            self.check_task = self.progress.add_task("checking the exercises", total=len(self.exercises))
+        elif kind == "exercise" and self.check_task is not None:
+            self.progress.update(self.check_task, description=f"checking Exercise {event['id']}")
+        elif kind == "result" and self.check_task is not None:
+            status = Status.parse(event.get("status"), Status.ERROR)
+            self.done[str(event["id"])] = status
+            finished = len(self.done) == len(self.exercises)
+            self.progress.update(self.check_task, completed=len(self.done),
+                                 **({"description": "checked the exercises"} if finished else {}))
+            self.progress.console.print(Text(f"  Exercise {event['id']} ").append_text(status_word(status)))
