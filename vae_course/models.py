@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from . import numerics
+from .grading.integrity import reference_implementation
 
 IMAGE_PIXELS = 28 * 28
 
@@ -82,6 +83,7 @@ class Autoencoder(_Sampler, nn.Module):
 class _VAEBase(_Sampler, nn.Module):
     """encode/decode come from subclasses; the VAE logic lives here once."""
 
+    @reference_implementation  # Exercise 3.3 asks students to write it: calling it there is delegation
     def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """z = mu + sigma * eps with eps ~ N(0, I) while training; z = mu in eval mode.
 
@@ -92,6 +94,7 @@ class _VAEBase(_Sampler, nn.Module):
         eps = torch.randn_like(mu)
         return mu + torch.exp(0.5 * logvar) * eps
 
+    @reference_implementation
     def forward(self, x: torch.Tensor):
         """x: (B, 784) -> (logits (B, 784), mu (B, latent_dim), logvar (B, latent_dim))."""
         mu, logvar = self.encode(x)
@@ -112,11 +115,13 @@ class VAE(_VAEBase):
         self.fc_decode_hidden = nn.Linear(latent_dim, hidden_dim)
         self.fc_decode_out = nn.Linear(hidden_dim, input_dim)
 
+    @reference_implementation
     def encode(self, x: torch.Tensor):
         """x: (B, 784) -> mu, logvar: (B, latent_dim) of q(z|x) = N(mu, diag(exp(logvar)))."""
         h = torch.relu(self.fc_hidden(_flatten(x)))
         return self.fc_mu(h), self.fc_logvar(h)
 
+    @reference_implementation
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z: (B, latent_dim) -> Bernoulli logits (B, 784) of p(x|z)."""
         return self.fc_decode_out(torch.relu(self.fc_decode_hidden(z)))
@@ -148,11 +153,13 @@ class ConvVAE(_VAEBase):
         )
         self._channels = c
 
+    @reference_implementation
     def encode(self, x: torch.Tensor):
         """x: (B, 784) or (B, 1, 28, 28) -> mu, logvar: (B, latent_dim)."""
         h = self.conv(x.reshape(-1, 1, 28, 28))
         return self.fc_mu(h), self.fc_logvar(h)
 
+    @reference_implementation
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z: (B, latent_dim) -> logits (B, 784)."""
         h = self.fc_decode(z).reshape(-1, 2 * self._channels, 7, 7)
@@ -222,11 +229,13 @@ class MLPVAE(_VAEBase):
         layers.append(nn.Linear(width, input_dim))
         self.decoder = nn.Sequential(*layers)
 
+    @reference_implementation
     def encode(self, x: torch.Tensor):
         """x: (B, 784) -> mu, logvar: (B, latent_dim)."""
         h = self.encoder(_flatten(x))
         return self.fc_mu(h), self.fc_logvar(h)
 
+    @reference_implementation
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z: (B, latent_dim) -> Bernoulli logits (B, 784)."""
         return self.decoder(z)

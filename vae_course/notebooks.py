@@ -60,7 +60,7 @@ def defined_functions(source: str) -> list[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
 
 
 def _strip_code(source: str, ex_id: str, title: str, where: str) -> str:

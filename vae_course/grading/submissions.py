@@ -309,7 +309,7 @@ def _global_names_used(nodes) -> set[str]:
 def defined_functions(cell: CodeCell) -> list[str]:
     if cell.tree is None:
         return []
-    return [n.name for n in cell.tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return [n.name for n in cell.tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
 
 
 # --------------------------------------------------------------------------- which notebook
