@@ -4,7 +4,8 @@ Read-before-you-install, like d2l or the UvA DL tutorials: one page per notebook
 outputs (math typeset by MathJax, figures shown), a landing page with the notebook table. Readers see
 what students see - the exercise stubs and the check cells, never a solution's code (each notebook
 goes through the student-notebook generator first, keeping the outputs of every other cell) - and
-each Think! answer folded under its prompt.
+each Think! answer folded under its prompt. MathJax ships with the site (``book/conf.py``), so the
+math is typeset offline too.
 
 Built by Sphinx with myst-nb (notebooks as they are: nothing is executed) and sphinx-book-theme; the
 site's own files are ``book/`` (``conf.py``, ``index.md``). Output: ``build/book/html/index.html``.

@@ -3,7 +3,8 @@
 Built once for this module into a temporary folder and served on 127.0.0.1. Asserted: the landing page
 links every notebook; on every page the math is typeset by MathJax, every figure loads and the pages
 link to each other; Think! answers are folded; no line of any exercise's solution appears in the HTML.
-A screenshot of a rendered page is saved under test-artifacts/e2e/.
+A screenshot of a rendered page is saved under test-artifacts/e2e/. MathJax is part of the site (no CDN), so
+the math is typeset offline too.
 """
 
 from __future__ import annotations
@@ -67,6 +68,32 @@ def solution_lines() -> dict[str, list[str]]:
     return found
 
 
+# TeX that MathJax did not replace: Sphinx's \( \) and \[ \] delimiters, $$, or $...$ holding a macro.
+RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\$[^$\n]*\\[A-Za-z]+[^$\n]*\$")
+OFFSITE = re.compile(r"^(?!http://127\.0\.0\.1[:/]|data:)")
+
+
+def typeset_math(page) -> int:
+    """Wait until MathJax (if the page loads it) has typeset the page; returns how many formulas it rendered."""
+    sources = page.eval_on_selector_all("script[src*=mathjax]", "scripts => scripts.map(s => s.src)")
+    if not sources:
+        return 0
+    offsite = [src for src in sources if OFFSITE.match(src)]
+    assert not offsite, f"MathJax must be served by the site itself (offline readers, CI), not from {offsite}"
+    page.wait_for_function("() => window.MathJax?.startup?.promise")
+    page.evaluate("async () => { await window.MathJax?.startup?.promise; await document.fonts.ready; }")
+    return page.locator("article mjx-container").count()
+
+
+def prose_text(page) -> str:
+    """The article's visible text without its code cells and outputs (code may contain $ and backslashes)."""
+    return page.evaluate("""() => {
+        const article = document.querySelector('article').cloneNode(true);
+        article.querySelectorAll('pre, code, mjx-container, .cell_output').forEach(e => e.remove());
+        return article.textContent;
+    }""")
+
+
 def test_no_solution_code_appears_on_any_page(site):
     _, html = site
     lines = solution_lines()
@@ -96,11 +123,15 @@ def test_landing_page_links_every_notebook(site, browser):
 def test_each_page_typesets_math_loads_every_figure_and_links_on(site, browser, stem):
     base, _ = site
     page = browser.new_page()
+    page.route(OFFSITE, lambda route: route.abort())  # as offline: everything must come from the site itself
     try:
-        page.goto(f"{base}/{stem}.html")
-        page.wait_for_load_state("networkidle")
-        if stem != "00_welcome":  # math marked up for MathJax (which loads from its CDN: offline, it cannot typeset)
-            assert page.locator("article .math").count() > 0, "the page's $...$ became math elements"
+        page.goto(f"{base}/{stem}.html")  # returns after the load event: every <img> has loaded or failed
+        typeset = typeset_math(page)
+        if stem != "00_welcome":
+            assert typeset > 0, "the page's math is typeset by MathJax (served from the site itself)"
+        assert page.locator("article mjx-merror").count() == 0, "MathJax reports no TeX errors"
+        raw = RAW_TEX.findall(prose_text(page))
+        assert not raw, f"math left as raw TeX: {raw[:3]}"
         images = page.eval_on_selector_all("article img", "imgs => imgs.map(i => [i.src, i.complete && i.naturalWidth])")
         broken = [src for src, width in images if not width]
         assert not broken, f"figures that did not load: {broken}"
@@ -112,5 +143,7 @@ def test_each_page_typesets_math_loads_every_figure_and_links_on(site, browser, 
         if stem == "02_elbo":
             assert images and folded, "02 has figures and Think! answers"
             page.screenshot(path=str(artifacts_dir() / "book-02_elbo.png"), full_page=False)
+            page.locator("article div.math").nth(2).scroll_into_view_if_needed()  # displayed equations
+            page.screenshot(path=str(artifacts_dir() / "book-02_elbo-equations.png"), full_page=False)
     finally:
         page.close()
