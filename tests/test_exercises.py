@@ -40,7 +40,7 @@ def test_a_stub_of_an_earlier_exercise_also_falls_back(capsys):
 
     use = solved_or_reference(student, reference, exercise="9.10")
     assert use(5) == 10
-    assert "Exercise 9.10 is not solved yet" in capsys.readouterr().out
+    assert "Exercise 9.9 is not solved yet" in capsys.readouterr().out, "the notice names the stub that raised"
 
 
 @pytest.mark.parametrize("error", [ValueError("shapes"), NotImplementedError("aten::foo is not implemented for MPS")])
@@ -56,3 +56,9 @@ def test_other_errors_of_the_students_function_are_raised(error):
 def test_arguments_that_are_not_functions_are_refused():
     with pytest.raises(TypeError, match="two functions"):
         solved_or_reference(reference, 3, exercise="9.9")
+
+
+def test_the_notice_can_name_a_reference_that_has_no_name(capsys):
+    use = solved_or_reference(stub, lambda x: 2 * x, exercise="9.9", reference_name="the model's forward pass")
+    assert use(4) == 8
+    assert "reference `the model's forward pass` instead of your `stub`" in capsys.readouterr().out

@@ -27,6 +27,12 @@ def _reference_name(fn: Callable) -> str:
     return f"{module.removeprefix('vae_course.')}.{name}" if module.startswith("vae_course") else name
 
 
+def _stub_exercise(err: NotImplementedError) -> str | None:
+    """"Exercise 2.1" from a stub's message "Exercise 2.1: the Gaussian KL" (the stub that actually raised)."""
+    head = str(err).split(":", 1)[0]
+    return head if head.startswith(STUB_PREFIX) and " " not in head[len(STUB_PREFIX):] else None
+
+
 def _cell() -> int | None:
     """The IPython execution count (one per cell run), or None outside IPython."""
     try:
@@ -37,22 +43,26 @@ def _cell() -> int | None:
     return getattr(shell, "execution_count", None)
 
 
-def solved_or_reference(student_fn: Callable, reference_fn: Callable, *, exercise: str) -> Callable:
+def solved_or_reference(student_fn: Callable, reference_fn: Callable, *, exercise: str,
+                        reference_name: str | None = None) -> Callable:
     """The student's ``student_fn``, falling back to ``reference_fn`` while the exercise is unsolved.
 
     student_fn: the function the student wrote for Exercise ``exercise`` (e.g. ``"6.1"``).
     reference_fn: the course's implementation with the same contract.
+    reference_name: how the notice names the reference (default: its module and name, e.g.
+    ``applications.anomaly_score``); give one for a ``lambda``.
     Returns a function with ``student_fn``'s name and signature. Each call tries ``student_fn``;
     when it raises a stub's ``NotImplementedError("Exercise ...")`` (its own, or that of an earlier
     exercise it calls) the call returns ``reference_fn(...)`` instead and prints, once per cell,
-    ``Exercise 6.1 is not solved yet: this cell uses the course's reference `applications.anomaly_score`.``
+    ``Exercise 6.1 is not solved yet: this cell uses the course's reference `applications.anomaly_score` ...``
+    (naming the exercise whose stub raised: 2.1 when a solved ``elbo`` calls an unsolved ``gaussian_kl``).
     The attribute ``.solved`` says what the last call used (None before the first call).
     """
     if not callable(student_fn) or not callable(reference_fn):
         raise TypeError("solved_or_reference(student_fn, reference_fn, exercise=...) takes two functions; "
                         f"got {type(student_fn).__name__} and {type(reference_fn).__name__}.")
     notice = (f"Exercise {exercise} is not solved yet: this cell uses the course's reference "
-              f"`{_reference_name(reference_fn)}` instead of your `{getattr(student_fn, '__name__', 'function')}`.")
+              f"`{reference_name or _reference_name(reference_fn)}` instead of your `{getattr(student_fn, '__name__', 'function')}`.")
     noticed_in: set = set()
 
     @functools.wraps(student_fn)
@@ -66,7 +76,7 @@ def solved_or_reference(student_fn: Callable, reference_fn: Callable, *, exercis
             cell = _cell()
             if cell not in noticed_in:
                 noticed_in.add(cell)
-                print(notice)
+                print(notice.replace(f"Exercise {exercise} ", f"{_stub_exercise(err) or f'Exercise {exercise}'} ", 1))
             return reference_fn(*args, **kwargs)
         use.solved = True
         return out
