@@ -110,7 +110,8 @@ def test_anomaly_score_sampled_code_fails_with_the_mean_code_hint():
         return -losses.bernoulli_log_likelihood(model.decode(z), x) + losses.gaussian_kl(mu, logvar)
 
     result, text = run(checks.anomaly_score, sampled)
-    assert not result.passed and "Use the mean code" in text
+    assert not result.passed and "Decode the mean code mu" in text
+    assert result.code == "anomaly-score-with-a-sampled-code"
 
 
 def test_anomaly_score_malformed_returns_and_slow_functions():

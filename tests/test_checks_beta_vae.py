@@ -102,7 +102,7 @@ def test_active_units_malformed_returns():
         (lambda mu, threshold=0.01: (mu.var(0) > threshold).float().mean()): "whole number",
         (lambda mu, threshold=0.01: "4"): "expected a count",
         (lambda mu, threshold=0.01: (4,)): "tuple",
-        (lambda mu, threshold=0.01: 3): "you counted 3 active units, expected 4",
+        (lambda mu, threshold=0.01: 3): "you counted 3 active units for two different sets of means",
     }
     for fn, needle in cases.items():
         result, text = run(checks.active_units, fn)

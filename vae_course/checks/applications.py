@@ -47,6 +47,11 @@ def anomaly_score(fn, t):
                           "Sum the per-pixel terms over the pixels (dim=1).")
     t.shape(out, (5,), ["batch"])
     t.finite(out)
+    again = t.tensor(t.call(model, x), like=x)
+    if again.shape == out.shape and not torch.allclose(out.detach(), again.detach(), rtol=1e-5, atol=1e-4):
+        raise CheckFailed("two calls with the same images gave different scores: the score decodes a sampled code.",
+                          "Decode the mean code mu (model.encode(x)[0]), not a reparameterized sample: the "
+                          "anomaly score is deterministic.", code="anomaly-score-with-a-sampled-code")
     with torch.no_grad():
         mu, logvar = model.encode(x)
         logits = model.decode(mu)
@@ -76,6 +81,20 @@ def anomaly_score(fn, t):
                 "F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(1)."),
         Mistake("a mean over pixels instead of a sum", bce_pixels.mean(1) + kl,
                 "log p(x|z) is a sum over the 784 independent pixels: use .sum(1), not .mean(1)."),
+        Mistake("a KL term averaged over the latent dimensions instead of summed", nll + kl / mu.shape[1],
+                "The KL of independent latent dimensions is their sum: .sum(dim=1), not .mean(dim=1)."),
+        Mistake("a KL term without its factor 1/2", nll + 2 * kl,
+                "KL = 1/2 * sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j): keep the 1/2."),
+        Mistake("a KL term averaged over the batch", nll + kl.mean(),
+                "Each image has its own KL: keep the (B,) values of losses.gaussian_kl(mu, logvar), don't .mean() "
+                "them."),
+        Mistake("a reconstruction term with the sigmoid applied twice",
+                F.binary_cross_entropy_with_logits(torch.sigmoid(logits), x, reduction="none").sum(1) + kl,
+                "model.decode returns logits: pass them straight to F.binary_cross_entropy_with_logits, "
+                "without torch.sigmoid."),
+        Mistake("the arguments of binary_cross_entropy_with_logits swapped",
+                F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(1) + kl,
+                "The order is F.binary_cross_entropy_with_logits(logits, x): prediction first, target second."),
     ], hint="Use the mean code: mu, logvar = model.encode(x); logits = model.decode(mu); then "
             "score = BCE-with-logits summed over pixels + losses.gaussian_kl(mu, logvar).")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import CheckFailed, Mistake, exercise
+from ._core import CheckFailed, Mistake, exercise, match_mistake
 
 BATCH, PIXELS, LATENT = 4, 784, 3
 
@@ -92,6 +92,20 @@ def autoencoder_forward(fn, t):
                 "Clipping is not the sigmoid: use torch.sigmoid(logits), which is smooth and has gradients everywhere."),
         Mistake("a sigmoid on the code before decoding", torch.sigmoid(decoder.module(torch.sigmoid(z))),
                 "The code z = encoder(x) goes into the decoder as it is; the sigmoid belongs on the decoder's output."),
+        Mistake("tanh instead of the sigmoid", torch.tanh(logits),
+                "tanh maps to (-1, 1), not to pixel probabilities in (0, 1): use torch.sigmoid(logits)."),
+        Mistake("a softmax over the pixels instead of the sigmoid", torch.softmax(logits, dim=-1),
+                "Each pixel is its own Bernoulli variable: torch.sigmoid(logits) per pixel, not a softmax that "
+                "makes the 784 values of an image sum to 1."),
+        Mistake("a ReLU instead of the sigmoid", torch.relu(logits),
+                "ReLU leaves large logits above 1: squash them into (0, 1) with torch.sigmoid(logits)."),
+        Mistake("exp instead of the sigmoid", torch.exp(logits),
+                "exp(logits) is not a probability (it exceeds 1): use torch.sigmoid(logits) = 1 / (1 + exp(-logits))."),
+        Mistake("the sigmoid of minus the logits (1 - the probabilities)", torch.sigmoid(-logits),
+                "torch.sigmoid(logits) = 1 / (1 + exp(-logits)): check the sign inside the exp."),
+        Mistake("probabilities rounded to 0 or 1", (torch.sigmoid(logits) > 0.5).float(),
+                "Return the probabilities themselves, torch.sigmoid(logits): rounding them stops the gradient "
+                "and throws away the grey levels."),
     ]
     reference = torch.sigmoid(logits)
     if not any(torch.allclose(out.detach(), value, atol=1e-4, rtol=1e-4)
@@ -99,6 +113,8 @@ def autoencoder_forward(fn, t):
         wrong_calls = _forward_diagnosis(log)  # extra calls are fine as long as the result is right
         if wrong_calls is not None:
             raise wrong_calls
+    if not out.requires_grad and match_mistake(out, mistakes) is not None:  # e.g. rounded: name it, not the graph
+        raise match_mistake(out, mistakes).failure("the reconstructions")
     t.gradient(out, {"the encoder's weights": encoder.module.weight, "the decoder's weights": decoder.module.weight},
                hint="Don't use .detach() or torch.no_grad(): training needs gradients through both networks.")
     t.values(out, reference, "the reconstructions", mistakes=mistakes)

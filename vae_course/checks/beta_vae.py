@@ -64,13 +64,45 @@ def kl_per_dimension(fn, t):
     ])
 
 
-def _activity_inputs():
-    """Posterior means (200, 9) with known variances per dimension and a few far-from-zero means."""
-    variances = torch.tensor([2.0, 0.5, 0.05, 0.02, 0.004, 0.001, 0.0005, 1e-6, 1e-6])
-    means = torch.tensor([0.0, 0.0, 0.0, 0.0, 5.0, 5.0, 5.0, 0.0, 0.0])
-    z = torch.randn(200, 9)
+def _activity_inputs(variances, means, rows: int) -> torch.Tensor:
+    """Posterior means (rows, D) whose variance per dimension (over the rows) is exactly ``variances``."""
+    z = torch.randn(rows, len(variances))
     z = (z - z.mean(0)) / z.std(0)
-    return z * variances.sqrt() + means
+    return z * torch.tensor(variances).sqrt() + torch.tensor(means)
+
+
+def _first_inputs() -> torch.Tensor:
+    """(200, 9): 4 active dimensions at 0.01, 2 at 0.1; a few inactive ones far from zero."""
+    return _activity_inputs([2.0, 0.5, 0.05, 0.02, 0.004, 0.001, 0.0005, 1e-6, 1e-6],
+                            [0.0, 0.0, 0.0, 0.0, 5.0, 5.0, 5.0, 0.0, 0.0], rows=200)
+
+
+def _second_inputs() -> torch.Tensor:
+    """(120, 5): 2 active dimensions at 0.01; tells apart mistakes that count alike on the first set."""
+    return _activity_inputs([0.5, 0.03, 0.005, 0.0005, 1e-6], [0.0, 0.0, 0.0, 0.0, 2.0], rows=120)
+
+
+# The counts of known mistakes (at threshold 0.01) with their names and hints; a mistake is named when
+# it gives the student's counts on both input sets.
+_COUNT_MISTAKES = [
+    (lambda mu: (mu.std(0) > 0.01).sum(), "the standard deviation of the means compared with the threshold",
+     "Activity is the *variance* of mu over the data (mu.var(dim=0)), not its standard deviation."),
+    (lambda mu: (mu.var(0) < 0.01).sum(), "the inactive units (threshold direction flipped)",
+     "A unit is *active* when its activity is *above* the threshold: count var > threshold."),
+    (lambda mu: (mu.var(1) > 0.01).sum(), "a count of examples, not of dimensions",
+     "Take the variance over the images (dim=0) to get one activity per latent dimension, then count the "
+     "dimensions."),
+    (lambda mu: (mu.mean(0).abs() > 0.01).sum(), "the mean of mu instead of its variance",
+     "A unit whose mean code is far from 0 but the same for every image is still inactive: use the variance "
+     "over images."),
+    (lambda mu: (mu.pow(2).mean(0) > 0.01).sum(), "the mean of mu^2 instead of the variance",
+     "The variance subtracts the mean first: mu.var(dim=0), not (mu ** 2).mean(dim=0) - a unit with a large "
+     "constant mean is inactive."),
+    (lambda mu: (mu.var() > 0.01).sum(), "the variance of all entries together compared with the threshold",
+     "Compute one activity per latent dimension, mu.var(dim=0), and count the dimensions above the threshold."),
+    (lambda mu: torch.tensor(mu.shape[1]), "every dimension counted (the number of latent dimensions)",
+     "Count only the dimensions whose activity mu.var(dim=0) is above the threshold."),
+]
 
 
 def _as_count(out, what: str) -> int:
@@ -100,32 +132,25 @@ def _as_count(out, what: str) -> int:
                    "A_u = Var over the N images of mu[:, u] greater than threshold (Burda et al. 2015)",
           verified="the count of active dimensions matches the reference and follows the threshold argument.")
 def active_units(fn, t):
-    mu = _activity_inputs()
+    mu, mu_other = _first_inputs(), _second_inputs()
     count = _as_count(t.call(mu), "the result")
     t.ok("returns a count")
-    expected = diagnostics.active_units(mu)
-    if count != expected:
-        wrong = {
-            int((mu.std(0) > 0.01).sum()): ("the standard deviation of the means compared with the threshold",
-                                            "Activity is the *variance* of mu over the data (mu.var(dim=0)), "
-                                            "not its standard deviation."),
-            int((mu.var(0) < 0.01).sum()): ("the inactive units (threshold direction flipped)",
-                                            "A unit is *active* when its activity is *above* the threshold: "
-                                            "count var > threshold."),
-            int((mu.var(1) > 0.01).sum()): ("a count of examples, not of dimensions",
-                                            "Take the variance over the images (dim=0) to get one activity per "
-                                            "latent dimension, then count the dimensions."),
-            int((mu.mean(0).abs() > 0.01).sum()): ("the mean of mu instead of its variance",
-                                                   "A unit whose mean code is far from 0 but the same for every "
-                                                   "image is still inactive: use the variance over images."),
-        }
-        if count in wrong:
-            name, hint = wrong[count]
-            raise CheckFailed(f"you counted {count} active units, expected {expected} - this looks like {name}.",
-                              hint)
-        raise CheckFailed(f"you counted {count} active units, expected {expected}.",
+    other = _as_count(t.call(mu_other), "the result for a second set of means")
+    expected, expected_other = diagnostics.active_units(mu), diagnostics.active_units(mu_other)
+    if (count, other) != (expected, expected_other):
+        for counter, name, hint in _COUNT_MISTAKES:
+            if (count, other) == (int(counter(mu)), int(counter(mu_other))):
+                raise CheckFailed(f"you counted {count} active units, expected {expected} - this looks like {name}.",
+                                  hint)
+        if count == other:
+            raise CheckFailed(f"you counted {count} active units for two different sets of means, expected "
+                              f"{expected} and {expected_other}: the count does not depend on mu (hard-coded?).",
+                              "Compute the count from the argument: (mu.var(dim=0) > threshold).sum().",
+                              code="count-hard-coded")
+        raise CheckFailed(f"you counted {count} and {other} active units on two sets of means, expected {expected} "
+                          f"and {expected_other}.",
                           "Compute activity = mu.var(dim=0) (one value per dimension) and count activity > threshold.")
-    t.ok("the count matches the reference")
+    t.ok("the count matches the reference on two sets of means")
     count = _as_count(t.call(mu, threshold=0.1), "the result with threshold=0.1")
     expected = diagnostics.active_units(mu, threshold=0.1)
     if count != expected:

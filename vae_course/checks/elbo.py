@@ -302,6 +302,8 @@ def elbo(fn, t):
                 "Each example has its own KL: gaussian_kl must return shape (B,), not one number for the batch."),
         Mistake("a KL term summed over the batch", rec - kl.sum(),
                 "Each example has its own KL: gaussian_kl must return shape (B,), not one number for the batch."),
+        Mistake("a KL term with the factor 1/2 applied twice", rec - 0.5 * kl,
+                kl_hint + "the 1/2 belongs once, in front of the sum: " + KL_FORMULA + "."),
         Mistake("a reconstruction term reduced over the batch", rec.mean() - kl,
                 "Each example has its own log-likelihood: return shape (B,), not one number for the batch."),
     ]

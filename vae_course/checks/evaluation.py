@@ -7,6 +7,7 @@ import torch
 from .. import diagnostics
 from ..models import ConditionalVAE
 from ._core import CheckFailed, Mistake, exercise
+from ._sampling import call_decoding, require_fresh_codes, require_standard_normal
 
 
 @exercise("8.1", "08_evaluation", "iwae_bound", points=2,
@@ -69,6 +70,9 @@ def iwae_bound(fn, t):
     t.ok("numerically stable for log-weights near -1e4 and +1e3")
 
 
+PRIOR_HINT = "z = torch.randn(n, model.latent_dim)."
+
+
 class _RecordingCVAE(ConditionalVAE):
     """A tiny conditional VAE that remembers every (z, y) its decoder receives."""
 
@@ -103,7 +107,7 @@ def _recording_cvae() -> _RecordingCVAE:
 def sample_digit(fn, t):
     digit, n = 7, 2000
     model = _recording_cvae()
-    out = t.tensor(t.call(model, digit, n))
+    out = t.tensor(call_decoding(t, model, digit, n, latent_dim=model.latent_dim))
     t.shape(out, (n, 784), ["n", "pixels"], hint="Return one image (784 probabilities) per sample: (n, 784).")
     t.finite(out)
     if not model.seen_z:
@@ -123,6 +127,9 @@ def sample_digit(fn, t):
     if std < 1e-3:
         raise CheckFailed("all your codes z are the same, so every sample is the same image.",
                           "Draw a fresh code per sample: z = torch.randn(n, model.latent_dim).")
+    again = _recording_cvae()
+    t.call(again, digit, n)
+    require_fresh_codes(z, torch.cat(again.seen_z) if again.seen_z else z[:0], PRIOR_HINT)
     if abs(mean - 0.5) < 0.05 and z.min() >= 0 and abs(std - math.sqrt(1 / 12)) < 0.05:
         raise CheckFailed("your codes look uniform on [0, 1) (torch.rand), not standard normal.",
                           "The prior is N(0, I): use torch.randn, not torch.rand.")
@@ -130,13 +137,19 @@ def sample_digit(fn, t):
         raise CheckFailed(f"your codes have mean {mean:.2f} and standard deviation {std:.2f}; "
                           "codes from the prior N(0, I) have mean 0 and standard deviation 1.",
                           "Use z = torch.randn(n, model.latent_dim) as it is (no scaling or shifting).")
-    t.ok("z ~ N(0, I) (mean and standard deviation)")
+    require_standard_normal(z, PRIOR_HINT)
+    t.ok("z ~ N(0, I): normal, independent across entries, rows and calls")
     with torch.no_grad():
         logits = ConditionalVAE.decode(model, z, y)
     if z.shape[0] == out.shape[0]:
         if torch.allclose(out, logits, atol=1e-5):
             raise CheckFailed("you returned the decoder's logits.",
                               "Apply torch.sigmoid to turn logits into pixel probabilities in [0, 1].")
+        if torch.all((out == 0) | (out == 1)):
+            raise CheckFailed("every value is exactly 0 or 1: this is a binary sample of the pixels.",
+                              "Return the pixel probabilities torch.sigmoid(model.decode(z, y)); a Bernoulli draw "
+                              "from them (torch.bernoulli) is a noisier picture of the same thing.",
+                              code="binary-sample-instead-of-probabilities")
         t.values(out, torch.sigmoid(logits), "the pixel probabilities", atol=1e-5,
                  hint="Return torch.sigmoid(model.decode(z, y)) for the codes you drew.")
     other = _recording_cvae()

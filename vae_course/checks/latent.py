@@ -158,6 +158,12 @@ def _slerp_mistakes(z0, z1, times) -> list[Mistake]:
         Mistake("the weights not divided by sin Omega", _shoemake(z0, z1, times, omega) * torch.sin(omega),
                 "The endpoints are off: divide both weights by sin Omega, so that at t=0 the weight of z0 is "
                 "sin(Omega) / sin(Omega) = 1."),
+        Mistake("cos in place of sin in the weights",
+                (torch.cos((1 - tt) * omega) * z0 + torch.cos(tt * omega) * z1) / torch.sin(omega),
+                "Shoemake's weights are sines: sin((1 - t) Omega) / sin Omega and sin(t Omega) / sin Omega "
+                "(at t=0 they are 1 and 0)."),
+        Mistake("the angle in degrees (arccos gives radians)", _shoemake(z0, z1, times, torch.rad2deg(omega)),
+                "torch.acos returns radians, which torch.sin expects: don't convert Omega to degrees."),
     ]
     if z0.dim() == 2:  # one angle for the whole batch instead of one per row
         flat = torch.acos((z0.flatten() @ z1.flatten() / (z0.norm() * z1.norm())).clamp(-1, 1))
@@ -176,6 +182,8 @@ ANTIPARALLEL_HINT = ("For anti-parallel codes (z1 = -z0) Omega is pi and sin(Ome
                      "fallback on sin(Omega) < 1e-4 (or |cos Omega| close to 1), not only on cos Omega close to 1.")
 NEAR_PARALLEL_HINT = ("For a tiny angle the cosine rounds to almost 1: clamp it to [-1, 1] before arccos, and use "
                       "the lerp fallback only where sin(Omega) < 1e-4 - above that, Shoemake's formula is accurate.")
+ROUNDING_HINT = ("For identical codes the cosine dot / (||z0|| ||z1||) can round to 1.0000001, and arccos of "
+                 "that is NaN: clamp the cosine to [-1, 1] before torch.acos.")
 BATCH_PARALLEL_HINT = ("One row of this batch is parallel, the others are not: the fallback must be decided "
                        "per row. Compute both paths and pick per row with torch.where(sin_omega < 1e-4, "
                        "linear, spherical) (replace the 0 in sin(Omega) before dividing so no NaN leaks in).")
@@ -251,6 +259,12 @@ def slerp(fn, t):
     t.finite(out_mixed, what="slerp of a batch with one parallel row", hint=BATCH_PARALLEL_HINT)
     t.values(out_mixed, ref.slerp(P0, P1, times_b), "the codes for a batch with one parallel row",
              hint=BATCH_PARALLEL_HINT)
+    # identical random codes: on some rows the cosine dot / (||z0|| ||z1||) rounds past 1 (arccos gives NaN)
+    same = torch.randn(8, 20, generator=torch.Generator().manual_seed(7))
+    out_same = t.tensor(_call(t, same, same.clone(), times_b, hint=BROADCAST_HINT), like=same)
+    t.shape(out_same, (len(times_b), 8, 20), ["time", "batch", "latent"], what="slerp of identical codes")
+    t.finite(out_same, what="slerp of identical random codes", hint=ROUNDING_HINT)
+    t.values(out_same, ref.slerp(same, same, times_b), "the codes for identical random codes", hint=ROUNDING_HINT)
     t.ok("falls back to lerp for parallel codes")
 
 

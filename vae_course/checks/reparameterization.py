@@ -13,6 +13,7 @@ import torch
 
 from ..estimators import score_terms
 from ._core import CheckFailed, exercise
+from ._sampling import ks_distance
 
 # --------------------------------------------------------------------------- 3.1 reparameterize
 
@@ -56,11 +57,6 @@ def reparameterize(fn, t):
         raise CheckFailed("no gradient flows through z (it has no grad_fn).", SAMPLE_HINT)
     grad_mu, grad_logvar = torch.autograd.grad(out.sum(), [mu_g, logvar_g], allow_unused=True)
     z = out.detach()
-    if grad_mu is None or not torch.any(grad_mu != 0):
-        raise CheckFailed("no gradient reaches `mu`.", NORMAL_HINT if grad_mu is not None else
-                          "z must be computed from mu with torch operations (don't .detach() mu). " + BUILD_Z)
-    t.ok("gradients reach mu")
-
     # -- statistics over many rows: mean mu, std exp(logvar / 2), independent noise
     big_mu, big_logvar = MU.expand(N_ROWS, 3).clone(), LOGVAR.expand(N_ROWS, 3).clone()
     z1 = t.tensor(t.call(big_mu, big_logvar), like=big_mu).detach()
@@ -94,12 +90,24 @@ def reparameterize(fn, t):
     mean_err = (z1.mean(dim=0) - MU).abs()
     if (mean_err > 5 * sample_std / math.sqrt(N_ROWS) + 1e-3).any():
         shift = ((z1.mean(dim=0) - MU) / std).mean()
+        if (z1.mean(dim=0).abs() < 5 * z1.std(dim=0) / math.sqrt(N_ROWS) + 1e-3).all():
+            spread = z1.std(dim=0)
+            if bool(((spread - MU.abs() * std).abs() <= 0.04 * MU.abs() * std).all()):
+                raise CheckFailed("z has mean 0 and spread |mu| * sigma: mu multiplied the noise instead of being "
+                                  "added to it.", "z = mu + std * eps: add the mean, don't multiply by it.",
+                                  code="mu-multiplied-by-the-noise")
+            raise CheckFailed("z has mean 0 instead of mu: the mean is not added.",
+                              "z = mu + std * eps: shift the scaled noise by mu.", code="mu-not-added")
         hint = ("torch.rand draws uniform numbers in [0, 1) with mean 0.5; eps must be standard normal: "
                 "torch.randn_like(mu).") if 0.3 < shift < 0.7 else (
                "The mean of z must be mu: z = mu + std * eps with eps of mean 0 (torch.randn_like(mu)).")
         raise CheckFailed(f"the mean of z over {N_ROWS} draws is off by up to {mean_err.max():.2f} "
                           "(should be mu).", hint)
     t.ok("mean of z = mu")
+    if grad_mu is None or not torch.any(grad_mu != 0):  # after the mean, so a z without mu is named as such
+        raise CheckFailed("no gradient reaches `mu`.", NORMAL_HINT if grad_mu is not None else
+                          "z must be computed from mu with torch operations (don't .detach() mu). " + BUILD_Z)
+    t.ok("gradients reach mu")
     close = lambda a, b: bool(((a - b).abs() <= 0.04 * b.abs() + 1e-3).all())  # noqa: E731 (5 std errors)
     if not close(sample_std, std):
         if close(sample_std, LOGVAR.abs()):
@@ -112,6 +120,10 @@ def reparameterize(fn, t):
         if close(sample_std, torch.exp(-0.5 * LOGVAR)):
             raise CheckFailed("the spread of z is exp(-logvar / 2): the sign of the exponent is flipped.",
                               "std = torch.exp(+0.5 * logvar).")
+        if close(sample_std, 0.5 * torch.exp(LOGVAR)):
+            raise CheckFailed("the spread of z is 0.5 * exp(logvar): the 1/2 multiplies the exp instead of "
+                              "standing inside it.", "std = torch.exp(0.5 * logvar), the square root of exp(logvar).",
+                              code="half-outside-the-exp")
         if close(sample_std, torch.ones(3)):
             raise CheckFailed("z has standard deviation 1 whatever logvar is: the noise is not scaled.",
                               "Multiply the noise by std = torch.exp(0.5 * logvar): z = mu + std * eps.")
@@ -136,11 +148,8 @@ def reparameterize(fn, t):
                           code="noise-correlated-across-rows")
     # the distribution itself, not only its mean and spread: Kolmogorov-Smirnov distance of the rescaled
     # noise from N(0, 1) (2.7 / sqrt(n) is exceeded by normal noise with probability about 1e-6)
-    pooled = torch.cat([e1.flatten(), e2.flatten()]).double().sort().values
-    n = len(pooled)
-    cdf = torch.special.ndtr(pooled)
-    steps = torch.arange(1, n + 1, dtype=torch.float64) / n
-    distance = float(torch.maximum(steps - cdf, cdf - (steps - 1 / n)).max())
+    n = e1.numel() + e2.numel()
+    distance = ks_distance(torch.cat([e1.flatten(), e2.flatten()]))
     if distance > 2.7 / math.sqrt(n):
         raise CheckFailed(f"the noise has the right mean and spread but is not normally distributed (its "
                           f"Kolmogorov-Smirnov distance from N(0, 1) over {n} draws is {distance:.3f}).",
@@ -215,9 +224,25 @@ def score_function_gradient(fn, t):
     se = _standard_error(quadratic, MU_SF, SIGMA_SF, N_SF)
 
     # -- unbiased for a smooth f (many samples, so the average is within a few standard errors)
-    est = t.tensor(t.call(quadratic, MU_SF, log_sigma, N_SF), like=MU_SF).detach()
+    f_inputs: list = []
+
+    def recorded_quadratic(z):
+        f_inputs.append(tuple(z.shape))
+        return quadratic(z)
+
+    est = t.tensor(t.call(recorded_quadratic, MU_SF, log_sigma, N_SF), like=MU_SF).detach()
+    rows = [shape[0] if len(shape) == 2 else 1 for shape in f_inputs]
+    if f_inputs and any(r != N_SF for r in rows) and len(rows) < 10:
+        raise CheckFailed(f"f received {sum(rows)} samples (shapes {f_inputs[:3]}), expected n_samples={N_SF}.",
+                          "Draw n_samples samples, z of shape (n_samples, D), from the `n_samples` argument "
+                          "(not a fixed number), and call f once on all of them.", code="n-samples-ignored")
     if not _near(est, true_grad, se):
         found = f"got {[round(v, 2) for v in est.tolist()]}, expected {[round(v, 2) for v in true_grad.tolist()]}"
+        if _near(est, SIGMA_SF**2 * true_grad, SIGMA_SF**2 * se):
+            raise CheckFailed(f"the estimate is sigma^2 times too large ({found}).",
+                              "The score is (z - mu) / sigma^2: divide by the variance, and draw z with standard "
+                              "deviation sigma = exp(log_sigma) (not sigma^2).",
+                              code="estimate-sigma-squared-too-large")
         if _near(est, -true_grad, se):
             raise CheckFailed(f"the estimate has the wrong sign ({found}).",
                               "The score of mu is d log q / d mu = +(z - mu) / sigma^2; multiply f(z) by it "
@@ -225,6 +250,11 @@ def score_function_gradient(fn, t):
         if _near(est, SIGMA_SF * true_grad, SIGMA_SF * se):
             raise CheckFailed(f"the estimate is sigma times too large ({found}).",
                               "d log q / d mu = (z - mu) / sigma^2: divide by the variance sigma**2, not by sigma.")
+        if _near(est, torch.zeros(3), se) and f_inputs:
+            raise CheckFailed(f"the estimate is about 0 ({found}) although f was called: f(z) and the score "
+                              "were computed on different draws.",
+                              "Draw z once and use the same draws in both factors: f(z) * (z - mu) / sigma^2 - "
+                              "on independent draws the two factors average to 0.", code="f-on-other-draws")
         if _near(est, torch.zeros(3), se):
             raise CheckFailed(f"the estimate is about 0 ({found}): the factor f(z) is missing.",
                               "The score (z - mu) / sigma^2 alone averages to 0; the estimator is "
@@ -257,6 +287,10 @@ def score_function_gradient(fn, t):
         if _near(est, _normal_pdf(THRESHOLD, MU_SF, ls), 4 * se_step):  # its own draws spread more
             raise CheckFailed(f"the samples have the wrong spread ({found}): log_sigma was used as sigma.",
                               "sigma = torch.exp(log_sigma).")
+        if _near(est, _normal_pdf(THRESHOLD, MU_SF, SIGMA_SF.sqrt()), 4 * se_step):
+            raise CheckFailed(f"the samples have the wrong spread ({found}): log_sigma was read as a log variance.",
+                              "log_sigma is the log of the standard deviation: sigma = torch.exp(log_sigma), "
+                              "not torch.exp(0.5 * log_sigma).", code="log-sigma-read-as-log-variance")
         raise CheckFailed(f"for f(z) = number of coordinates above 1 the estimate is off ({found}).",
                           "Check how you draw z (sigma = exp(log_sigma)) and that you only evaluate f.")
     t.ok("works for a non-differentiable f (a step function)")

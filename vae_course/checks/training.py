@@ -14,6 +14,7 @@ import torch
 from .. import losses
 from ..models import VAE
 from ._core import CheckFailed, Mistake, exercise
+from ._sampling import call_decoding, require_fresh_codes, require_standard_normal
 
 LR = 0.01
 STEP_SEEDS = (10, 11)  # the global seed before the first and the second training step
@@ -41,13 +42,14 @@ def _params(model) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
 
 
-def _variant_step(model, optimizer, x, zero_grad=True, step=True, sign=1.0, reduce="mean", kl=True):
+def _variant_step(model, optimizer, x, zero_grad=True, step=True, sign=1.0, reduce="mean", kl=True,
+                  detach_kl=False):
     """The reference step (defaults) or one of its known mistakes; returns {"loss", "recon", "kl"} floats."""
     if zero_grad:
         optimizer.zero_grad()
     logits, mu, logvar = model(x)
     recon_each = -losses.bernoulli_log_likelihood(logits, x)
-    kl_each = losses.gaussian_kl(mu, logvar)
+    kl_each = losses.gaussian_kl(mu.detach(), logvar.detach()) if detach_kl else losses.gaussian_kl(mu, logvar)
     recon, kl_term = (recon_each.mean(), kl_each.mean()) if reduce == "mean" else (recon_each.sum(), kl_each.sum())
     loss = recon + kl_term if kl else recon
     (sign * loss).backward()
@@ -134,6 +136,7 @@ def training_step(fn, t):
         x0 = _batch()
         double_sigmoid = torch.nn.functional.binary_cross_entropy_with_logits(probs, x0, reduction="none").sum(1).mean()
         mse = (probs - x0).pow(2).sum(1).mean()
+        mean_code_recon = -losses.bernoulli_log_likelihood(tiny_vae().decode(mu), x0).mean()
     kl_ref = ref["kl"]
     t.values(torch.tensor(outs[0]["loss"]), torch.tensor(ref["loss"]), "the loss values", rtol=1e-4, atol=1e-3,
              mistakes=[
@@ -151,10 +154,33 @@ def training_step(fn, t):
                  Mistake("a squared error instead of the Bernoulli log-likelihood", torch.tensor(float(mse) + kl_ref),
                          "The VAE's reconstruction term is the Bernoulli negative log-likelihood "
                          "-losses.bernoulli_log_likelihood(logits, x), not a squared error."),
+                 Mistake("the KL subtracted instead of added", torch.tensor(ref["recon"] - kl_ref),
+                         "The negative ELBO is recon + kl: the KL is a penalty, it is added to the loss."),
+                 Mistake("a KL summed over the batch (and the reconstruction averaged)",
+                         torch.tensor(ref["recon"] + len(x0) * kl_ref),
+                         "Average both terms over the batch: kl = KL per image (summed over latent dimensions), "
+                         "then .mean() over the batch."),
+                 Mistake("a reconstruction term averaged over the pixels (mean over pixels instead of a sum)",
+                         torch.tensor(ref["recon"] / 784 + kl_ref),
+                         "log p(x|z) is a sum over the 784 independent pixels: sum over pixels, then average "
+                         "over the batch (reduction='mean' of F.binary_cross_entropy_with_logits averages both)."),
+                 Mistake("a loss that decodes the mean code mu instead of a sampled z",
+                         torch.tensor(float(mean_code_recon) + kl_ref),
+                         "Training decodes a sample z = mu + sigma * eps: call model(x) in training mode and use "
+                         "its logits, not model.decode(mu)."),
              ],
              hint="Call model(x) once (the check replays the same random z), then loss = "
                   "-losses.bernoulli_log_likelihood(logits, x).mean() + losses.gaussian_kl(mu, logvar).mean().")
     if not math.isclose(outs[0]["recon"], ref["recon"], rel_tol=1e-4, abs_tol=1e-3):
+        if math.isclose(outs[0]["recon"], ref["kl"], rel_tol=1e-4, abs_tol=1e-3):
+            raise CheckFailed(f"out['recon'] is {outs[0]['recon']:.3f}, the KL term: recon and kl are swapped.",
+                              "out['recon'] is the reconstruction term, out['kl'] the KL term.",
+                              code="recon-and-kl-swapped")
+        if math.isclose(outs[0]["recon"], -ref["recon"], rel_tol=1e-4, abs_tol=1e-3):
+            raise CheckFailed(f"out['recon'] is {outs[0]['recon']:.3f}: the log-likelihood, not the reconstruction "
+                              "loss.", "recon is the positive reconstruction term, -log p(x|z) (the binary "
+                              "cross-entropy summed over pixels), averaged over the batch.",
+                              code="recon-is-the-log-likelihood")
         raise CheckFailed(f"out['recon'] is {outs[0]['recon']:.3f}, expected {ref['recon']:.3f}.",
                           "recon is the positive reconstruction term, -log p(x|z) summed over pixels and averaged "
                           "over the batch.")
@@ -173,6 +199,12 @@ def training_step(fn, t):
     if not _close(delta, ref_delta):
         _, sign_params = _run(_variant_step, calls=1, sign=-1.0)
         _, sum_params = _run(_variant_step, calls=1, reduce="sum")
+        _, detached_params = _run(_variant_step, calls=1, detach_kl=True)
+        if _close(delta, detached_params[1] - detached_params[0]):
+            raise CheckFailed("the KL term sends no gradient to the encoder: mu and logvar were detached in it.",
+                              "Compute the KL from mu and logvar as model(x) returns them (no .detach(), .item() "
+                              "or torch.no_grad()), so the step also pulls q(z|x) towards the prior.",
+                              code="kl-term-detached")
         if _close(delta, sign_params[1] - sign_params[0]):
             raise CheckFailed("the parameters moved the wrong way: the step *increased* the negative ELBO.",
                               "Call .backward() on the negative ELBO (recon + kl), not on the ELBO.")
@@ -198,6 +230,9 @@ def training_step(fn, t):
 
 
 # --------------------------------------------------------------------------- 4.2 sampling from the prior
+
+
+PRIOR_HINT = "z = torch.randn(n, model.latent_dim)."
 
 
 class _RecordingVAE(VAE):
@@ -230,8 +265,7 @@ def _recording_vae(seed: int = 0) -> _RecordingVAE:
           verified="the `(n, 784)` samples are probabilities decoded from codes drawn from N(0, I).")
 def sample_from_prior(fn, t):
     model = _recording_vae()
-    out = t.call(model, 5)
-    out = t.tensor(out)
+    out = t.tensor(call_decoding(t, model, 5, latent_dim=model.latent_dim))
     t.shape(out, (5, 784), ["n", "pixels"], hint="Draw n codes, z = torch.randn(n, model.latent_dim), and decode "
                                                   "them all at once.")
     t.finite(out)
@@ -248,7 +282,7 @@ def sample_from_prior(fn, t):
 
     model = _recording_vae()
     out = t.tensor(t.call(model, 4000)).detach()
-    z = model.decoded[-1] if model.decoded else None
+    z = torch.cat(model.decoded) if model.decoded else None  # codes decoded in chunks are fine
     if z is None or tuple(z.shape) != (4000, 3):
         raise CheckFailed("the codes passed to model.decode do not have shape (n, latent_dim).",
                           "z = torch.randn(n, model.latent_dim).")
@@ -260,6 +294,9 @@ def sample_from_prior(fn, t):
                           "Return torch.sigmoid(model.decode(z)) itself, for the z you drew.")
     if z.std() < 1e-6:
         raise CheckFailed("every code is the same: z is not random.", "Draw z = torch.randn(n, model.latent_dim).")
+    again = _recording_vae()
+    t.call(again, 4000)
+    require_fresh_codes(z, torch.cat(again.decoded) if again.decoded else z[:0], PRIOR_HINT)
     mean, std = z.mean(dim=0), z.std(dim=0)
     if 0.4 < float(mean.mean()) < 0.6 and float(z.min()) >= 0:
         raise CheckFailed("the codes are uniform in [0, 1) (torch.rand), not standard normal.",
@@ -268,4 +305,5 @@ def sample_from_prior(fn, t):
         raise CheckFailed(f"the codes have mean {[round(v, 2) for v in mean.tolist()]} and std "
                           f"{[round(v, 2) for v in std.tolist()]}, expected 0 and 1 (the prior N(0, I)).",
                           "Sample from the prior itself: z = torch.randn(n, model.latent_dim), with no shift or scale.")
-    t.ok("codes drawn from N(0, I)")
+    require_standard_normal(z, PRIOR_HINT)
+    t.ok("codes drawn from N(0, I): normal, independent across entries, rows and calls")

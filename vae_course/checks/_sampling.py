@@ -1,0 +1,76 @@
+"""Helpers of the checks whose exercises draw codes: is a batch of draws standard normal and independent?
+
+Mean and standard deviation are not enough: Laplace or rescaled uniform noise has the right
+moments, and so do codes whose latent dimensions share one random number. The tests here look at
+the distribution itself (Kolmogorov-Smirnov distance from N(0, 1)), at independence across
+entries, rows and calls, and name what they find. Thresholds are many standard errors wide, so
+correct answers pass with any seed. :func:`call_decoding` names a latent size written as a number.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._core import CheckFailed
+
+
+def ks_distance(samples: torch.Tensor) -> float:
+    """Kolmogorov-Smirnov distance of the pooled ``samples`` (any shape) from N(0, 1).
+
+    Normal samples exceed ``2.7 / sqrt(n)`` with probability about 1e-6.
+    """
+    pooled = samples.detach().flatten().double().sort().values
+    n = len(pooled)
+    cdf = torch.special.ndtr(pooled)
+    steps = torch.arange(1, n + 1, dtype=torch.float64) / n
+    return float(torch.maximum(steps - cdf, cdf - (steps - 1 / n)).max())
+
+
+def require_fresh_codes(z: torch.Tensor, z_again: torch.Tensor, hint: str) -> None:
+    """Fail when the codes ``z`` (N, D) repeat: one code for every row, one number for every entry of a
+    row, or the same codes again on a second call with the same arguments (``z_again``)."""
+    if len(z) > 1 and (z - z[:1]).abs().max() < 1e-6:
+        raise CheckFailed("every sample decodes the same code: one code was drawn and repeated for all rows.",
+                          "Draw a fresh code per sample. " + hint, code="same-code-for-every-row")
+    if z.shape[1] > 1 and (z - z[:, :1]).abs().max() < 1e-6:
+        raise CheckFailed("the latent dimensions of each code are perfectly correlated: they share one random "
+                          "number.", "Draw every entry independently. " + hint, code="codes-correlated-across-dims")
+    if z_again.shape == z.shape and torch.allclose(z, z_again):
+        raise CheckFailed("two calls with the same arguments decoded the same codes.",
+                          "Don't re-seed (torch.manual_seed) or reuse stored codes inside the function: every "
+                          "call must draw new ones. " + hint, code="same-codes-on-every-call")
+
+
+def require_standard_normal(z: torch.Tensor, hint: str, what: str = "codes") -> None:
+    """Fail when the ``what`` ``z`` (N, D), already of mean 0 and std 1, are correlated or not normal."""
+    n = len(z)
+    limit = 6 / math.sqrt(n)  # six standard errors of a correlation coefficient
+    if z.shape[1] > 1:
+        corr = torch.corrcoef(z.T.double())
+        if (corr - torch.eye(z.shape[1], dtype=torch.float64)).abs().max() > limit:
+            raise CheckFailed(f"the latent dimensions of the {what} are correlated.",
+                              "Draw every entry independently. " + hint, code="codes-correlated-across-dims")
+    lagged = torch.corrcoef(torch.cat([z[:-1], z[1:]], dim=1).T.double())[: z.shape[1], z.shape[1]:]
+    if lagged.diagonal().abs().max() > limit:
+        raise CheckFailed(f"each row of the {what} is correlated with the next row.",
+                          "Each sample needs its own independent code. " + hint, code="codes-correlated-across-rows")
+    distance = ks_distance(z)
+    if distance > 2.7 / math.sqrt(z.numel()):
+        raise CheckFailed(f"the {what} have mean 0 and standard deviation 1 but are not normally distributed "
+                          f"(their Kolmogorov-Smirnov distance from N(0, 1) over {z.numel()} draws is "
+                          f"{distance:.3f}).", "The prior is standard *normal*: " + hint, code="codes-not-normal")
+
+
+def call_decoding(t, *args, latent_dim: int):
+    """``t.call(*args)`` for a function that decodes codes it draws; a shape error in the decoder's first
+    layer becomes "the latent size is hard-coded" (the codes must have ``model.latent_dim`` entries)."""
+    try:
+        return t.call(*args)
+    except CheckFailed as failed:
+        if "mat1 and mat2" not in failed.message:
+            raise
+        raise CheckFailed(failed.message, f"The codes must have model.latent_dim entries (here {latent_dim}): "
+                          "z = torch.randn(n, model.latent_dim), not a fixed size.",
+                          code="latent-size-hard-coded") from None
