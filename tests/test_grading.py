@@ -166,6 +166,7 @@ def test_hostile_batch(tmp_path):
     assert runs["malformed_json"] == runs["not_a_notebook"] == "invalid"
     assert runs["empty"] == "skipped"
     assert runs["reads_stdin"] == "errors"  # input() raised at once; sys.stdin.read() got end-of-file
+    assert runs["kills_waiting_checker"] == "ok"  # its kernel found and killed the waiting checker (it asserts so)
     assert "failed to run" in done.stdout and "mean score" in done.stdout
 
     # The vandal really wrote over the victim's file and the gradebook - and changed nothing.

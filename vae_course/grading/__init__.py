@@ -32,7 +32,16 @@ Python API::
     print(graded[0].student, graded[0].total, [r.status for r in graded[0].results])
 """
 
-from .commands import add_commands
+import sys
+
+# Every grading process reads notebooks with nbformat, whose jsonschema imports ``rfc3987_syntax`` when it is
+# installed (JupyterLab's dependencies install it); that module compiles ~35 Lark parsers at import time, 1-2 s
+# of CPU in every supervisor and every `vae-course` command (python-jsonschema/jsonschema#1428,
+# jupyter-server/jupyter_server#1559). Notebook schemas use no "iri" format, the only thing it validates, so
+# grading processes skip it: jsonschema then simply does not register that format check.
+sys.modules.setdefault("rfc3987_syntax", None)
+
+from .commands import add_commands  # noqa: E402
 
 __all__ = ["add_commands", "grade", "Options", "GradingError", "Roster"]
 

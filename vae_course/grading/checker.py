@@ -3,13 +3,15 @@
     python -m vae_course.grading.checker    (a CheckerTask as JSON on stdin, results as JSON lines on stdout)
 
 The supervisor starts this in a fresh process with an empty working directory
-and HOME, after the student's kernel is gone. It
+and HOME, while or after the student's kernel runs; it runs student code only
+once its task arrives, after the kernel is gone. It
 
-1. sets the resource limits on itself, keeps stdout for its results and sends
+1. imports torch and the package's checks, then reads its task;
+2. sets the resource limits on itself, keeps stdout for its results and sends
    everything the student's code prints to /dev/null;
-2. imports the checks (the package's and any ``--checks`` files) and takes a
+3. imports any ``--checks`` files and takes a
    fingerprint of the objects checks rely on (:mod:`~vae_course.grading.integrity`);
-3. for each exercise: builds a fresh module from the statements the grader
+4. for each exercise: builds a fresh module from the statements the grader
    selected (the notebook's imports, the exercise cell, the helpers it uses),
    runs ``run_check`` on the student's function, and verifies the fingerprint:
    code that replaced ``torch.allclose`` or a check scores nothing.
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from .integrity import ChecksFingerprint
 from .protocol import CheckerTask, Code, ExerciseJob, ExerciseOutcome, Status, describe_error
-from .sandbox import GIB, apply_limits
+from .sandbox import GIB, apply_limits, hide_from_same_user
 
 
 def load_function(exercise: ExerciseJob, timeout: float):
@@ -103,6 +105,9 @@ def load_teacher_checks(paths: list[str]) -> None:
 
 
 def main() -> None:
+    hide_from_same_user()
+    from ..checks import REGISTRY  # torch and the checks load first: the supervisor starts us early for this
+
     task = CheckerTask.from_json(json.loads(sys.stdin.buffer.read().decode("utf-8")))
     apply_limits(task.memory)
     results = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -116,8 +121,6 @@ def main() -> None:
             message["outcome"] = outcome.to_json()
         results.write(json.dumps(message) + "\n")
         results.flush()
-
-    from ..checks import REGISTRY
 
     load_teacher_checks(task.checks_files)
     entries = {ex.id: REGISTRY[ex.id] for ex in task.exercises}  # taken before student code runs

@@ -153,13 +153,14 @@ def _kill_all(procs: list[psutil.Process]) -> None:
     psutil.wait_procs(procs, timeout=5)  # also reaps the zombies of processes we adopted
 
 
-def kill_descendants(root: psutil.Process | None = None) -> int:
-    """Kill every descendant of ``root`` (default: this process); returns how many were killed."""
+def kill_descendants(root: psutil.Process | None = None, *, spare: int | None = None) -> int:
+    """Kill every descendant of ``root`` (default: this process) except the process ``spare`` (a pid,
+    e.g. a checker started before the student's code ran, which has no children); returns how many were killed."""
     root = root or psutil.Process()
     killed = 0
     for _ in range(20):  # repeat: a process may fork while we kill its parent
         try:
-            procs = root.children(recursive=True)
+            procs = [p for p in root.children(recursive=True) if p.pid != spare]
         except psutil.NoSuchProcess:
             return killed
         if not procs:

@@ -14,7 +14,12 @@ ran) and the code of each exercise (taken out by
    feedback and the class report - it does not score;
 2. **checks the exercises** in a separate fresh process
    (:mod:`vae_course.grading.checker`), restarting it when student code kills
-   it, so each exercise gets its own status;
+   it, so each exercise gets its own status. The first checker process starts
+   *before* the notebook runs, in an empty folder of its own: it imports torch
+   and the checks while the kernel works (that costs 2-3 s of CPU, which a free
+   core then absorbs) and only then waits for its task. It runs no student code
+   before the kernel is gone; if the student's code killed it meanwhile, a
+   fresh one is started;
 3. kills every process the student's code started, and removes its files.
 
 It makes itself a child subreaper (Linux), so daemonised processes stay its
@@ -94,8 +99,11 @@ def _quote(nb, number: int | None) -> str:
     return f"cell {number} («{line}»)" if line else f"cell {number}"
 
 
-def run_notebook(job: SupervisorJob, root: Path, marker: str) -> RunReport:
-    """Execute the notebook; what happened, the cells that raised and how long each cell took."""
+def run_notebook(job: SupervisorJob, root: Path, marker: str, *, spare: int | None = None) -> RunReport:
+    """Execute the notebook; what happened, the cells that raised and how long each cell took.
+
+    Every process the kernel left is killed afterwards, except ``spare`` (the waiting checker's pid).
+    """
     nb = nbformat.reads(job.notebook, as_version=4, capture_validation_error={})
     if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
         return RunReport(RunStatus.SKIPPED, "the notebook has no code to run.")
@@ -116,7 +124,7 @@ def run_notebook(job: SupervisorJob, root: Path, marker: str) -> RunReport:
 
     def on_deadline():  # the whole-notebook limit: kill the kernel, nbclient then reports it dead
         state["watchdog"] = True
-        kill_descendants()
+        kill_descendants(spare=spare)
 
     async def run():
         async with client.async_setup_kernel(env=clean_env(home, marker, job.threads), cwd=str(work),
@@ -164,7 +172,7 @@ def run_notebook(job: SupervisorJob, root: Path, marker: str) -> RunReport:
         detail = f"the notebook could not be run ({type(err).__name__}: {first_line(err)})."
     finally:
         watchdog.cancel()
-        kill_descendants()  # the kernel and all it started; its files go with the sandbox folder
+        kill_descendants(spare=spare)  # the kernel and all it started; its files go with the sandbox folder
     errors = [CellError(number, first_line(cell.source, 60), first_line(out.get("ename", "")),
                         first_line(out.get("evalue", "")))
               for number, cell in enumerate(nb.cells, start=1) if cell.cell_type == "code"
@@ -223,24 +231,37 @@ def _outcome(status: Status, code: str, message: str, hint: str, **extra) -> Exe
     return ExerciseOutcome(status, message, hint, code=code, **extra)
 
 
-def check_exercises(job: SupervisorJob, root: Path, marker: str) -> dict[str, ExerciseOutcome]:
-    """Run the checker until every exercise has a result; returns {exercise id: outcome}."""
+def start_checker(root: Path, marker: str, threads: int) -> subprocess.Popen:
+    """A checker process in a new empty folder with its own HOME: it imports the checks, then waits for its task.
+
+    ``-P``: the folder is not on ``sys.path``, so files the student's code may have written there are never
+    imported in place of a module.
+    """
+    folder = root / f"check-{secrets.token_hex(4)}"
+    (folder / "cwd").mkdir(parents=True)
+    return subprocess.Popen([sys.executable, "-P", "-m", "vae_course.grading.checker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=folder / "cwd",
+                            env=clean_env(folder / "home", marker, threads), start_new_session=True)
+
+
+def check_exercises(job: SupervisorJob, root: Path, marker: str,
+                    waiting: subprocess.Popen | None = None) -> dict[str, ExerciseOutcome]:
+    """Run the checker until every exercise has a result; returns {exercise id: outcome}.
+
+    ``waiting``: a checker started earlier (:func:`start_checker`), used first if it is still alive.
+    """
     results: dict[str, ExerciseOutcome] = {}
     pending = list(job.exercises)
     progress.report("check", exercises=[e.id for e in pending])
     timeout = job.check_timeout
     extra = grace(timeout)
-    attempt = 0
     while pending:
-        attempt += 1
-        home, cwd = root / f"check-home-{attempt}", root / f"check-{attempt}"
-        cwd.mkdir()
+        early = waiting is not None and waiting.poll() is None
+        proc = waiting if early else start_checker(root, marker, job.threads)
+        waiting = None
         nonce = integrity.nonce()
         task = CheckerTask(nonce=nonce, timeout=timeout, memory=job.memory, checks_files=job.checks_files,
                            exercises=pending, allow_reference_calls=job.allow_reference_calls)
-        proc = subprocess.Popen([sys.executable, "-m", "vae_course.grading.checker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd,
-                                env=clean_env(home, marker, job.threads), start_new_session=True)
         try:
             proc.stdin.write(json.dumps(task.to_json()).encode("utf-8"))
             proc.stdin.close()
@@ -296,6 +317,8 @@ def check_exercises(job: SupervisorJob, root: Path, marker: str) -> dict[str, Ex
                                             "Exercise functions must return a value, not stop or crash the program.")
             progress.report("result", id=current, status=str(results[current].status))
         pending = [e for e in pending if e.id not in results]
+        if pending and not progressed and early:  # killed while it waited (e.g. by the notebook): a fresh one
+            continue
         if pending and not progressed:  # the checker could not even start: a grader problem, not the student's
             why = "did not start in time" if timed_out else f"stopped with exit code {proc.returncode}"
             for exercise in pending:
@@ -314,13 +337,15 @@ def supervise(job: SupervisorJob) -> SubmissionOutcome:
     root = Path(tempfile.mkdtemp(prefix="vae-grade-", dir=job.workdir))
     os.environ["JUPYTER_RUNTIME_DIR"] = str(root / "runtime")
     try:
+        checker = start_checker(root, marker, job.threads) if job.exercises else None
+        spare = checker.pid if checker else None
         if job.execute:
-            run = run_notebook(job, root, marker)
+            run = run_notebook(job, root, marker, spare=spare)
         else:
             run = RunReport(RunStatus.SKIPPED, "your teacher graded the exercises only this time (--no-execute), "
                                                "so the notebook was not run from top to bottom.")
-        kill_descendants()
-        exercises = check_exercises(job, root, marker) if job.exercises else {}
+        kill_descendants(spare=spare)
+        exercises = check_exercises(job, root, marker, checker) if job.exercises else {}
         return SubmissionOutcome(run, exercises)
     finally:
         kill_descendants()
