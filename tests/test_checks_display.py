@@ -115,7 +115,7 @@ def test_html_shows_a_coloured_status_word_wrapped_text_and_folded_checks(result
     assert ("code", {}) in failed.tags  # `[2]` and `(B,)` set in monospace
     passed = parse(results["passed"]._repr_html_())
     assert "passed" in passed.text and not any(tag == "details" for tag, _ in passed.tags)
-    assert "var(--jp-success-color1" in passed.tags[0][1]["style"]
+    assert "var(--jp-success-color0" in passed.tags[0][1]["style"]
 
 
 def test_html_escapes_what_the_student_wrote():

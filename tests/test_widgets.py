@@ -306,6 +306,7 @@ def test_the_marker_follows_the_sliders():
     assert box.map.marker == (0.5, -1.0)
     assert box.map.marker_pixel == map_pixel(0.5, -1.0, (-3.0, 3.0), size)
     assert "vae-latent-map" in box.map.image._dom_classes
+    assert box.map.caption._dom_classes == ("vae-latent-map-caption",)  # not taken for the image's caption
     first = bytes(box.map.image.value)
     box.sliders[0].value = 2.0
     assert box.map.marker == (2.0, -1.0) and bytes(box.map.image.value) != first

@@ -1,9 +1,10 @@
-"""End-to-end: how a check result looks in JupyterLab (light theme, see docs/e2e.md).
+"""End-to-end: how a check result looks in JupyterLab, light and dark theme (see docs/e2e.md).
 
 A scratch notebook runs one failing and one passing check of Exercise 2.1. The results
 are displayed through ``Result._repr_html_``; the test takes a screenshot of each (in a
-narrow window, where long messages must wrap) and asserts the layout: the coloured
-status word is visible and readable (white on a coloured badge), and no output scrolls
+narrow window, where long messages must wrap), in the light theme and again in JupyterLab
+Dark, and asserts the layout: the coloured status word is visible and readable (white on a
+coloured badge), the message contrasts with the page behind it, and no output scrolls
 sideways. Run alone: ``.venv/bin/python -m pytest tests/e2e/test_check_display.py -m e2e -s``.
 """
 
@@ -49,8 +50,41 @@ JS_LAYOUT = """(cell) => {
     boxRight: boxRect.right, areaRight: area.getBoundingClientRect().right,
     wordBreak: getComputedStyle(box).wordBreak,
     hasDetails: !!box.querySelector('details'), code: box.querySelectorAll('code').length,
+    textColor: getComputedStyle(box.querySelector('.vae-check-headline')).color,
+    pageColor: (() => {  // the first background behind the message that is not transparent
+      for (let el = box; el; el = el.parentElement) {
+        const bg = getComputedStyle(el).backgroundColor;
+        if (bg && bg !== 'transparent' && !bg.startsWith('rgba(0, 0, 0, 0)')) return bg;
+      }
+      return 'rgb(255, 255, 255)';
+    })(),
   };
 }"""
+
+JS_THEME = """async (theme) => {
+  await window.jupyterapp.commands.execute('apputils:change-theme', {theme});
+}"""
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+
+
+def _luminance(css: str) -> float:
+    """Relative luminance (WCAG 2) of a CSS ``rgb(...)``/``rgba(...)`` colour."""
+    r, g, b = (float(v) / 255 for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two CSS colours (1 to 21; body text wants at least 4.5)."""
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def set_theme(page, name: str) -> None:
+    page.evaluate(JS_THEME, THEMES[name])
+    light = "true" if name == "light" else "false"
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'", timeout=30_000)
+    page.wait_for_timeout(500)  # the theme's CSS variables apply
 
 
 def test_failed_and_passed_checks_are_readable_without_overflow(page, lab_server):
@@ -68,22 +102,31 @@ def test_failed_and_passed_checks_are_readable_without_overflow(page, lab_server
         assert_no_errors(report, rel)
         cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
         layouts = {}
-        for name, index in (("failed", 1), ("passed", 2)):
-            cell = cells.nth(index)
-            cell.locator(".vae-check").wait_for(state="visible", timeout=30_000)
-            cell.scroll_into_view_if_needed()
-            shot = artifacts_dir() / f"check-display-after-run-{name}.png"
-            cell.locator(".jp-Cell-outputWrapper").screenshot(path=str(shot))
-            print(f"[e2e] screenshot: {shot}", flush=True)
-            layouts[name] = cell.evaluate(JS_LAYOUT)
+        for theme in ("light", "dark"):
+            set_theme(page, theme)
+            for name, index in (("failed", 1), ("passed", 2)):
+                cell = cells.nth(index)
+                cell.locator(".vae-check").wait_for(state="visible", timeout=30_000)
+                cell.scroll_into_view_if_needed()
+                suffix = "" if theme == "light" else "-dark"
+                shot = artifacts_dir() / f"check-display-after-run-{name}{suffix}.png"
+                cell.locator(".jp-Cell-outputWrapper").screenshot(path=str(shot))
+                print(f"[e2e] screenshot: {shot}", flush=True)
+                layouts[name if theme == "light" else f"{name} (dark)"] = cell.evaluate(JS_LAYOUT)
     finally:
+        set_theme(page, "light")  # the theme is a saved setting: the next tests expect the default
         page.set_viewport_size(size)
         scratch.unlink(missing_ok=True)
 
+    assert all(layouts.values()), f"no .vae-check element: the check result was not displayed as HTML: {layouts}"
     failed, passed = layouts["failed"], layouts["passed"]
-    assert failed and passed, "no .vae-check element: the check result was not displayed as HTML"
     assert (failed["text"], passed["text"]) == ("FAILED", "PASSED")
+    assert (layouts["failed (dark)"]["text"], layouts["passed (dark)"]["text"]) == ("FAILED", "PASSED")
+    assert _luminance(layouts["passed (dark)"]["pageColor"]) < 0.2 < _luminance(passed["pageColor"]), \
+        f"the dark theme did not apply: {layouts}"
     for name, layout in layouts.items():
+        assert contrast(layout["textColor"], layout["pageColor"]) >= 4.5, f"{name}: the message is hard to read: {layout}"
+        assert contrast(layout["color"], layout["background"]) >= 3, f"{name}: the status word is hard to read: {layout}"
         assert layout["statusVisible"], f"{name}: the status word is not visible: {layout}"
         assert layout["color"] == "rgb(255, 255, 255)", f"{name}: status word colour {layout['color']}"
         assert layout["background"] not in ("rgba(0, 0, 0, 0)", "transparent", layout["color"]), \

@@ -283,6 +283,13 @@ def test_latent_explorer_slider_updates_image(page, lab_server):
     assert caption_before.startswith("decoded image of z = ("), caption_before
     label = explorer.locator(".widget-label").first.text_content()
     assert "horizontal axis" in label, f"the first slider's label does not say what it moves: {label!r}"
+    # The 2-D code's map with a red ring where the sliders are (vae_course.widgets.latent_map).
+    latent_map = explorer.locator("img.vae-latent-map, .vae-latent-map img").first
+    latent_map.wait_for(state="visible")
+    map_before = latent_map.get_attribute("src")
+    map_caption = explorer.locator(".vae-latent-map-caption").first
+    map_caption_before = map_caption.text_content()
+    assert map_caption_before.endswith("z = (+0.00, +0.00)"), map_caption_before
 
     # ipywidgets 8 sliders are noUiSlider: focus the handle and use the keyboard.
     handle.focus()
@@ -298,6 +305,10 @@ def test_latent_explorer_slider_updates_image(page, lab_server):
         changed = _wait_for_src_change(page, image, before, timeout_ms=20_000)
     page.wait_for_timeout(300)
     screenshot(page, "05_latent_space-after-slider-move")
+    explorer.scroll_into_view_if_needed()
+    shot = artifacts_dir() / "05_latent_explorer-after-slider-move.png"  # the widget alone, at full size
+    explorer.screenshot(path=str(shot))
+    print(f"[e2e] screenshot: {shot}", flush=True)
 
     assert changed, (
         "Moving the first latent slider did not change the decoded image's src. "
@@ -311,6 +322,13 @@ def test_latent_explorer_slider_updates_image(page, lab_server):
     page.wait_for_function("([el, before]) => el.textContent !== before",
                            arg=[caption.element_handle(), caption_before], timeout=10_000)
     assert caption.text_content() != caption_before, "the caption under the image did not follow the slider"
+    page.wait_for_function("([el, before]) => el.textContent !== before",
+                           arg=[map_caption.element_handle(), map_caption_before], timeout=10_000)
+    shown_z = caption.text_content().removeprefix("decoded image of ")
+    assert map_caption.text_content().endswith(shown_z), \
+        f"the map's marker is not where the sliders are: {map_caption.text_content()!r} vs {shown_z!r}"
+    assert not shown_z.startswith("z = (+0.00"), shown_z  # z1 moved
+    assert latent_map.get_attribute("src") != map_before, "the marker on the latent map did not move"
 
 
 def _wait_for_src_change(page, image, before: str, timeout_ms: int) -> bool:

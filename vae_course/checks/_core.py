@@ -257,11 +257,11 @@ NOT_ANSWERED_TEXT = ("not answered yet: replace `raise NotImplementedError(...)`
 # Status colours: JupyterLab's theme variables, with fallbacks for other front-ends (a white
 # word on each of them stays readable on light and dark backgrounds).
 _STATUS_COLOURS = {
-    Status.PASSED: "var(--jp-success-color1, #388e3c)",
+    Status.PASSED: "var(--jp-success-color0, #2e7d32)",  # color1 is too light for white text in JupyterLab Dark
     Status.FAILED: "var(--jp-error-color1, #d32f2f)",
     Status.ERROR: "var(--jp-error-color0, #b71c1c)",
-    Status.TIMEOUT: "var(--jp-warn-color1, #e65100)",
-    Status.MISSING: "var(--jp-warn-color1, #e65100)",
+    Status.TIMEOUT: "var(--jp-warn-color0, #e65100)",
+    Status.MISSING: "var(--jp-warn-color0, #e65100)",
     Status.INVALID: "var(--jp-error-color0, #b71c1c)",
 }
 

@@ -97,8 +97,7 @@ class LatentMap:
     def __init__(self, background: PILImage.Image, value_range: tuple[float, float], z1: float, z2: float):
         self.background, self.value_range, self.size = background, value_range, background.width
         self.image = image_widget(b"", self.size, "vae-latent-map")
-        self.caption = caption("")
-        self.caption.add_class("vae-latent-map-caption")
+        self.caption = caption("", "vae-latent-map-caption")
         self.move_to(z1, z2)
 
     @property
