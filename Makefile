@@ -29,8 +29,9 @@ LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/00_welcome.ipynb
 
-# Both (all) cores: pytest-xdist workers; --dist loadscope keeps each notebook's cells on one worker, in order.
-PARALLEL ?= -n auto --dist loadscope
+# Both (all) cores: pytest-xdist workers; --dist loadscope keeps each notebook's cells on one worker, in order;
+# conftest.py orders the scopes longest first (--no-loadscope-reorder: keep that order).
+PARALLEL ?= -n auto --dist loadscope --no-loadscope-reorder
 
 # The browser (apt) installs while pip sets up .venv: `make test` runs both at once.
 test: setup browser

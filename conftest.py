@@ -72,3 +72,32 @@ def _patch_nbval():
 
 
 _patch_nbval()
+
+
+# --------------------------------------------------------------------------- order of work for the two workers
+
+# pytest-xdist (`-n auto --dist loadscope`, see the Makefile) hands each worker one scope at a time: a test
+# module, or a notebook whose cells must run in order in one kernel. Scopes handed out last decide when the
+# run ends, so the long ones go first (longest-processing-time-first) and the many quick unit-test modules
+# fill the gaps at the end. Weights are rough seconds: a test marked `slow` (it grades notebooks in
+# subprocesses) ~60 s, a browser test ~10 s, a notebook ~25 s plus ~1 s per cell, any other test ~0.3 s.
+_WEIGHT = {"slow": 60.0, "e2e": 10.0}
+
+
+def _scope(item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+def _weight(item) -> float:
+    marks = {mark.name for mark in item.iter_markers()}
+    if item.nodeid.split("::", 1)[0].endswith(".ipynb"):
+        return 1.0
+    return max([_WEIGHT[m] for m in marks if m in _WEIGHT], default=0.3)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    weights: dict[str, float] = {}
+    for item in items:
+        scope = _scope(item)
+        weights[scope] = weights.get(scope, 25.0 if scope.endswith(".ipynb") else 0.0) + _weight(item)
+    items.sort(key=lambda item: -weights[_scope(item)])  # stable: each scope keeps its own order

@@ -66,6 +66,7 @@ def test_make_student_without_the_checks_refuses_the_new_tag(course, capsys):
     assert not (course / "refused" / "90_my_lab.ipynb").exists()
 
 
+@pytest.mark.slow  # grades notebooks in subprocesses
 def test_the_whole_flow(course):
     # make-student --checks: the student notebook and the student copy of the check file
     done = vae_course("make-student", "solutions-mine", "notebooks-mine", "--checks", "my_checks.py", cwd=course)

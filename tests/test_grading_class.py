@@ -179,6 +179,7 @@ for _ex in ("2.1", "2.2", "2.3"):
     EXPECTED[("nina", "02_elbo", _ex)] = ("missing", "0", "not-submitted")
 
 
+@pytest.mark.slow  # grades notebooks in subprocesses
 def test_every_roster_student_gets_exactly_the_points_they_deserve(graded_class):
     base, paths, done = graded_class
     rows = rows_by_key(base / "grades" / "gradebook.csv")
