@@ -118,6 +118,14 @@ ELBO = {
         "batch mean": (lambda l, x, mu, lv: (_rec(l, x) - _kl(mu, lv)).mean(), "single number"),
         "naive logs": (lambda l, x, mu, lv: _naive_rec(l, x) - _kl(mu, lv), "no log(sigmoid)"),
         "sigmoid twice": (lambda l, x, mu, lv: _rec(torch.sigmoid(l), x) - _kl(mu, lv), "sigmoid applied twice"),
+        "KL given the variance": (lambda l, x, mu, lv: bernoulli_log_likelihood(l, x) - gaussian_kl(mu, lv.exp()),
+                                  "variance exp(logvar) as its logvar"),
+        "KL given log sigma": (lambda l, x, mu, lv: bernoulli_log_likelihood(l, x) - gaussian_kl(mu, 0.5 * lv),
+                               "log(sigma) = logvar / 2"),
+        "KL arguments swapped": (lambda l, x, mu, lv: bernoulli_log_likelihood(l, x) - gaussian_kl(lv, mu),
+                                 "arguments of gaussian_kl swapped"),
+        "likelihood arguments swapped": (lambda l, x, mu, lv: bernoulli_log_likelihood(x, l) - gaussian_kl(mu, lv),
+                                         "swapped"),
     },
 }
 
@@ -169,6 +177,8 @@ REPARAMETERIZE = {
         "laplace noise": (lambda mu, lv: mu + _std(lv) * Laplace(0.0, 2**-0.5).sample(mu.shape), "noise-not-normal"),
         "sqrt of logvar": (lambda mu, lv: mu + torch.sqrt(lv) * torch.randn_like(mu), "logvar can be negative"),
         "mu times the noise": (lambda mu, lv: mu * _std(lv) * torch.randn_like(mu), "mu multiplied"),
+        "detached z": (lambda mu, lv: (mu + _std(lv) * torch.randn_like(mu)).detach(), "detached"),
+        "centred uniform noise": (lambda mu, lv: mu + _std(lv) * (torch.rand_like(mu) - 0.5), "uniform"),
         "mu missing": (lambda mu, lv: _std(lv) * torch.randn_like(mu), "the mean is not added"),
     },
 }
@@ -245,6 +255,8 @@ SCORE_FUNCTION_GRADIENT = {
         "log_sigma as log variance": (lambda f, mu, ls, n: _score(f, mu, ls, n, sigma=(0.5 * ls).exp()),
                                       "log variance"),
         "n_samples ignored": (_fixed_sample_count, "n-samples-ignored"),
+        "f(z) not broadcast": (lambda f, mu, ls, n: (f(_draws(mu, ls, n)[1]) * (_draws(mu, ls, n)[1] - mu)
+                                                     / ls.exp() ** 2).mean(0), "f(z)[:, None]"),
         "per-sample terms": (lambda f, mu, ls, n: f(_draws(mu, ls, n)[1])[:, None] * torch.ones(1, len(mu)),
                              "one row per sample"),
     },
@@ -304,6 +316,14 @@ def _step_returned(**out):
     return step
 
 
+def _step_recon_backward(model, optimizer, x):
+    optimizer.zero_grad()
+    recon, kl = _terms(model, x)
+    recon.backward()
+    optimizer.step()
+    return {"loss": (recon + kl).item(), "recon": recon.item(), "kl": kl.item()}
+
+
 def _terms_with(recon_fn=None, kl_fn=None, decode_mean=False):
     def parts(model, x):
         logits, mu, lv = model(x)
@@ -355,6 +375,9 @@ TRAINING_STEP = {
         "backward on the sum": (_step_with(backward_scale=8.0), "B times too large"),
         "KL detached": (_step_with(parts=_terms_with(kl_fn=lambda mu, lv: _kl(mu.detach(), lv.detach()).mean())),
                         "detached"),
+        "step twice": (lambda model, opt, x: (_step(model, opt, x, parts=_terms), opt.step())[0], "step() ran twice"),
+        "backward on recon only": (_step_recon_backward, "ignores the KL term"),
+        "eval mode": (lambda model, opt, x: _step(model.eval(), opt, x, parts=_terms), "the mean code"),
         "recon and kl swapped": (_step_returned(recon=lambda r, k: k, kl=lambda r, k: r), "swapped"),
         "recon as a log-likelihood": (_step_returned(recon=lambda r, k: -r), "log-likelihood"),
     },
@@ -409,6 +432,7 @@ SAMPLE_FROM_PRIOR = {
                                 "correlated"),
         "laplace codes": (lambda model, n: _prior_probs(model, Laplace(0.0, 2**-0.5).sample((n, model.latent_dim))),
                           "codes-not-normal"),
+        "sizes swapped": (lambda model, n: _prior_probs(model, torch.randn(model.latent_dim, n)), "swapped"),
         "image shape": (lambda model, n: _prior_probs(model, torch.randn(n, model.latent_dim)).reshape(n, 1, 28, 28),
                         "n=5, 784"),
     },

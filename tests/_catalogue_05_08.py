@@ -160,6 +160,10 @@ ANOMALY_SCORE = {
         "sigmoid twice": (lambda model, x: _anomaly(model, x, recon=lambda l, x: _bce_sum(torch.sigmoid(l), x)),
                           "sigmoid applied twice"),
         "arguments swapped": (lambda model, x: _anomaly(model, x, recon=lambda l, x: _bce_sum(x, l)), "swapped"),
+        "KL with logvar as log sigma": (lambda model, x: _anomaly(
+            model, x, kl=lambda mu, lv: (0.5 * (mu**2 + (2 * lv).exp() - 1 - 2 * lv)).sum(1)), "log(sigma)"),
+        "KL without the -1": (lambda model, x: _anomaly(model, x, kl=lambda mu, lv: _kl(mu, lv) + 0.5 * mu.shape[1]),
+                              "without the -1 term"),
     },
 }
 
@@ -242,6 +246,11 @@ SAMPLE_DIGIT = {
                           "not normally distributed"),
         "binary sample": (lambda m, d, n: torch.bernoulli(_digit(m, d, n)), "binary sample"),
         "latent size hard-coded": (lambda m, d, n: _digit(m, d, n, z=torch.randn(n, 20)), "model.latent_dim"),
+        "one label for all": (lambda m, d, n: _digit(m, d, n, y=F.one_hot(torch.tensor([d]), 10).float()),
+                              "label-shape-wrong"),
+        "one_hot without num_classes": (lambda m, d, n: _digit(m, d, n, y=F.one_hot(torch.full((n,), d)).float()),
+                                        "num_classes=10"),
+        "sizes swapped": (lambda m, d, n: _digit(m, d, n, z=torch.randn(m.latent_dim, n)), "swapped"),
     },
 }
 

@@ -63,14 +63,22 @@ def require_standard_normal(z: torch.Tensor, hint: str, what: str = "codes") -> 
                           f"{distance:.3f}).", "The prior is standard *normal*: " + hint, code="codes-not-normal")
 
 
-def call_decoding(t, *args, latent_dim: int):
-    """``t.call(*args)`` for a function that decodes codes it draws; a shape error in the decoder's first
-    layer becomes "the latent size is hard-coded" (the codes must have ``model.latent_dim`` entries)."""
+def call_decoding(t, *args, codes: list, latent_dim: int, n: int):
+    """``t.call(*args)`` for a function that draws ``n`` codes and decodes them; ``codes`` is the list in
+    which the check's model records every z it is asked to decode. When the function raises and the
+    last code had the wrong shape, the message says so: the sizes swapped, or the latent size hard-coded."""
     try:
         return t.call(*args)
     except CheckFailed as failed:
-        if "mat1 and mat2" not in failed.message:
+        z = codes[-1] if codes else None
+        if z is None or (z.dim() == 2 and z.shape[1] == latent_dim):
             raise
-        raise CheckFailed(failed.message, f"The codes must have model.latent_dim entries (here {latent_dim}): "
-                          "z = torch.randn(n, model.latent_dim), not a fixed size.",
+        shape = tuple(z.shape)
+        if shape == (latent_dim, n) and latent_dim != n:
+            raise CheckFailed(f"{failed.message} - the codes have shape {shape} = (latent_dim, n): the two sizes "
+                              "are swapped.", "Draw one row per sample: z = torch.randn(n, model.latent_dim).",
+                              code="code-shape-swapped") from None
+        raise CheckFailed(f"{failed.message} - the codes have shape {shape}, expected (n={n}, "
+                          f"latent_dim={latent_dim}).", f"The codes must have model.latent_dim entries (here "
+                          f"{latent_dim}): z = torch.randn(n, model.latent_dim), not a fixed size.",
                           code="latent-size-hard-coded") from None

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from .. import applications, losses
 from ..models import VAE
 from ._core import CheckFailed, Mistake, exercise
+from .elbo import _kl_mistakes
 
 
 def tiny_vae(seed: int = 0) -> VAE:
@@ -95,7 +96,7 @@ def anomaly_score(fn, t):
         Mistake("the arguments of binary_cross_entropy_with_logits swapped",
                 F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(1) + kl,
                 "The order is F.binary_cross_entropy_with_logits(logits, x): prediction first, target second."),
-    ], hint="Use the mean code: mu, logvar = model.encode(x); logits = model.decode(mu); then "
+    ] + [Mistake("a KL term with " + name, nll + value, hint) for name, value, hint in _kl_mistakes(mu, logvar)], hint="Use the mean code: mu, logvar = model.encode(x); logits = model.decode(mu); then "
             "score = BCE-with-logits summed over pixels + losses.gaussian_kl(mu, logvar).")
 
 

@@ -5,6 +5,7 @@ import math
 import torch
 
 from .. import diagnostics
+from ..grading.protocol import Code
 from ..models import ConditionalVAE
 from ._core import CheckFailed, Mistake, exercise
 from ._sampling import call_decoding, require_fresh_codes, require_standard_normal
@@ -107,7 +108,17 @@ def _recording_cvae() -> _RecordingCVAE:
 def sample_digit(fn, t):
     digit, n = 7, 2000
     model = _recording_cvae()
-    out = t.tensor(call_decoding(t, model, digit, n, latent_dim=model.latent_dim))
+    try:
+        out = call_decoding(t, model, digit, n, codes=model.seen_z, latent_dim=model.latent_dim, n=n)
+    except CheckFailed as failed:
+        y = model.seen_y[-1] if model.seen_y else None
+        if failed.code == Code.RAISED and y is not None and tuple(y.shape) != (n, 10):
+            raise CheckFailed(f"{failed.message} - the label passed to the decoder has shape {tuple(y.shape)}, "
+                              f"expected (n={n}, 10).", "One one-hot row per sample: y = F.one_hot(torch.full((n,), "
+                              "digit), num_classes=10).float() (num_classes=10 whatever the digit).",
+                              code="label-shape-wrong") from None
+        raise
+    out = t.tensor(out)
     t.shape(out, (n, 784), ["n", "pixels"], hint="Return one image (784 probabilities) per sample: (n, 784).")
     t.finite(out)
     if not model.seen_z:

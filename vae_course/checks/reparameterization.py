@@ -54,7 +54,9 @@ def reparameterize(fn, t):
     mu_g, logvar_g = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
     out = t.tensor(t.call(mu_g, logvar_g), like=mu)
     if not out.requires_grad:
-        raise CheckFailed("no gradient flows through z (it has no grad_fn).", SAMPLE_HINT)
+        raise CheckFailed("no gradient flows through z (it has no grad_fn): z was detached (.detach(), "
+                          "torch.no_grad(), .numpy()) or drawn with .sample().",
+                          "Don't detach z. " + SAMPLE_HINT, code="z-has-no-gradient")
     grad_mu, grad_logvar = torch.autograd.grad(out.sum(), [mu_g, logvar_g], allow_unused=True)
     z = out.detach()
     # -- statistics over many rows: mean mu, std exp(logvar / 2), independent noise
@@ -124,6 +126,10 @@ def reparameterize(fn, t):
             raise CheckFailed("the spread of z is 0.5 * exp(logvar): the 1/2 multiplies the exp instead of "
                               "standing inside it.", "std = torch.exp(0.5 * logvar), the square root of exp(logvar).",
                               code="half-outside-the-exp")
+        if close(sample_std, std / math.sqrt(12)):
+            raise CheckFailed("the spread of z is exp(logvar / 2) / sqrt(12): the noise is uniform (torch.rand), "
+                              "centred but not standard normal.", "eps must be standard normal: "
+                              "torch.randn_like(mu), not torch.rand_like(mu) - 0.5.", code="noise-uniform")
         if close(sample_std, torch.ones(3)):
             raise CheckFailed("z has standard deviation 1 whatever logvar is: the noise is not scaled.",
                               "Multiply the noise by std = torch.exp(0.5 * logvar): z = mu + std * eps.")
@@ -211,7 +217,15 @@ def _near(value: torch.Tensor, target: torch.Tensor, se: torch.Tensor, k: float 
 def score_function_gradient(fn, t):
     log_sigma = SIGMA_SF.log()
     # -- contract on a small call
-    out = t.tensor(t.call(quadratic, MU_SF, log_sigma, 10), like=MU_SF)
+    try:
+        out = t.call(quadratic, MU_SF, log_sigma, 10)
+    except CheckFailed as failed:
+        if "must match the size" in failed.message:
+            raise CheckFailed(failed.message, "f(z) has shape (n_samples,) and (z - mu) / sigma**2 has shape "
+                              "(n_samples, D): give f(z) a trailing dimension, f(z)[:, None] (or .unsqueeze(1)), "
+                              "so that it multiplies every coordinate.", code="f-not-broadcast") from None
+        raise
+    out = t.tensor(out, like=MU_SF)
     if tuple(out.shape) == (10, 3):
         raise CheckFailed("the result has one row per sample (10, 3), expected one gradient (D=3,).",
                           "Average the per-sample terms over the samples: .mean(dim=0).")

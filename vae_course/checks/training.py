@@ -42,14 +42,13 @@ def _params(model) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
 
 
-def _variant_step(model, optimizer, x, zero_grad=True, step=True, sign=1.0, reduce="mean", kl=True,
-                  detach_kl=False):
+def _variant_step(model, optimizer, x, zero_grad=True, step=True, sign=1.0, reduce="mean", kl=True):
     """The reference step (defaults) or one of its known mistakes; returns {"loss", "recon", "kl"} floats."""
     if zero_grad:
         optimizer.zero_grad()
     logits, mu, logvar = model(x)
     recon_each = -losses.bernoulli_log_likelihood(logits, x)
-    kl_each = losses.gaussian_kl(mu.detach(), logvar.detach()) if detach_kl else losses.gaussian_kl(mu, logvar)
+    kl_each = losses.gaussian_kl(mu, logvar)
     recon, kl_term = (recon_each.mean(), kl_each.mean()) if reduce == "mean" else (recon_each.sum(), kl_each.sum())
     loss = recon + kl_term if kl else recon
     (sign * loss).backward()
@@ -199,12 +198,16 @@ def training_step(fn, t):
     if not _close(delta, ref_delta):
         _, sign_params = _run(_variant_step, calls=1, sign=-1.0)
         _, sum_params = _run(_variant_step, calls=1, reduce="sum")
-        _, detached_params = _run(_variant_step, calls=1, detach_kl=True)
-        if _close(delta, detached_params[1] - detached_params[0]):
-            raise CheckFailed("the KL term sends no gradient to the encoder: mu and logvar were detached in it.",
-                              "Compute the KL from mu and logvar as model(x) returns them (no .detach(), .item() "
-                              "or torch.no_grad()), so the step also pulls q(z|x) towards the prior.",
-                              code="kl-term-detached")
+        _, recon_params = _run(_variant_step, calls=1, kl=False)  # = the KL detached: no gradient from it
+        if _close(delta, 2 * ref_delta):
+            raise CheckFailed("the parameters moved twice as far as one SGD step: optimizer.step() ran twice.",
+                              "Call optimizer.step() once per training step.", code="optimizer-step-twice")
+        if _close(delta, recon_params[1] - recon_params[0]):
+            raise CheckFailed("the parameter update ignores the KL term: only the reconstruction term was "
+                              "backpropagated, or mu and logvar were detached in the KL.",
+                              "Call .backward() on the whole loss, recon + kl, with the KL computed from mu and "
+                              "logvar as model(x) returns them (no .detach(), .item() or torch.no_grad()).",
+                              code="kl-term-not-backpropagated")
         if _close(delta, sign_params[1] - sign_params[0]):
             raise CheckFailed("the parameters moved the wrong way: the step *increased* the negative ELBO.",
                               "Call .backward() on the negative ELBO (recon + kl), not on the ELBO.")
@@ -265,7 +268,7 @@ def _recording_vae(seed: int = 0) -> _RecordingVAE:
           verified="the `(n, 784)` samples are probabilities decoded from codes drawn from N(0, I).")
 def sample_from_prior(fn, t):
     model = _recording_vae()
-    out = t.tensor(call_decoding(t, model, 5, latent_dim=model.latent_dim))
+    out = t.tensor(call_decoding(t, model, 5, codes=model.decoded, latent_dim=model.latent_dim, n=5))
     t.shape(out, (5, 784), ["n", "pixels"], hint="Draw n codes, z = torch.randn(n, model.latent_dim), and decode "
                                                   "them all at once.")
     t.finite(out)
