@@ -611,3 +611,41 @@ def test_an_answer_that_uses_the_course_model_or_fit_scores_zero(ex_id, referenc
     result = _run(ex_id, DELEGATIONS[(ex_id, reference)])
     assert (result.status, result.code) == (Status.FAILED, Code.CALLED_REFERENCE), result.text()
     assert f"you called `{reference}`" in result.message and result.points == 0
+
+
+# --------------------------------------------------------------------------- the grader
+
+
+@pytest.mark.slow
+def test_the_grader_grades_the_classes_of_a_notebook(tmp_path):
+    """`vae-course grade --no-execute` takes MyVAE (a class) out of notebook 03 and grades it: the solution gets the
+    points of 3.3, a copy whose decode applies a sigmoid gets 0 with the mistake's code, an unanswered one 0."""
+    import csv
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    solution = nbformat.read(root / "solutions" / "03_reparameterization.ipynb", as_version=4)
+    cell = next(c for c in solution.cells if "exercise-3.3" in c.metadata.get("tags", []))
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    nbformat.write(solution, folder / "ann.ipynb")
+    cell.source = cell.source.replace("return self.fc_decode_out(torch.relu(self.fc_decode_hidden(z)))",
+                                      "return torch.sigmoid(self.fc_decode_out(torch.relu(self.fc_decode_hidden(z))))")
+    nbformat.write(solution, folder / "ben.ipynb")
+    nbformat.write(nbformat.read(root / "notebooks" / "03_reparameterization.ipynb", as_version=4),
+                   folder / "cat.ipynb")
+    done = subprocess.run([sys.executable, "-m", "vae_course", "grade", str(folder), "--out", str(tmp_path / "g.csv"),
+                           "--no-execute", "--workers", "1", "--timeout", "120"], cwd=root, capture_output=True,
+                          text=True, timeout=900, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    with open(tmp_path / "g.csv", newline="", encoding="utf-8") as handle:
+        rows = {(r["student"], r["exercise"]): r for r in csv.DictReader(handle)}
+    assert (rows["ann", "3.3"]["points"], rows["ann", "3.3"]["status"]) == ("4", "passed")
+    assert (rows["ben", "3.3"]["points"], rows["ben", "3.3"]["code"]) == ("0", "returns-probabilities")
+    assert (rows["cat", "3.3"]["points"], rows["cat", "3.3"]["code"]) == ("0", "not-answered")
+    assert rows["ben", "3.1"]["status"] == "passed"  # the other exercises of the notebook are graded as before
