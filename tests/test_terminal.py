@@ -40,7 +40,8 @@ def graded() -> list[Graded]:
                        "not answered yet: the function still raises NotImplementedError.",
                        "Replace `raise NotImplementedError(...)` with your code.", "not-answered"),
     ]
-    run = RunReport(RunStatus.ERRORS, "", [CellError(cell=31, ename="NotImplementedError", evalue="", first_line="elbo(*batch)")])
+    run = RunReport(RunStatus.ERRORS, "", [CellError(cell=31, ename="NotImplementedError", evalue="",
+                                                     first_line="elbo(*batch)")])
     return [Graded("ann", "ann.ipynb", "02_elbo", "metadata", run, results)]
 
 

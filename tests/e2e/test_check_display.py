@@ -125,8 +125,8 @@ def test_failed_and_passed_checks_are_readable_without_overflow(page, lab_server
     assert _luminance(layouts["passed (dark)"]["pageColor"]) < 0.2 < _luminance(passed["pageColor"]), \
         f"the dark theme did not apply: {layouts}"
     for name, layout in layouts.items():
-        assert contrast(layout["textColor"], layout["pageColor"]) >= 4.5, f"{name}: the message is hard to read: {layout}"
-        assert contrast(layout["color"], layout["background"]) >= 3, f"{name}: the status word is hard to read: {layout}"
+        assert contrast(layout["textColor"], layout["pageColor"]) >= 4.5, f"{name}: message hard to read: {layout}"
+        assert contrast(layout["color"], layout["background"]) >= 3, f"{name}: status word hard to read: {layout}"
         assert layout["statusVisible"], f"{name}: the status word is not visible: {layout}"
         assert layout["color"] == "rgb(255, 255, 255)", f"{name}: status word colour {layout['color']}"
         assert layout["background"] not in ("rgba(0, 0, 0, 0)", "transparent", layout["color"]), \
