@@ -54,6 +54,8 @@ AUTOENCODER_FORWARD = {
         "rounded": (lambda enc, dec, x: (torch.sigmoid(_logits(enc, dec, x)) > 0.5).float(), "rounded to 0 or 1"),
         "code detached": (lambda enc, dec, x: torch.sigmoid(dec(enc(x).detach())), "detach"),
         "no_grad": (_forward_no_grad, "torch.no_grad()"),
+        "mean code for the batch": (lambda enc, dec, x: torch.sigmoid(dec(enc(x).mean(0, keepdim=True))).expand(
+            len(x), -1), "same reconstruction"),
         "image shape": (lambda enc, dec, x: torch.sigmoid(_logits(enc, dec, x)).reshape(-1, 1, 28, 28), "(B, 784)"),
     },
 }
@@ -177,6 +179,7 @@ REPARAMETERIZE = {
         "laplace noise": (lambda mu, lv: mu + _std(lv) * Laplace(0.0, 2**-0.5).sample(mu.shape), "noise-not-normal"),
         "sqrt of logvar": (lambda mu, lv: mu + torch.sqrt(lv) * torch.randn_like(mu), "logvar can be negative"),
         "mu times the noise": (lambda mu, lv: mu * _std(lv) * torch.randn_like(mu), "mu multiplied"),
+        "half too many": (lambda mu, lv: mu + 0.5 * torch.exp(0.5 * lv) * torch.randn_like(mu), "factor 1/2 too many"),
         "detached z": (lambda mu, lv: (mu + _std(lv) * torch.randn_like(mu)).detach(), "detached"),
         "centred uniform noise": (lambda mu, lv: mu + _std(lv) * (torch.rand_like(mu) - 0.5), "uniform"),
         "mu missing": (lambda mu, lv: _std(lv) * torch.randn_like(mu), "the mean is not added"),

@@ -194,6 +194,8 @@ ACTIVE_UNITS = {
         "activities": (lambda mu, threshold=0.01: mu.var(0), "single count"),
         "variance of everything": (lambda mu, threshold=0.01: int(mu.var() > threshold), "all entries together"),
         "all dimensions": (lambda mu, threshold=0.01: mu.shape[1], "every dimension"),
+        "loop skips dimension 0": (lambda mu, threshold=0.01: sum(int(mu[:, u].var() > threshold)
+                                                                   for u in range(1, mu.shape[1])), "off-by-one"),
         "variance of mu squared": (lambda mu, threshold=0.01: int(((mu**2).mean(0) > threshold).sum()),
                                    "mean of mu^2"),
     },

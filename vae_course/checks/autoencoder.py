@@ -113,6 +113,10 @@ def autoencoder_forward(fn, t):
         wrong_calls = _forward_diagnosis(log)  # extra calls are fine as long as the result is right
         if wrong_calls is not None:
             raise wrong_calls
+    if (out - out[:1]).abs().max() < 1e-6 and (reference - reference[:1]).abs().max() > 1e-3:
+        raise CheckFailed("every image got the same reconstruction: the codes were averaged (or one code reused) "
+                          "for the whole batch.", "Decode each image's own code: z = encoder(x) has one row per "
+                          "image, don't .mean(dim=0) it.", code="one-code-for-the-batch")
     if not out.requires_grad and match_mistake(out, mistakes) is not None:  # e.g. rounded: name it, not the graph
         raise match_mistake(out, mistakes).failure("the reconstructions")
     t.gradient(out, {"the encoder's weights": encoder.module.weight, "the decoder's weights": decoder.module.weight},

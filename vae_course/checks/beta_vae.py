@@ -78,8 +78,10 @@ def _first_inputs() -> torch.Tensor:
 
 
 def _second_inputs() -> torch.Tensor:
-    """(120, 5): 2 active dimensions at 0.01; tells apart mistakes that count alike on the first set."""
-    return _activity_inputs([0.5, 0.03, 0.005, 0.0005, 1e-6], [0.0, 0.0, 0.0, 0.0, 2.0], rows=120)
+    """(120, 10): 3 active dimensions at 0.01. Every known mistake (and a count off by one, or any fixed
+    number but 1) gives a pair of counts on the two sets that no other mistake gives."""
+    return _activity_inputs([0.5, 0.03, 0.02, 0.005, 0.0005, 5e-5, 1e-6, 1e-6, 1e-6, 1e-6],
+                            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0], rows=120)
 
 
 # The counts of known mistakes (at threshold 0.01) with their names and hints; a mistake is named when
@@ -142,6 +144,12 @@ def active_units(fn, t):
             if (count, other) == (int(counter(mu)), int(counter(mu_other))):
                 raise CheckFailed(f"you counted {count} active units, expected {expected} - this looks like {name}.",
                                   hint)
+        if (count, other) == (expected - 1, expected_other - 1):
+            raise CheckFailed(f"you counted {count} and {other} active units, one fewer than the {expected} and "
+                              f"{expected_other} expected on both sets of means: an off-by-one.",
+                              "Count every latent dimension: a loop over range(1, D) skips dimension 0 (here an "
+                              "active one); (mu.var(dim=0) > threshold).sum() needs no loop.",
+                              code="count-off-by-one")
         if count == other:
             raise CheckFailed(f"you counted {count} active units for two different sets of means, expected "
                               f"{expected} and {expected_other}: the count does not depend on mu (hard-coded?).",

@@ -126,6 +126,10 @@ def reparameterize(fn, t):
             raise CheckFailed("the spread of z is 0.5 * exp(logvar): the 1/2 multiplies the exp instead of "
                               "standing inside it.", "std = torch.exp(0.5 * logvar), the square root of exp(logvar).",
                               code="half-outside-the-exp")
+        if close(sample_std, 0.5 * std):
+            raise CheckFailed("the spread of z is exp(logvar / 2) / 2: a factor 1/2 too many.",
+                              "The 1/2 belongs inside the exp only: std = torch.exp(0.5 * logvar), z = mu + std * eps.",
+                              code="spread-halved")
         if close(sample_std, std / math.sqrt(12)):
             raise CheckFailed("the spread of z is exp(logvar / 2) / sqrt(12): the noise is uniform (torch.rand), "
                               "centred but not standard normal.", "eps must be standard normal: "
@@ -246,7 +250,7 @@ def score_function_gradient(fn, t):
 
     est = t.tensor(t.call(recorded_quadratic, MU_SF, log_sigma, N_SF), like=MU_SF).detach()
     rows = [shape[0] if len(shape) == 2 else 1 for shape in f_inputs]
-    if f_inputs and any(r != N_SF for r in rows) and len(rows) < 10:
+    if f_inputs and sum(rows) != N_SF and N_SF not in rows:  # chunks that add up to n_samples are fine
         raise CheckFailed(f"f received {sum(rows)} samples (shapes {f_inputs[:3]}), expected n_samples={N_SF}.",
                           "Draw n_samples samples, z of shape (n_samples, D), from the `n_samples` argument "
                           "(not a fixed number), and call f once on all of them.", code="n-samples-ignored")
