@@ -114,8 +114,8 @@ class LatentMap:
         draw.ellipse([x - r, y - r, x + r, y + r], outline=MARKER_COLOUR, width=3)
         draw.point([(x, y)], fill=MARKER_COLOUR)
         self.image.value = png_bytes(image)
-        self.caption.value = (f"latent map (z₁ to the right, z₂ up): the red ring marks the sliders, "
-                              f"z = ({z1:+.2f}, {z2:+.2f})")
+        # Short enough to fit under the map (the sliders' labels say which axis is which).
+        self.caption.value = f"red ring = the sliders, z = ({z1:+.2f}, {z2:+.2f})"
 
 
 def latent_map(decode: Decoder, value_range: tuple[float, float], start: tuple[float, float], image_size: int, *,
