@@ -13,13 +13,13 @@ outside ``0 .. max points`` and a missing reason are one-line errors naming the 
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from .options import GradingError
 from .protocol import Graded
+from .tables import read_rows
 
 REQUIRED = ("student", "exercise", "points", "reason")
 
@@ -36,24 +36,16 @@ class Override:
 def read_overrides(path, registry: dict, students: set[str] | None = None) -> list[Override]:
     """Read and check an overrides file; ``students`` (if given) are the ids it may name."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise GradingError(f"overrides file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise GradingError(f"overrides file {path} cannot be read ({getattr(err, 'strerror', None) or err}).") from None
-    rows = list(csv.reader(text.splitlines()))
-    if not rows:
+    first, rows = read_rows(path, what="overrides file", error=GradingError)
+    if not first:
         return []
-    header = [h.strip().casefold() for h in rows[0]]
+    header = [h.strip().casefold() for h in first]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise GradingError(f"overrides file {path} needs the columns {', '.join(REQUIRED)} "
                            f"(missing: {', '.join(missing)}).")
     found, seen = [], {}
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
+    for line, row in rows:
         values = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}
         where = f"overrides file {path}, line {line}"
         student, ex_id, reason = values["student"], values["exercise"], values["reason"]

@@ -18,12 +18,12 @@ in), and files that belong to no roster student are listed, not graded.
 
 from __future__ import annotations
 
-import csv
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from .lms import NameInfo
+from .tables import read_rows
 
 COLUMNS = {"student": ("student", "id", "student id", "username", "login"),
            "name": ("name", "full name", "display name"),
@@ -69,19 +69,7 @@ class Roster:
     def read(cls, path) -> "Roster":
         """Read and check a roster file (see the module docstring); raises :class:`RosterError`."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise RosterError(f"roster {path} does not exist.") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise RosterError(f"roster {path} cannot be read ({getattr(err, 'strerror', None) or err}); "
-                              "save it as a UTF-8 CSV file.") from None
-        try:
-            dialect = csv.Sniffer().sniff(text.splitlines()[0] if text.strip() else ",", delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(text.splitlines(), dialect)
-        header = next(reader, None)
+        header, rows = read_rows(path, what="roster", error=RosterError)
         if not header:
             raise RosterError(f"roster {path} is empty; it needs a header row with a 'student' column.")
         index = {}
@@ -93,9 +81,7 @@ class Roster:
             raise RosterError(f"roster {path} has no 'student' column (its header is {', '.join(header)}); "
                               "name the column of student ids 'student'.")
         students, seen = [], {}
-        for line, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
+        for line, row in rows:
             values = {c: (row[i].strip() if i < len(row) else "") for c, i in index.items()}
             if not values["student"]:
                 raise RosterError(f"roster {path}, line {line}: the student id is empty.")
