@@ -289,7 +289,7 @@ class ConditionalVAE(nn.Module):
         return self.decode(self.reparameterize(mu, logvar), y), mu, logvar
 
 
-class PixelCNNVAE(_VAEBase):
+class PixelCNNVAE(VAE):
     """A VAE whose decoder also sees the pixels above and to the left: strong enough to ignore z (notebook 07).
 
     The encoder is :class:`VAE`'s. The decoder adds two logits per pixel: one from z (VAE's MLP decoder)
@@ -303,15 +303,8 @@ class PixelCNNVAE(_VAEBase):
 
     def __init__(self, input_dim: int = IMAGE_PIXELS, hidden_dim: int = 400, latent_dim: int = 20,
                  channels: int = 32, layers: int = 4):
-        super().__init__()
-        self._config = dict(input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim,
-                            channels=channels, layers=layers)
-        self.latent_dim = latent_dim
-        self.fc_hidden = nn.Linear(input_dim, hidden_dim)
-        self.fc_mu = nn.Linear(hidden_dim, latent_dim)
-        self.fc_logvar = nn.Linear(hidden_dim, latent_dim)
-        self.fc_decode_hidden = nn.Linear(latent_dim, hidden_dim)
-        self.fc_decode_out = nn.Linear(hidden_dim, input_dim)
+        super().__init__(input_dim, hidden_dim, latent_dim)
+        self._config.update(channels=channels, layers=layers)
         self.convs = nn.ModuleList(nn.Conv2d(1 if i == 0 else channels, channels, 7 if i == 0 else 3,
                                              padding=3 if i == 0 else 1) for i in range(layers))
         self.conv_out = nn.Conv2d(channels, 1, 1)
@@ -322,11 +315,6 @@ class PixelCNNVAE(_VAEBase):
             mask[:, :, k // 2 + 1:] = 0  # rows below
             self.register_buffer(f"mask{i}", mask, persistent=False)
 
-    def encode(self, x: torch.Tensor):
-        """x: (B, 784) -> mu, logvar: (B, latent_dim) of q(z|x)."""
-        h = torch.relu(self.fc_hidden(_flatten(x)))
-        return self.fc_mu(h), self.fc_logvar(h)
-
     def pixel_context(self, x: torch.Tensor) -> torch.Tensor:
         """The PixelCNN's logits (B, 784): entry i depends on x[:, :i] only."""
         h = x.reshape(-1, 1, 28, 28)
@@ -336,8 +324,8 @@ class PixelCNNVAE(_VAEBase):
         return _flatten(self.conv_out(h))
 
     def code_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """The MLP path from the code: z (B, latent_dim) -> logits (B, 784), as in :class:`VAE`."""
-        return self.fc_decode_out(torch.relu(self.fc_decode_hidden(z)))
+        """The MLP path from the code: z (B, latent_dim) -> logits (B, 784): :class:`VAE`'s decoder."""
+        return super().decode(z)
 
     def decode(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """z: (B, latent_dim), x: (B, 784) -> logits (B, 784) of p(x_i | x_<i, z): code plus pixel context."""
