@@ -5,7 +5,7 @@
   lines and the ``seconds`` in ``_results.json``);
 * a worker killed while it grades a submission loses and duplicates no row, and a submission whose code
   kills every worker it runs on ends as ``died`` (its exercises ``error``) instead of being retried forever;
-* no grading process is left afterwards.
+* no grading process and no task's folder is left afterwards, even of a worker killed as its task started.
 """
 
 from __future__ import annotations
@@ -77,6 +77,20 @@ def marked(tmp: Path) -> list[psutil.Process]:
     return found
 
 
+def supervisor_started(worker_pid: int, timeout: float = 120) -> bool:
+    """Wait until the Dask worker ``worker_pid`` has started a grading supervisor; False if it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if any("vae_course.grading.supervisor" in " ".join(child.cmdline())
+                   for child in psutil.Process(worker_pid).children()):
+                return True
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return False
+        time.sleep(0.01)
+    return False
+
+
 @pytest.fixture(scope="module")
 def submissions(tmp_path_factory) -> Path:
     """alice: the solution of notebook 00 (passes); bob: the student copy (unanswered)."""
@@ -128,28 +142,29 @@ def test_killed_worker_loses_no_row_and_a_worker_killer_ends_as_died(submissions
     nb.cells.insert(0, new_code_cell(KILL_WORKER))
     nbformat.write(nb, folder / "mallory.ipynb")
 
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # the workers' sandboxes go there
-    (tmp_path / "tmp").mkdir()
-    with dask.config.set({**LOCAL_CONFIG, "distributed.scheduler.allowed-failures": 1}):
+    tmp = tmp_path / "tmp"  # the workers' directories, their tasks' folders and sandboxes go there
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    with dask.config.set({**LOCAL_CONFIG, "distributed.scheduler.allowed-failures": 1,
+                          "temporary-directory": str(tmp)}):
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=0,
                                dashboard_address=None)
     client = Client(cluster)
     killed = []
 
-    def kill_a_worker_grading_alice():  # the test's own kill, independent of mallory's
+    def kill_a_worker_starting_alice():  # the test's own kill, independent of mallory's (which kills mid-notebook)
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and not killed:
             for address, keys in client.processing().items():
                 if any("alice" in str(k) for k in keys):
-                    time.sleep(3)  # well inside the task: its kernel is running the notebook
                     pid = client.run(os.getpid, workers=[address]).get(address)
-                    if pid:
+                    if pid and supervisor_started(pid):  # early: the task's folder exists, the supervisor starts
                         os.kill(pid, signal.SIGKILL)
                         killed.append(pid)
                     break
-            time.sleep(0.2)
+            time.sleep(0.05)
 
-    killer = threading.Thread(target=kill_a_worker_grading_alice, daemon=True)
+    killer = threading.Thread(target=kill_a_worker_starting_alice, daemon=True)
     try:
         options = Options(workers=2)
         prepared = prepare([folder], options)
@@ -174,8 +189,7 @@ def test_killed_worker_loses_no_row_and_a_worker_killer_ends_as_died(submissions
     assert "died each time" in mallory[0].run.detail
     assert [r.status for r in mallory[0].results] == [Status.ERROR] and mallory[0].total == 0
     time.sleep(1)
-    assert not marked(tmp_path / "tmp")  # no kernel or checker survived its worker
-    # and nothing the submissions wrote is left (a worker killed while its supervisor was still starting
-    # can leave its task's folder behind, empty)
-    assert not [p for p in (tmp_path / "tmp").rglob("*") if not p.is_dir() or p.name.startswith("vae-grade-") and
-                not p.name.startswith("vae-grade-task-")]
+    assert not marked(tmp)  # no kernel or checker survived its worker
+    # and no task's or sandbox's folder is left, even of a worker killed before its supervisor took over
+    left = [str(p.relative_to(tmp)) for p in tmp.rglob("vae-grade-*")]
+    assert not left, f"left behind: {left}"

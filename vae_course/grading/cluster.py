@@ -14,11 +14,12 @@ Failures:
 
 * a worker that dies mid-task (killed, out of memory, its machine lost): the scheduler
   runs the task again on another worker; each submission gives exactly one row, whatever
-  happened to the workers;
-* a submission that kills every worker it runs on: the scheduler gives up after its
-  ``distributed.scheduler.allowed-failures`` (:data:`ALLOWED_FAILURES` for ``--scheduler
-  local``; a scheduler you start yourself reads it from its own config) and the
-  submission's run is ``died``, its exercises ``error`` - never an endless retry;
+  happened to the workers; the task's folder goes with the worker's directory;
+* a submission that kills every worker it runs on: after ``allowed-failures + 1`` workers
+  died *running* it (``distributed.scheduler.allowed-failures``: :data:`ALLOWED_FAILURES`
+  for ``--scheduler local``; a scheduler you start yourself reads it from its own config)
+  the submission's run is ``died``, its exercises ``error`` - never an endless retry; a
+  task that only waited on a worker another submission killed is sent again;
 * a supervisor that gives no result although its worker lived is run once more, as
   locally.
 
@@ -28,12 +29,14 @@ A supervisor dies with its worker (``PR_SET_PDEATHSIG``) and then kills what it 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .batch import Batch, run_supervisor
 from .options import GradingError
-from .protocol import RunReport, RunStatus, SubmissionOutcome, SupervisorJob, first_line
+from .protocol import Graded, RunReport, RunStatus, SubmissionOutcome, SupervisorJob, first_line
 from .sandbox import remove_tree
+from .submissions import Submission
 
 #: ``distributed.scheduler.allowed-failures`` of the ``--scheduler local`` cluster: a task may kill
 #: this many workers and still be retried; one more and the submission is reported as ``died``.
@@ -41,9 +44,17 @@ ALLOWED_FAILURES = 2
 
 #: The scheduler's settings for ``--scheduler local`` (set them in the config of a scheduler you start yourself):
 #: ``worker-saturation`` 1.0 sends a worker no more tasks than it has threads, so a worker that dies takes
-#: down only the submission it was grading - a task merely queued there would count that death as its own.
+#: down only the submission it was grading. (Dask holds tasks back only in a batch larger than twice the
+#: cluster's threads; in a smaller one a task may wait on a busy worker, and :func:`grade_on_cluster` does
+#: not count that worker's death against it.)
 LOCAL_CONFIG = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                 "distributed.scheduler.worker-saturation": 1.0}
+
+#: A submission is sent at most this many times, whatever happened to its tasks: never an endless retry.
+MAX_TRIES = 3 * (ALLOWED_FAILURES + 1)
+
+#: The topic of the scheduler's events by which a task says that it started running on a worker.
+STARTED = "vae-course-grading-started"
 
 _SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://", "ws://", "wss://")
 
@@ -82,13 +93,32 @@ def connect(scheduler: str, n_workers: int):
                            f"{first_line(err) or 'no answer'}).") from None
 
 
+def _current_worker():
+    """The Dask worker running this task, or None outside a Dask task."""
+    from distributed import get_worker
+
+    try:
+        return get_worker()
+    except ValueError:
+        return None
+
+
 def grade_task(job_json: dict, checks: list) -> dict | None:
     """Grade one submission on a Dask worker: the supervisor's result as JSON, or None if it gave none.
 
     ``checks`` is ``[[file name, source], ...]`` of the teacher's ``--checks`` files, written to a
     private folder (the worker need not share the teacher's disk); the folder goes afterwards.
+
+    The folder lies inside the worker's own directory: the supervisor removes it even when the worker
+    is killed, but a worker killed while the task starts (before its supervisor took over) would leave
+    it behind; Dask's nanny removes a dead worker's directory, and all in it, as the worker stops.
+    The task first logs :data:`STARTED` with its key on the scheduler (see :func:`grade_on_cluster`).
     """
-    workdir = Path(tempfile.mkdtemp(prefix="vae-grade-task-"))
+    worker = _current_worker()
+    parent = worker.local_directory if worker is not None else tempfile.gettempdir()
+    if worker is not None:
+        worker.log_event(STARTED, {"key": str(worker.get_current_task())})
+    workdir = Path(tempfile.mkdtemp(prefix="vae-grade-task-", dir=parent))
     try:
         paths = []
         for index, (name, source) in enumerate(checks):
@@ -124,8 +154,39 @@ def _outcome(future) -> tuple[SubmissionOutcome | None, RunReport | None]:
         return None, None
 
 
+@dataclass
+class _InFlight:
+    """One submission on its way through the cluster: its row, its job, and what happened to its tasks."""
+
+    sub: Submission
+    row: Graded
+    job_json: dict
+    index: int
+    tries: int = 0      # tasks submitted so far
+    deaths: int = 0     # workers that died while one of its tasks ran there
+    empty: bool = False  # a supervisor already gave no result once
+
+
+def _submit(client, item: _InFlight, checks: list):
+    item.tries += 1
+    key = f"vae-grade-{item.index}-{item.sub.student}" + (f"-try{item.tries}" if item.tries > 1 else "")
+    return client.submit(grade_task, item.job_json, checks, pure=False, key=key)
+
+
+def _started(client, key: str) -> int:
+    """How many times the task ``key`` started on a worker (its :data:`STARTED` events on the scheduler)."""
+    return sum(1 for _, message in client.get_events(STARTED) if message.get("key") == key)
+
+
 def grade_on_cluster(batch: Batch, subs: list, scheduler: str, progress: bool = False) -> list:
-    """Grade ``subs`` as one Dask task each; one :class:`~vae_course.grading.protocol.Graded` per submission."""
+    """Grade ``subs`` as one Dask task each; one :class:`~vae_course.grading.protocol.Graded` per submission.
+
+    When a task is lost with its workers (``KilledWorker``), only the deaths of workers that were
+    *running* it count against the submission (each run logs :data:`STARTED`): the scheduler also
+    gives up on a task that merely waited on a worker that another submission took down. A
+    submission is ``died`` once more workers died running it than the scheduler's
+    ``allowed-failures``, or after :data:`MAX_TRIES` tasks; otherwise it is sent again.
+    """
     import sys
 
     from distributed import as_completed
@@ -135,32 +196,38 @@ def grade_on_cluster(batch: Batch, subs: list, scheduler: str, progress: bool = 
     client, cluster = connect(scheduler, batch.options.n_workers)
     bar = tqdm(total=len(subs), desc="grading", unit="submission", disable=None if progress else True,
                file=sys.stderr)
-    graded, futures = [], {}
+    graded, tasks = [], {}
     try:
+        allowed = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+        queue = as_completed()
         for index, sub in enumerate(subs):
             row, job = batch.start(sub)
             if job is None:
                 graded.append(row)
                 bar.update(1)
                 continue
-            job_json = job.to_json()
-            future = client.submit(grade_task, job_json, checks, pure=False, key=f"vae-grade-{index}-{sub.student}")
-            futures[future] = (sub, row, job_json)
-        retry = []
-        for future in as_completed(list(futures)):
-            sub, row, job_json = futures[future]
+            item = _InFlight(sub, row, job.to_json(), index)
+            future = _submit(client, item, checks)
+            tasks[future] = item
+            queue.add(future)
+        for future in queue:
+            item = tasks.pop(future)
             outcome, failure = _outcome(future)
-            if outcome is None and failure is None:
-                retry.append((sub, row, job_json))  # no result although the worker lived: once more, as locally
-            else:
-                graded.append(batch.finish(sub, row, outcome, failure))
+            again = False
+            if failure is not None and failure.status is RunStatus.DIED:
+                item.deaths += _started(client, future.key)
+                again = item.deaths <= allowed and item.tries < MAX_TRIES  # it waited where others killed
+            elif outcome is None and failure is None:
+                again, item.empty = not item.empty, True  # no result although the worker lived: once more
+            if again:
+                future = _submit(client, item, checks)
+                tasks[future] = item
+                queue.add(future)
+                continue
+            graded.append(batch.finish(item.sub, item.row, outcome, failure))
             bar.update(1)
-        for sub, row, job_json in retry:
-            future = client.submit(grade_task, job_json, checks, pure=False)
-            outcome, failure = _outcome(future)
-            graded.append(batch.finish(sub, row, outcome, failure))
     except BaseException:
-        client.cancel(list(futures))
+        client.cancel(list(tasks))
         raise
     finally:
         bar.close()
