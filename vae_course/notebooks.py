@@ -63,26 +63,36 @@ def defined_functions(source: str) -> list[str]:
     return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
 
 
-def _strip_code(source: str, ex_id: str, title: str, where: str) -> str:
-    lines, out, inside = source.splitlines(), [], False
-    for line in lines:
+def replace_solution_regions(source: str, replacement, where: str, error: type[ValueError] = ValueError) -> str:
+    """``source`` with every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region replaced by one line.
+
+    ``replacement(indent)`` gives that line for the region's indentation (``""`` at the top level). The
+    one scanner for exercise cells (:func:`make_student_notebook`) and teachers' check files
+    (:func:`vae_course.checks.student_copy`); unbalanced or nested markers raise ``error`` naming the line.
+    """
+    out, inside = [], False
+    for number, line in enumerate(source.splitlines(), start=1):
         stripped = line.strip()
         if stripped == CODE_BEGIN:
             if inside:
-                raise NotebookFormatError(f"{where}: nested {CODE_BEGIN}.")
+                raise error(f"{where}, line {number}: nested {CODE_BEGIN}.")
             inside = True
-            indent = line[: len(line) - len(line.lstrip())]
-            message = json.dumps(f"Exercise {ex_id}: {title}", ensure_ascii=False)  # a valid, quoted literal
-            out.append(f"{indent}raise NotImplementedError({message})")
+            out.append(replacement(line[: len(line) - len(line.lstrip())]))
         elif stripped == CODE_END:
             if not inside:
-                raise NotebookFormatError(f"{where}: {CODE_END} without {CODE_BEGIN}.")
+                raise error(f"{where}, line {number}: {CODE_END} without {CODE_BEGIN}.")
             inside = False
         elif not inside:
             out.append(line)
     if inside:
-        raise NotebookFormatError(f"{where}: {CODE_BEGIN} is never closed by {CODE_END}.")
+        raise error(f"{where}: {CODE_BEGIN} is never closed by {CODE_END}.")
     return "\n".join(out)
+
+
+def _strip_code(source: str, ex_id: str, title: str, where: str) -> str:
+    message = json.dumps(f"Exercise {ex_id}: {title}", ensure_ascii=False)  # a valid, quoted literal
+    return replace_solution_regions(source, lambda indent: f"{indent}raise NotImplementedError({message})", where,
+                                    NotebookFormatError)
 
 
 def _strip_markdown(source: str, where: str, answers: str = "collapsed") -> str:

@@ -135,26 +135,10 @@ def student_copy(source: str, where: str = "checks file") -> str:
     (so name a hidden reference by string: ``reference="_add_one"``). Raises ``ValueError``
     for unbalanced markers.
     """
-    from ..notebooks import CODE_BEGIN, CODE_END
+    from ..notebooks import replace_solution_regions
 
-    out, inside = [], False
-    for number, line in enumerate(source.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped == CODE_BEGIN:
-            if inside:
-                raise ValueError(f"{where}, line {number}: nested {CODE_BEGIN}.")
-            inside = True
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(indent + (HIDDEN_LINE if indent else HIDDEN_COMMENT))
-        elif stripped == CODE_END:
-            if not inside:
-                raise ValueError(f"{where}, line {number}: {CODE_END} without {CODE_BEGIN}.")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise ValueError(f"{where}: {CODE_BEGIN} is never closed by {CODE_END}.")
-    return "\n".join(out) + "\n"
+    return replace_solution_regions(source, lambda indent: indent + (HIDDEN_LINE if indent else HIDDEN_COMMENT),
+                                    where) + "\n"
 
 
 class _NotImplementedYet(Exception):
