@@ -40,11 +40,11 @@ def anomaly_score(fn, t):
     x = _check_inputs()
     out = t.tensor(t.call(model, x), like=x)
     if out.dim() == 0:
-        raise CheckFailed("the result is a single number (shape ()), expected one score per image (batch=5,).",
+        raise CheckFailed("the result is a single number (shape ()), expected one score per image `(B=5,)`.",
                           "Don't average over the batch: sum over the pixels (dim=1) only, so each image "
                           "keeps its own score.")
     if tuple(out.shape) == (5, 784):
-        raise CheckFailed("the result has one value per pixel (5, 784), expected one score per image (batch=5,).",
+        raise CheckFailed("the result has one value per pixel (5, 784), expected one score per image `(B=5,)`.",
                           "Sum the per-pixel terms over the pixels (dim=1).")
     t.shape(out, (5,), ["batch"])
     t.finite(out)

@@ -73,7 +73,7 @@ def autoencoder_forward(fn, t):
     except CheckFailed as failed:
         raise _forward_diagnosis(log, finished=False) or failed from None
     if isinstance(out, torch.Tensor) and tuple(out.shape) == (BATCH, LATENT):
-        raise CheckFailed(f"the result has shape {tuple(out.shape)} = (batch, latent_dim): that is the code z, "
+        raise CheckFailed(f"the result has shape {tuple(out.shape)} = `(B, D)`: that is the code z, "
                           "not the reconstruction.",
                           "Return the decoded image sigmoid(decoder(z)), not the code z = encoder(x).")
     out = t.tensor(out, like=x)
@@ -137,10 +137,10 @@ def mse_loss(fn, t):
     x_hat = torch.rand(BATCH + 1, PIXELS, requires_grad=True)
     out = t.tensor(t.call(x_hat, x), like=x)
     if out.dim() == 0:
-        raise CheckFailed("the result is a single number, expected one value per image: shape (batch=5,).",
+        raise CheckFailed("the result is a single number, expected one value per image: shape `(B=5,)`.",
                           "Average over the pixels only: .mean(dim=1) (or dim=-1), not .mean() over everything.")
     if tuple(out.shape) == (PIXELS,):
-        raise CheckFailed("the result has shape (784,): one value per pixel, expected one per image (batch=5,).",
+        raise CheckFailed("the result has shape (784,): one value per pixel, expected one per image `(B=5,)`.",
                           "You averaged over the batch (dim=0); average over the pixels instead: .mean(dim=1).")
     if tuple(out.shape) == (BATCH + 1, 1):
         raise CheckFailed("the result has shape `(5, 1)`: one value per image, but with a pixel dimension of size 1.",

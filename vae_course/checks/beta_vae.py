@@ -21,12 +21,12 @@ def kl_per_dimension(fn, t):
     logvar = (0.8 * torch.randn(8, 5)).requires_grad_(True)
     out = t.tensor(t.call(mu, logvar), like=mu)
     shapes = {
-        (8,): ("one value per example (batch=8,), expected one per latent dimension (latent=5,).",
+        (8,): ("one value per example `(B=8,)`, expected one per latent dimension `(D=5,)`.",
                "Reduce over the batch (dim=0), not over the latent dimensions (dim=1): "
                "you want to know how much each *dimension* is used."),
-        (): ("a single number, expected one value per latent dimension (latent=5,).",
+        (): ("a single number, expected one value per latent dimension `(D=5,)`.",
              "Average over the batch only (dim=0); keep the latent dimension."),
-        (8, 5): ("one value per example and dimension (8, 5), expected (latent=5,).",
+        (8, 5): ("one value per example and dimension (8, 5), expected `(D=5,)`.",
                  "Average over the batch: .mean(dim=0)."),
     }
     if tuple(out.shape) in shapes:

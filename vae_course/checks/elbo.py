@@ -126,21 +126,21 @@ def _shape_for(out: torch.Tensor, per_latent: bool, per_pixel: bool):
     """Turn a typical wrong shape into a named mistake; (B,) passes through."""
     shape = tuple(out.shape)
     if out.dim() == 0:
-        raise CheckFailed(f"the result is a single number, expected one value per example: shape (batch={BATCH},).",
+        raise CheckFailed(f"the result is a single number, expected one value per example: shape `(B={BATCH},)`.",
                           "Don't reduce over the batch: sum over the last dimension only (dim=-1). "
                           "The batch average comes later, in the training loss.", code="reduced-over-the-batch")
     if per_latent and shape == (BATCH, LATENT):
-        raise CheckFailed(f"the result has shape {shape} = (batch, latent_dim), expected (batch={BATCH},).",
+        raise CheckFailed(f"the result has shape {shape} = `(B, D)`, expected `(B={BATCH},)`.",
                           "Sum the KL terms over the latent dimensions: .sum(dim=-1).", code="not-summed-over-latents")
     if per_pixel and shape == (BATCH, PIXELS):
-        raise CheckFailed(f"the result has shape {shape} = (batch, pixels), expected (batch={BATCH},).",
+        raise CheckFailed(f"the result has shape {shape} = `(B, 784)`, expected `(B={BATCH},)`.",
                           "Sum the log-probabilities of the pixels: .sum(dim=-1).", code="not-summed-over-pixels")
     if per_latent and shape == (LATENT,):
-        raise CheckFailed(f"the result has shape {shape}: one value per latent dimension, expected (batch={BATCH},).",
+        raise CheckFailed(f"the result has shape {shape}: one value per latent dimension, expected `(B={BATCH},)`.",
                           "You reduced over the batch (dim=0); sum over the latent dimensions (dim=-1) instead.",
                           code="summed-over-the-batch")
     if per_pixel and shape == (PIXELS,):
-        raise CheckFailed(f"the result has shape {shape}: one value per pixel, expected (batch={BATCH},).",
+        raise CheckFailed(f"the result has shape {shape}: one value per pixel, expected `(B={BATCH},)`.",
                           "You reduced over the batch (dim=0); sum over the pixels (dim=-1) instead.",
                           code="summed-over-the-batch")
 

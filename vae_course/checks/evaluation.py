@@ -22,10 +22,10 @@ def iwae_bound(fn, t):
     log_weights = (2.0 * torch.randn(4, 7) - 1.0).requires_grad_(True)
     out = t.tensor(t.call(log_weights), like=log_weights)
     if tuple(out.shape) == (7,):
-        raise CheckFailed("the result has one value per sample (K=7,), expected one per image (batch=4,).",
+        raise CheckFailed("the result has one value per sample `(K=7,)`, expected one per image `(B=4,)`.",
                           "Combine the K samples of each image: reduce over dim=1, not dim=0.")
     if out.dim() == 0:
-        raise CheckFailed("the result is a single number, expected one bound per image (batch=4,).",
+        raise CheckFailed("the result is a single number, expected one bound per image `(B=4,)`.",
                           "Reduce over the K samples only (dim=1); don't average over the batch.")
     t.shape(out, (4,), ["batch"])
     t.finite(out)
