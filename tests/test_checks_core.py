@@ -4,6 +4,7 @@ a teacher's check file that hide the reference."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -155,3 +156,24 @@ def test_student_copy_hides_the_reference_and_reports_what_it_could_check():
     assert (result.status, result.code) == (Status.FAILED, Code.INTEGER_DTYPE)
     del checks.REGISTRY["90.1"]
     assert issubclass(HiddenCheck, Exception)
+
+
+def test_a_time_limit_never_leaves_a_module_half_imported(tmp_path, monkeypatch):
+    """The limit strikes only after an import finishes: an optimizer's first use imports torch._dynamo, and
+    a check that timed out in the middle of that left every later check with a broken torch."""
+    import sys
+    import time
+
+    from vae_course.checks._core import _TimedOut, time_limit
+
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(0.6)\nCOMPLETE = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    started = time.monotonic()
+    with pytest.raises(_TimedOut):
+        with time_limit(0.2):
+            import slow_to_import  # noqa: F401
+            while True:  # then the student's loop: stopped as soon as the import is over
+                pass
+    assert 0.6 <= time.monotonic() - started < 2.0
+    assert sys.modules["slow_to_import"].COMPLETE is True
+    del sys.modules["slow_to_import"]

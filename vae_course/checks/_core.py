@@ -267,6 +267,9 @@ def time_limit(seconds: float | None):
         return
 
     def on_alarm(signum, frame):
+        if _importing(frame):  # never leave a module half-imported (torch._dynamo loads on the first optimizer)
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
+            return
         raise _TimedOut()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
@@ -276,6 +279,20 @@ def time_limit(seconds: float | None):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _importing(frame) -> bool:
+    """Whether ``frame`` runs inside Python's import machinery (a module is being executed for an import).
+
+    A time limit that struck there would leave that module half-initialised in ``sys.modules``, and every
+    later use would fail with a confusing error, so :func:`time_limit` waits until the import is over.
+    (The grader's supervisor still kills a check that outlives its limit plus a grace.)
+    """
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _where(err: BaseException) -> str:
