@@ -364,7 +364,7 @@ def make_loop(*, shuffle="every epoch", batches="all", train_mode=True, val_mode
             model.train(val_mode == "train")
             images = val_images if val_on == "val" else train_images[:len(val_images)]
             with torch.set_grad_enabled(val_grad):
-                history["val"].append(float(val_value(model, images)))
+                history["val"].append(val_value(model, images).item())
 
         for _ in range(epochs + epochs_offset):
             if validate_first:
