@@ -133,6 +133,22 @@ class SubclassesTheCourse(models.VAE):
     pass
 
 
+class PositionalOnly(GoodVAE):
+    def __init__(self, latent_dim, hidden_dim):
+        super().__init__(784, hidden_dim, latent_dim)
+
+
+class InlineSample(GoodVAE):
+    """The sample drawn inside forward, no reparameterize method."""
+
+    reparameterize = None
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu
+        return self.decode(z), mu, logvar
+
+
 MLP_WRONG = {
     "sigmoid in decode": (_variant(GoodVAE, decode=lambda self, z: torch.sigmoid(self.decoder(z))),
                           "returns-probabilities"),
@@ -183,6 +199,8 @@ MLP_WRONG = {
     "outputs in the wrong order": (_variant(GoodVAE, forward=lambda self, x: GoodVAE.forward(self, x)[::-1]),
                                    "outputs-in-wrong-order"),
     "subclasses the course's VAE": (SubclassesTheCourse, Code.CALLED_REFERENCE),
+    "other constructor signature": (PositionalOnly, "wrong-constructor-signature"),
+    "no reparameterize method": (InlineSample, "missing-method"),
 }
 MLP_CORRECT = {"two heads": GoodVAE, "one head, chunked, rsample": OneHeadChunked, "functional": FunctionalVAE,
                "tanh": TanhVAE}

@@ -61,8 +61,22 @@ _KNOWN_CRASHES = [
 ]
 
 
+METHODS = ("encode", "reparameterize", "decode", "forward")
+
+
 def _build(check: Checker, config: dict) -> nn.Module:
-    model = check.call(**config)
+    """The student's class built with ``config`` (keywords), with the contract's methods and ``latent_dim``."""
+    keywords = ", ".join(f"{k}={v}" for k, v in config.items())
+    try:
+        model = check.call(**config)
+    except FunctionRaised as raised:
+        if "TypeError" in raised.message and "argument" in raised.message:
+            raise CheckFailed(f"`{check.exercise.function}({keywords})` fails: "
+                              f"{raised.message.removeprefix('your function raised ')}",
+                              "Keep the constructor's signature of the contract (these keyword names, with "
+                              "defaults): the check builds the class with other sizes.",
+                              code="wrong-constructor-signature") from None
+        raise
     if not isinstance(model, nn.Module):
         raise CheckFailed(f"`{check.exercise.function}(...)` gave a {type(model).__name__}, expected an nn.Module.",
                           f"Write `class {check.exercise.function}(nn.Module)` and call `super().__init__()` first.",
@@ -71,6 +85,12 @@ def _build(check: Checker, config: dict) -> nn.Module:
         raise CheckFailed("the model has no parameters.",
                           "Create the layers in __init__ as attributes (self.fc = nn.Linear(...)), after "
                           "super().__init__().", code="no-parameters")
+    missing = [name for name in METHODS if not callable(getattr(model, name, None))
+               or (name == "forward" and type(model).forward is nn.Module.forward)]
+    if missing:
+        raise CheckFailed(f"the model has no method `{missing[0]}`.",
+                          "Write the four methods of the contract, with these names: encode, reparameterize, decode "
+                          "and forward (the course's helpers call them).", code="missing-method")
     found = getattr(model, "latent_dim", None)
     if isinstance(found, int) and found != config["latent_dim"]:
         raise CheckFailed(f"built with latent_dim={config['latent_dim']}, the model has latent_dim {found}: the "
