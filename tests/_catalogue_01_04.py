@@ -436,6 +436,8 @@ SAMPLE_FROM_PRIOR = {
         "laplace codes": (lambda model, n: _prior_probs(model, Laplace(0.0, 2**-0.5).sample((n, model.latent_dim))),
                           "codes-not-normal"),
         "sizes swapped": (lambda model, n: _prior_probs(model, torch.randn(model.latent_dim, n)), "swapped"),
+        "float64 codes": (lambda model, n: _prior_probs(model, torch.randn(n, model.latent_dim, dtype=torch.float64)),
+                          "codes-in-another-dtype"),
         "image shape": (lambda model, n: _prior_probs(model, torch.randn(n, model.latent_dim)).reshape(n, 1, 28, 28),
                         "n=5, 784"),
     },

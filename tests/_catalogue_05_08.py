@@ -253,6 +253,8 @@ SAMPLE_DIGIT = {
         "one_hot without num_classes": (lambda m, d, n: _digit(m, d, n, y=F.one_hot(torch.full((n,), d)).float()),
                                         "num_classes=10"),
         "sizes swapped": (lambda m, d, n: _digit(m, d, n, z=torch.randn(m.latent_dim, n)), "swapped"),
+        "float64 codes": (lambda m, d, n: _digit(m, d, n, z=torch.randn(n, m.latent_dim, dtype=torch.float64)),
+                          "codes-in-another-dtype"),
     },
 }
 

@@ -72,6 +72,7 @@ DRAW = Exercise(id="t.1", notebook="test", function="draw", title="a test exerci
 @pytest.mark.parametrize("draw, code", [
     (lambda model, n: model.decode(torch.randn(n, 20)), "latent-size-hard-coded"),
     (lambda model, n: model.decode(torch.randn(model.latent_dim, n)), "code-shape-swapped"),
+    (lambda model, n: model.decode(torch.randn(n, model.latent_dim, dtype=torch.float64)), "codes-in-another-dtype"),
 ])
 def test_call_decoding_names_a_wrong_code_shape(draw, code):
     model = _Recording()

@@ -66,11 +66,17 @@ def require_standard_normal(z: torch.Tensor, hint: str, what: str = "codes") -> 
 def call_decoding(t, *args, codes: list, latent_dim: int, n: int):
     """``t.call(*args)`` for a function that draws ``n`` codes and decodes them; ``codes`` is the list in
     which the check's model records every z it is asked to decode. When the function raises and the
-    last code had the wrong shape, the message says so: the sizes swapped, or the latent size hard-coded."""
+    last code had the wrong shape or dtype, the message says so: the sizes swapped, the latent size
+    hard-coded, or codes in float64 for a float32 model."""
     try:
         return t.call(*args)
     except CheckFailed as failed:
         z = codes[-1] if codes else None
+        if z is not None and z.dtype != torch.get_default_dtype() and "dtype" in failed.message:
+            raise CheckFailed(f"{failed.message} - the codes are {z.dtype}, the model's weights "
+                              f"{torch.get_default_dtype()}.", "Draw the codes in the model's dtype: "
+                              "torch.randn(n, model.latent_dim) (the default float32); convert the *result* to "
+                              "another dtype if you need one.", code="codes-in-another-dtype") from None
         if z is None or (z.dim() == 2 and z.shape[1] == latent_dim):
             raise
         shape = tuple(z.shape)
