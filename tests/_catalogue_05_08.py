@@ -160,6 +160,14 @@ ANOMALY_SCORE = {
         "sigmoid twice": (lambda model, x: _anomaly(model, x, recon=lambda l, x: _bce_sum(torch.sigmoid(l), x)),
                           "sigmoid applied twice"),
         "arguments swapped": (lambda model, x: _anomaly(model, x, recon=lambda l, x: _bce_sum(x, l)), "swapped"),
+        "KL summed over the batch": (lambda model, x: _anomaly(model, x, kl=lambda mu, lv: _kl(mu, lv).sum()),
+                                     "KL term summed over the batch"),
+        "BCE reduction sum": (lambda model, x: _anomaly(model, x, recon=lambda l, x: F.binary_cross_entropy_with_logits(
+            l, x, reduction="sum")), "summed over the whole batch"),
+        "only the x term": (lambda model, x: _anomaly(model, x, recon=lambda l, x: -(x * F.logsigmoid(l)).sum(1)),
+                            "only the x * log(pi) term"),
+        "decoded logvar": (lambda model, x: (lambda mu, lv: _bce_sum(model.decode(lv), x) + _kl(mu, lv))(
+            *model.encode(x)), "decoded logvar"),
         "KL with logvar as log sigma": (lambda model, x: _anomaly(
             model, x, kl=lambda mu, lv: (0.5 * (mu**2 + (2 * lv).exp() - 1 - 2 * lv)).sum(1)), "log(sigma)"),
         "KL without the -1": (lambda model, x: _anomaly(model, x, kl=lambda mu, lv: _kl(mu, lv) + 0.5 * mu.shape[1]),

@@ -96,6 +96,19 @@ def anomaly_score(fn, t):
         Mistake("the arguments of binary_cross_entropy_with_logits swapped",
                 F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(1) + kl,
                 "The order is F.binary_cross_entropy_with_logits(logits, x): prediction first, target second."),
+        Mistake("a KL term summed over the batch", nll + kl.sum(),
+                "Each image has its own KL: keep the (B,) values of losses.gaussian_kl(mu, logvar), don't .sum() "
+                "them over the batch."),
+        Mistake("a reconstruction term summed over the whole batch", bce_pixels.sum() + kl,
+                "Sum the binary cross-entropy over the pixels only (reduction='none', then .sum(dim=1)): "
+                "reduction='sum' adds up the whole batch."),
+        Mistake("only the x * log(pi) term of the cross-entropy",
+                -(x * F.logsigmoid(logits)).sum(1) + kl,
+                "Add the term for the pixels that are 0: -(x log pi + (1 - x) log(1 - pi)), or use "
+                "F.binary_cross_entropy_with_logits(logits, x, reduction='none')."),
+        Mistake("a reconstruction of the decoded logvar instead of the mean code mu",
+                F.binary_cross_entropy_with_logits(model.decode(logvar), x, reduction="none").sum(1) + kl,
+                "model.encode returns (mu, logvar): decode the first, mu = model.encode(x)[0]."),
     ] + [Mistake("a KL term with " + name, nll + value, hint) for name, value, hint in _kl_mistakes(mu, logvar)], hint="Use the mean code: mu, logvar = model.encode(x); logits = model.decode(mu); then "
             "score = BCE-with-logits summed over pixels + losses.gaussian_kl(mu, logvar).")
 
