@@ -5,6 +5,7 @@
   lines and the ``seconds`` in ``_results.json``);
 * a worker killed while it grades a submission loses and duplicates no row, and a submission whose code
   kills every worker it runs on ends as ``died`` (its exercises ``error``) instead of being retried forever;
+* a submission whose task only waited on a worker that another submission killed is graded again;
 * no grading process and no task's folder is left afterwards, even of a worker killed as its task started.
 """
 
@@ -131,24 +132,66 @@ def test_local_cluster_gives_the_same_files_as_local_grading(submissions, local_
     assert not marked(submissions.parent / "tmp")
 
 
-def test_killed_worker_loses_no_row_and_a_worker_killer_ends_as_died(submissions, local_run, tmp_path, monkeypatch):
+def write_worker_killer(notebook: Path, target: Path) -> None:
+    """``target``: ``notebook`` with a first cell that kills the Dask worker running it."""
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.insert(0, new_code_cell(KILL_WORKER))
+    nbformat.write(nb, target)
+
+
+def start_cluster(tmp: Path, monkeypatch, *, n_workers: int, allowed_failures: int):
+    """A LocalCluster of process workers whose directories, tasks' folders and sandboxes all lie in ``tmp``."""
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
+
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    with dask.config.set({**LOCAL_CONFIG, "distributed.scheduler.allowed-failures": allowed_failures,
+                          "temporary-directory": str(tmp)}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, memory_limit=0,
+                            dashboard_address=None)
+
+
+def without_file(rows: list[dict], student: str) -> list[dict]:
+    """The student's gradebook rows but for the file's path (graded from another folder)."""
+    return [{k: v for k, v in r.items() if k != "file"} for r in rows if r["student"] == student]
+
+
+def test_a_submission_waiting_on_a_worker_another_one_kills_is_graded_again(submissions, local_run, tmp_path,
+                                                                              monkeypatch):
+    """One worker, no worker death allowed: aaron's code kills the worker while alice's task waits there.
+
+    Dask gives up on both tasks (KilledWorker), but only aaron's was running: alice is sent again.
+    """
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "alice.ipynb").write_bytes((submissions / "alice.ipynb").read_bytes())
+    write_worker_killer(submissions / "alice.ipynb", folder / "aaron.ipynb")
+    cluster = start_cluster(tmp_path / "tmp", monkeypatch, n_workers=1, allowed_failures=0)
+    try:
+        options = Options(workers=1)
+        prepared = prepare([folder], options)
+        assert [s.student for s in prepared.subs] == ["aaron", "alice"]  # aaron's task runs first, alice's waits
+        graded = grade_prepared(prepared, options, scheduler=cluster.scheduler_address)
+    finally:
+        cluster.close()
+    by_student = {g.student: g for g in graded}
+    assert by_student["aaron"].run.status == RunStatus.DIED and by_student["aaron"].total == 0
+    rows = list(csv.DictReader(report.gradebook_text(complete(graded, prepared)).splitlines()))
+    with open(local_run, newline="", encoding="utf-8") as handle:
+        assert without_file(rows, "alice") == without_file(list(csv.DictReader(handle)), "alice")
+    assert sorted(r["student"] for r in rows) == ["aaron", "alice"]
+
+
+def test_killed_worker_loses_no_row_and_a_worker_killer_ends_as_died(submissions, local_run, tmp_path, monkeypatch):
+    from distributed import Client
 
     folder = tmp_path / "subs"
     folder.mkdir()
     (folder / "alice.ipynb").write_bytes((submissions / "alice.ipynb").read_bytes())
-    nb = nbformat.read(submissions / "alice.ipynb", as_version=4)
-    nb.cells.insert(0, new_code_cell(KILL_WORKER))
-    nbformat.write(nb, folder / "mallory.ipynb")
-
-    tmp = tmp_path / "tmp"  # the workers' directories, their tasks' folders and sandboxes go there
-    tmp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(tmp))
-    with dask.config.set({**LOCAL_CONFIG, "distributed.scheduler.allowed-failures": 1,
-                          "temporary-directory": str(tmp)}):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=0,
-                               dashboard_address=None)
+    write_worker_killer(submissions / "alice.ipynb", folder / "mallory.ipynb")
+    tmp = tmp_path / "tmp"
+    cluster = start_cluster(tmp, monkeypatch, n_workers=2, allowed_failures=1)
     client = Client(cluster)
     killed = []
 
@@ -179,10 +222,7 @@ def test_killed_worker_loses_no_row_and_a_worker_killer_ends_as_died(submissions
     rows = list(csv.DictReader(report.gradebook_text(complete(graded, prepared)).splitlines()))
     with open(local_run, newline="", encoding="utf-8") as handle:
         local_rows = list(csv.DictReader(handle))
-    def alice(rows):  # as graded locally (but for the file's path: another folder)
-        return [{k: v for k, v in r.items() if k != "file"} for r in rows if r["student"] == "alice"]
-
-    assert alice(rows) == alice(local_rows) and alice(rows)
+    assert without_file(rows, "alice") == without_file(local_rows, "alice") and without_file(rows, "alice")
     assert sorted(r["student"] for r in rows) == ["alice", "mallory"]  # one row each: none lost, none twice
     mallory = [g for g in graded if g.student == "mallory"]
     assert len(mallory) == 1 and mallory[0].run.status == RunStatus.DIED
