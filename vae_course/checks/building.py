@@ -10,8 +10,6 @@ course's own classes are the references, so an answer that extends or calls them
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 
 from .. import models
@@ -81,21 +79,4 @@ def MyConvVAE(cls, check):
                     inputs=_image_shapes)
 
 
-# --------------------------------------------------------------------------- in the notebooks
-
-
-def yours_or_reference(yours: Callable, reference: Callable, exercise_id: str, what: str):
-    """``yours()`` - the notebook's use of the student's answer - or, while it is still a stub, ``reference()``.
-
-    The one-line notice says so, so a solved exercise visibly drives what follows and an unsolved one
-    does not stop the notebook. Any other error of the student's code is raised as it is.
-    """
-    try:
-        return yours()
-    except NotImplementedError as stub:  # the stub of this exercise, or of one it uses (its message names it)
-        unsolved = str(stub).split(":")[0] if str(stub).startswith("Exercise ") else f"Exercise {exercise_id}"
-        print(f"({unsolved} is not solved yet: {what} uses the course's reference instead.)")
-        return reference()
-
-
-__all__ = ["MyConvVAE", "MyVAE", "check_vae_class", "conv_parameters", "mlp_parameters", "run", "yours_or_reference"]
+__all__ = ["MyConvVAE", "MyVAE", "check_vae_class", "conv_parameters", "mlp_parameters", "run"]
