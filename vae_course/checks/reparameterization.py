@@ -36,9 +36,9 @@ def _same(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-6) -> bool:
 
 @exercise("3.1", "03_reparameterization", "reparameterize", points=2,
           title="sample z = mu + sigma * eps with the reparameterization trick",
-          contract="reparameterize(mu: (B, D), logvar: (B, D)) -> z: (B, D) with z = mu + exp(logvar / 2) * eps, "
-                   "eps ~ N(0, I) drawn fresh for every entry and every call (torch.randn_like(mu)); "
-                   "gradients must flow from z to mu and logvar",
+          contract="reparameterize(mu: (B, D), logvar: (B, D)) -> z: (B, D), a sample of N(mu, diag(exp(logvar))) "
+                   "written as a differentiable function of mu and logvar and of parameter-free noise, fresh for "
+                   "every entry and every call; gradients flow from z to mu and logvar",
           verified="z has mean mu and std exp(logvar / 2), fresh noise per entry and call, and the right gradients.")
 def reparameterize(fn, t):
     # -- type, shape, finite values on a small batch
@@ -213,10 +213,10 @@ def _near(value: torch.Tensor, target: torch.Tensor, se: torch.Tensor, k: float 
 @exercise("3.2", "03_reparameterization", "score_function_gradient", points=2,
           delegates=("vae_course.estimators.score_terms", "vae_course.estimators.gradient_estimates"),
           title="the score-function (REINFORCE) estimate of d/dmu E[f(z)]",
-          contract="score_function_gradient(f, mu: (D,), log_sigma: (D,), n_samples: int) -> (D,): the average over "
-                   "n_samples draws z ~ N(mu, diag(exp(log_sigma)^2)) of f(z) * (z - mu) / sigma^2, where f maps "
-                   "z: (n_samples, D) -> (n_samples,) and is only evaluated, never differentiated (call it once "
-                   "on all samples)",
+          contract="score_function_gradient(f, mu: (D,), log_sigma: (D,), n_samples: int) -> (D,): the "
+                   "Monte Carlo estimate from n_samples draws z ~ N(mu, diag(exp(log_sigma)^2)) of "
+                   "d/dmu E[f(z)] = E[f(z) grad_mu log q(z)], where f maps z: (n, D) -> (n,) and is only "
+                   "evaluated, never differentiated",
           verified="the `(D,)` estimate matches 2 (mu - 2) for f(z) = sum (z - 2)^2 and works for a step function f.")
 def score_function_gradient(fn, t):
     log_sigma = SIGMA_SF.log()

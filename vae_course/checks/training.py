@@ -102,10 +102,10 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-3, atol: float = 1
 @exercise("4.1", "04_training_a_vae", "training_step", points=3,
           title="one training step of a VAE",
           contract="training_step(model, optimizer, x: (B, 784) in [0, 1]) -> dict(loss=..., recon=..., kl=...): "
-                   "zero the gradients, run model(x) once -> (logits, mu, logvar), recon = -(Bernoulli "
-                   "log-likelihood summed over pixels) averaged over the batch, kl = KL(q(z|x) || N(0, I)) averaged "
-                   "over the batch, loss = recon + kl (the negative ELBO, minimised), backward, optimizer step; "
-                   "values are floats or 0-dim tensors",
+                   "one optimisation step that lowers the batch mean of the negative ELBO from one forward pass; "
+                   "recon = (1/B) sum_i -log p(x_i|z_i) (Bernoulli, summed over the 784 pixels), "
+                   "kl = (1/B) sum_i KL(q(z|x_i) || N(0, I)), loss = recon + kl; each call works on its own "
+                   "whatever the steps before it left behind; values are floats or 0-dim tensors",
           verified="one step returns loss = recon + kl (the negative ELBO), updates the parameters and resets "
                    "gradients.")
 def training_step(fn, t):
@@ -262,9 +262,9 @@ def _recording_vae(seed: int = 0) -> _RecordingVAE:
 
 @exercise("4.2", "04_training_a_vae", "sample_from_prior", points=1,
           title="decode codes drawn from the prior N(0, I)",
-          contract="sample_from_prior(model, n: int) -> (n, 784) pixel probabilities in [0, 1]: draw z of shape "
-                   "(n, model.latent_dim) from N(0, I), decode it with model.decode(z) (logits) and apply "
-                   "torch.sigmoid",
+          contract="sample_from_prior(model, n: int) -> (n, 784): n new images from the generative model "
+                   "p(z) p(x|z) with p(z) = N(0, I) of dimension model.latent_dim, as pixel probabilities in [0, 1] "
+                   "(model.decode gives logits); codes come from torch's global random generator",
           verified="the `(n, 784)` samples are probabilities decoded from codes drawn from N(0, I).")
 def sample_from_prior(fn, t):
     model = _recording_vae()
