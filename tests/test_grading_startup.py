@@ -5,6 +5,7 @@ of grading each student (benchmarks/grading_benchmark.py)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,21 @@ def test_molecules_package_still_exports_everything_on_first_use():
                             "assert all(getattr(m, name) is not None for name in m.__all__)\n"
                             "assert set(m.__all__) <= set(dir(m))")
     assert loaded["rdkit"] and loaded["matplotlib"]
+
+
+def test_a_supervisor_whose_parent_died_while_it_started_grades_nothing_and_leaves_no_folder(tmp_path):
+    """A Dask worker killed while its supervisor starts: the supervisor finds another parent (or a cut-off job)."""
+    from vae_course.grading.supervisor import OWN_WORKDIR, PARENT
+
+    folder = tmp_path / "task"
+    folder.mkdir()
+    orphan = subprocess.run([sys.executable, "-m", "vae_course.grading.supervisor"], input=b'{"notebook": "',
+                            cwd=folder, env={**os.environ, PARENT: "1", OWN_WORKDIR: "1"},
+                            capture_output=True, timeout=120)
+    assert orphan.returncode == 1 and orphan.stdout == b"" and not folder.exists()
+    folder.mkdir()
+    cut_off = subprocess.run([sys.executable, "-m", "vae_course.grading.supervisor"], input=b'{"notebook": "',
+                             cwd=folder, env={**os.environ, OWN_WORKDIR: "1"},
+                             capture_output=True, timeout=120)
+    assert cut_off.returncode == 1 and cut_off.stdout == b"" and b"Traceback" not in cut_off.stderr
+    assert not folder.exists()

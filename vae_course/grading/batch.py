@@ -37,7 +37,7 @@ from .protocol import (Code, ExerciseOutcome, ExerciseResult, Graded, RunReport,
 from .roster import Roster
 from .sandbox import GIB, MARKER, kill_descendants, kill_marked, remove_tree
 from .submissions import Skipped, Submission, choose_attempts, extract, find_files, identify, read_submission
-from .supervisor import GRACE_S, OWN_WORKDIR, STARTUP_S
+from .supervisor import GRACE_S, OWN_WORKDIR, PARENT, STARTUP_S
 
 __all__ = ["GradingError", "Options", "Prepared", "prepare", "grade_prepared", "complete", "grade"]
 
@@ -88,7 +88,8 @@ def run_supervisor(job: SupervisorJob, on_start=None, on_end=None,
                 + len(job.exercises) * (STARTUP_S + 2 * (job.check_timeout + GRACE_S)))
     proc = subprocess.Popen([sys.executable, "-m", "vae_course.grading.supervisor"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=job.workdir,
-                            env={**os.environ, MARKER: marker, **({OWN_WORKDIR: "1"} if own_workdir else {})},
+                            env={**os.environ, MARKER: marker, PARENT: str(os.getpid()),
+                                 **({OWN_WORKDIR: "1"} if own_workdir else {})},
                             start_new_session=True)
     if on_start:
         on_start(proc, marker)

@@ -57,6 +57,7 @@ STARTUP_S = 180        # allowed for starting a kernel or the checker (importing
 GRACE_S = 15           # at most this on top of a time limit before the checker process is killed
 MAX_LINE = 1_000_000   # longest result line read from the checker
 OWN_WORKDIR = "VAE_COURSE_GRADING_OWN_WORKDIR"  # set: remove the job's workdir at the end (a Dask task's folder)
+PARENT = "VAE_COURSE_GRADING_PARENT"  # the pid of the process that started us (batch or Dask worker)
 
 
 def grace(timeout: float) -> float:
@@ -362,7 +363,16 @@ def _parent_died(signum, frame):
 def main() -> None:
     signal.signal(signal.SIGTERM, _parent_died)
     die_with_parent(signal.SIGTERM)
-    job = SupervisorJob.from_json(json.loads(sys.stdin.buffer.read().decode("utf-8")))
+    try:
+        if os.environ.get(PARENT, str(os.getppid())) != str(os.getppid()):
+            # Our parent died before we asked to die with it (a Dask worker killed while we started):
+            # nobody waits for our result, so grade nothing.
+            raise ValueError("orphaned")
+        job = SupervisorJob.from_json(json.loads(sys.stdin.buffer.read().decode("utf-8")))
+    except (ValueError, TypeError, KeyError):  # orphaned, or a job cut off by the parent's death
+        if os.environ.get(OWN_WORKDIR) == "1":
+            remove_tree(Path.cwd())
+        raise SystemExit(1) from None
     results = os.fdopen(os.dup(1), "w", encoding="utf-8")
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the kernel and checker inherit none of our streams
