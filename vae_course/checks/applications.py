@@ -117,8 +117,9 @@ def anomaly_score(fn, t):
           delegates=("vae_course.applications.inpaint_step",),
           title="one inpainting step that keeps the known pixels",
           contract="inpaint_step(model, x_known, mask, x_current) -> x_next, all (B, 784) in [0, 1]; mask is 1 "
-                   "where a pixel is known and 0 where it is missing. Encode x_current, decode its mean code, "
-                   "x_next = mask * x_known + (1 - mask) * sigmoid(logits)",
+                   "where a pixel is known and 0 where it is missing. Every known pixel exactly as in x_known, "
+                   "every missing pixel from the model's reconstruction of x_current from its mean code, as a "
+                   "probability (model.decode gives logits)",
           verified="the `(B, 784)` result keeps the known pixels and fills the missing ones from the decoded mean "
                    "code.")
 def inpaint_step(fn, t):

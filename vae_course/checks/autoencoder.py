@@ -57,8 +57,8 @@ def _forward_diagnosis(log: list, finished: bool = True) -> CheckFailed | None:
 @exercise("1.1", "01_autoencoders", "autoencoder_forward", points=1,
           title="the autoencoder forward pass",
           contract="autoencoder_forward(encoder, decoder, x: (B, 784) in [0, 1]) -> x_hat: (B, 784) in (0, 1): "
-                   "encode x to a code z = encoder(x) of shape (B, latent_dim), decode it to logits "
-                   "decoder(z) of shape (B, 784), and return the pixel probabilities sigmoid(logits)",
+                   "the reconstruction of each image through its own code (encoder: (B, 784) -> (B, latent_dim); "
+                   "decoder: codes -> logits (B, 784)), as pixel probabilities",
           verified="the `(B, 784)` result is sigmoid(decoder(encoder(x))), with gradients to both networks.")
 def autoencoder_forward(fn, t):
     torch.manual_seed(0)

@@ -100,9 +100,10 @@ def _recording_cvae() -> _RecordingCVAE:
 @exercise("8.2", "08_evaluation", "sample_digit", points=2,
           delegates=("vae_course.applications.sample_digit",),
           title="generate a chosen digit with a conditional VAE",
-          contract="sample_digit(model, digit: int, n: int) -> (n, 784) pixel probabilities in [0, 1]: "
-                   "z ~ N(0, I) of shape (n, model.latent_dim), y the one-hot label of `digit` (n, 10), "
-                   "return torch.sigmoid(model.decode(z, y))",
+          contract="sample_digit(model, digit: int, n: int) -> (n, 784) pixel probabilities in [0, 1]: n new "
+                   "images of `digit` from p(z) p(x|z, y), a code z ~ N(0, I) (model.latent_dim) for each image "
+                   "from torch's global random generator, y the float one-hot label (n, 10); model.decode(z, y) "
+                   "gives logits",
           verified="the `(n, 784)` probabilities decode N(0, I) codes with the digit's one-hot label, for any digit and "
                    "n.")
 def sample_digit(fn, t):
