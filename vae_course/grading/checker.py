@@ -107,9 +107,6 @@ def load_teacher_checks(paths: list[str]) -> None:
 def main() -> None:
     hide_from_same_user()
     from ..checks import REGISTRY  # torch and the checks load first: the supervisor starts us early for this
-    from ..checks._core import warm_up
-
-    warm_up()
 
     task = CheckerTask.from_json(json.loads(sys.stdin.buffer.read().decode("utf-8")))
     apply_limits(task.memory)
