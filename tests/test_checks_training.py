@@ -9,20 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from vae_course import checks, losses
+from vae_course.checks.loop import reference_step
 from vae_course.train import vae_loss
 
 # --------------------------------------------------------------------------- 4.1 training_step
 
 
-def reference(model, optimizer, x):
-    optimizer.zero_grad()
-    logits, mu, logvar = model(x)
-    recon = -losses.bernoulli_log_likelihood(logits, x).mean()
-    kl = losses.gaussian_kl(mu, logvar).mean()
-    loss = recon + kl
-    loss.backward()
-    optimizer.step()
-    return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
+reference = reference_step  # the answer to 4.1, as the check of 4.3 uses it
 
 
 def with_package_loss_and_tensors(model, optimizer, x):
