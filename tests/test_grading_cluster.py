@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import signal
@@ -33,6 +34,9 @@ from vae_course.grading.options import GradingError, Options
 from vae_course.grading.protocol import RunStatus, Status
 
 ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("hostile_submissions", ROOT / "tests" / "hostile" / "submissions.py")
+hostile = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hostile)
 pytestmark = pytest.mark.slow
 
 # Kills the Dask worker that runs it: the kernel's parent is the supervisor, whose parent is the worker.
@@ -94,11 +98,13 @@ def supervisor_started(worker_pid: int, timeout: float = 120) -> bool:
 
 @pytest.fixture(scope="module")
 def submissions(tmp_path_factory) -> Path:
-    """alice: the solution of notebook 00 (passes); bob: the student copy (unanswered)."""
+    """alice answers Exercise 0.1 (passes), bob's answer is wrong: short notebooks around the real exercise
+    cell of notebook 00, so that each of the ~10 gradings below costs a kernel start, not the whole lesson
+    (what runs inside a task does not matter to the cluster; the real notebooks are graded in test_grading)."""
     folder = tmp_path_factory.mktemp("cluster") / "subs"
     folder.mkdir()
-    (folder / "alice.ipynb").write_bytes((ROOT / "solutions" / "00_welcome.ipynb").read_bytes())
-    (folder / "bob.ipynb").write_bytes((ROOT / "notebooks" / "00_welcome.ipynb").read_bytes())
+    nbformat.write(hostile.small(hostile.CORRECT), folder / "alice.ipynb")
+    nbformat.write(hostile.small(hostile.WRONG), folder / "bob.ipynb")
     return folder
 
 

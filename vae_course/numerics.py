@@ -42,6 +42,11 @@ CONFIGURATIONS: dict[str, dict[str, str]] = {
         # Kernels other than stored's AVX2 ones: AVX-512 where the CPU has it, else the scalar ones.
         "ATEN_CPU_CAPABILITY": "avx512" if torch.backends.cpu.get_cpu_capability() == "AVX512" else "default",
         "VAE_COURSE_ONEDNN": "1",
+        # Not a numeric setting (the threads split the work the same way): OpenMP threads that wait for
+        # work sleep instead of spinning. Two test workers with two threads each put four threads on two
+        # cores; spinning ones then burn the time slices the working ones need (measured: notebook 03's
+        # training cell 69 s spinning, 3 s passive, next to notebook 09 on the other worker).
+        "OMP_WAIT_POLICY": "PASSIVE",
         **_QUIET,
     },
 }
