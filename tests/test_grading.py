@@ -97,9 +97,10 @@ def small_notebook(source: str):
 
 
 # Per cell and per check. Long enough for `import torch` in a fresh kernel while the other test worker
-# loads the second core (seen: 7-9 s under load, which made a 10 s limit time out the correct notebook);
-# each looping submission costs this much wall time.
-TIMEOUT = 20
+# loads the second core (seen: 7-9 s under load, which made a 10 s limit time out the correct notebook;
+# 4-6 s since the foreign numerics' threads stopped spinning); each looping submission burns a core for
+# this long (the one that swallows the time limit for 1.5 times as long: the grace before the kill).
+TIMEOUT = 15
 
 
 @pytest.mark.slow
