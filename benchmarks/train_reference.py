@@ -34,8 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from benchmark_vae import COURSE, load_data, recipe_with, train  # noqa: E402
 from vae_course import data as vdata  # noqa: E402
+from vae_course.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
 from vae_course.evaluation import importance_sampled_nll  # noqa: E402
-from vae_course.train import elbo_per_image, load_checkpoint, save_checkpoint  # noqa: E402
+from vae_course.train import elbo_per_image  # noqa: E402
 from vae_course.zoo import PRETRAINED_DIR, REFERENCE_VAE  # noqa: E402
 
 REFERENCE = replace(

@@ -29,7 +29,7 @@ from nbclient import NotebookClient
 
 from vae_course import numerics
 from vae_course.notebooks import make_student
-from vae_course.train import SHIPPED_MODELS
+from vae_course.checkpoints import SHIPPED_MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 

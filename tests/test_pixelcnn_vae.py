@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from vae_course.checkpoints import load_checkpoint, save_checkpoint
 from vae_course.models import MODELS, PixelCNNVAE
-from vae_course.train import load_checkpoint, save_checkpoint, vae_loss
+from vae_course.train import vae_loss
 
 
 def small(seed: int = 0) -> PixelCNNVAE:

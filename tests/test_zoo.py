@@ -17,7 +17,8 @@ from vae_course import data as vdata
 from vae_course import zoo
 from vae_course.evaluation import importance_sampled_nll
 from vae_course.models import DeepConvVAE
-from vae_course.train import elbo_per_image, load_checkpoint
+from vae_course.checkpoints import load_checkpoint
+from vae_course.train import elbo_per_image
 
 REPO = Path(__file__).resolve().parents[1]
 # Issue 5 asks for <= 100 nats on the official test split (benchmarks/README.md, "Model quality").

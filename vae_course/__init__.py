@@ -20,8 +20,9 @@ def doctor(verbose: bool = True) -> dict:
     import torch
     import torchvision
 
+    from .checkpoints import cache_dir
     from .data import describe_source
-    from .train import cache_dir, get_device
+    from .train import get_device
 
     report = {
         "python": platform.python_version(),

@@ -5,7 +5,7 @@
 >>> reference_vae_info()["scores"]        # its held-out numbers, in nats per image
 
 The checkpoint lives in ``vae_course/pretrained/`` and loads with ``weights_only=True``
-(:func:`vae_course.train.load_checkpoint`). ``benchmarks/train_reference.py`` produced it;
+(:func:`vae_course.checkpoints.load_checkpoint`). ``benchmarks/train_reference.py`` produced it;
 ``benchmarks/README.md`` gives the exact command, seed and an ablation of the recipe.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .train import load_checkpoint
+from .checkpoints import load_checkpoint
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 REFERENCE_VAE = "reference_vae.pt"

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from ..train import History, get_device, save_checkpoint
+from ..checkpoints import save_checkpoint
+from ..train import History, get_device
 from .model import SequenceVAE
 from .tokens import REPRESENTATIONS, Vocabulary
 
@@ -31,7 +32,7 @@ def checkpoint_path(representation: str) -> Path:
 
 
 def save_molecule_vae(model: SequenceVAE, vocab: Vocabulary, path, history: History | None = None, **meta) -> Path:
-    """Save model, vocabulary and ``meta`` (numbers, strings, lists) with :func:`vae_course.train.save_checkpoint`."""
+    """Save model, vocabulary and ``meta`` (numbers, strings, lists) with :func:`vae_course.checkpoints.save_checkpoint`."""
     return save_checkpoint(model, path, history=history, vocabulary=vocab.to_dict(), **meta)
 
 
