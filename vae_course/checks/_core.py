@@ -655,15 +655,24 @@ def exercise(id: str, notebook: str, function: str, title: str, contract: str, p
     return register
 
 
-#: Notebooks whose checks (or the student code they run) build torch optimizers; their checks call :func:`warm_up`.
+#: Notebooks whose checks (or the student code they run) build torch optimizers: see :func:`warm_up`.
 OPTIMIZER_NOTEBOOKS = frozenset({"03_reparameterization", "04_training_a_vae"})
 
 
+def warm_up(entries) -> None:
+    """Before the time limit of any of ``entries`` starts: load what torch loads on first use, if they need it.
+
+    The first optimizer imports torch._dynamo (1.5 s of CPU on the development machine, 5-9 s when it is
+    busy), which would otherwise count against the time limit of the first check that builds one (Exercise
+    4.1) and could time out a correct answer. Only the checks of :data:`OPTIMIZER_NOTEBOOKS` pay for it,
+    once per process.
+    """
+    if any(entry.notebook in OPTIMIZER_NOTEBOOKS for entry in entries):
+        _build_a_first_optimizer()
+
+
 @functools.cache
-def warm_up() -> None:
-    """Load, outside any time limit, what torch loads on first use: the first optimizer imports torch._dynamo
-    (1.5 s of CPU on the development machine, 5-9 s when it is busy), which would otherwise count against
-    the time limit of the first check that builds one (Exercise 4.1) and could time out a correct answer."""
+def _build_a_first_optimizer() -> None:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
@@ -677,8 +686,7 @@ def run_check(entry: Exercise, fn: Callable, timeout: float | None = DEFAULT_TIM
     if not callable(fn):
         return Result(entry, Status.ERROR, f"expected your function `{entry.function}`, got a {type(fn).__name__}.",
                       f"Pass the function itself: checks.{entry.function}({entry.function}).", code=Code.NOT_CALLABLE)
-    if entry.notebook in OPTIMIZER_NOTEBOOKS:
-        warm_up()  # outside the time limit; other checks do not pay for it (1.5 s of CPU per process)
+    warm_up([entry])
     checker = Checker(fn, entry, allow_reference_calls=allow_reference_calls)
     notes: list = []
     grad_mode = torch.is_grad_enabled()

@@ -107,7 +107,7 @@ def load_teacher_checks(paths: list[str]) -> None:
 def main() -> None:
     hide_from_same_user()
     from ..checks import REGISTRY  # torch and the checks load first: the supervisor starts us early for this
-    from ..checks._core import OPTIMIZER_NOTEBOOKS, warm_up
+    from ..checks._core import warm_up
 
     task = CheckerTask.from_json(json.loads(sys.stdin.buffer.read().decode("utf-8")))
     apply_limits(task.memory)
@@ -125,8 +125,7 @@ def main() -> None:
 
     load_teacher_checks(task.checks_files)
     entries = {ex.id: REGISTRY[ex.id] for ex in task.exercises}  # taken before student code runs
-    if any(entry.notebook in OPTIMIZER_NOTEBOOKS for entry in entries.values()):
-        warm_up()  # before the fingerprint: importing torch._dynamo rebinds torch attributes the checks rely on
+    warm_up(entries.values())  # before the fingerprint: importing torch._dynamo rebinds torch attributes it reads
     fingerprint = ChecksFingerprint()
     for exercise in task.exercises:
         emit("start", exercise.id)
