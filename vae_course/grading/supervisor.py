@@ -360,19 +360,28 @@ def _parent_died(signum, frame):
     raise SystemExit(1)  # supervise()'s clean-up runs: everything it started is killed, its files removed
 
 
+def _read_job() -> SupervisorJob | None:
+    """The job our parent sent on stdin; None when nobody waits for its result.
+
+    That is when our parent died before we asked to die with it (a Dask worker killed while we started:
+    we have another parent now), or died while it wrote the job (a cut-off job does not parse).
+    """
+    if os.environ.get(PARENT, str(os.getppid())) != str(os.getppid()):
+        return None
+    try:
+        return SupervisorJob.from_json(json.loads(sys.stdin.buffer.read().decode("utf-8")))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _parent_died)
     die_with_parent(signal.SIGTERM)
-    try:
-        if os.environ.get(PARENT, str(os.getppid())) != str(os.getppid()):
-            # Our parent died before we asked to die with it (a Dask worker killed while we started):
-            # nobody waits for our result, so grade nothing.
-            raise ValueError("orphaned")
-        job = SupervisorJob.from_json(json.loads(sys.stdin.buffer.read().decode("utf-8")))
-    except (ValueError, TypeError, KeyError):  # orphaned, or a job cut off by the parent's death
+    job = _read_job()
+    if job is None:  # grade nothing, leave nothing
         if os.environ.get(OWN_WORKDIR) == "1":
             remove_tree(Path.cwd())
-        raise SystemExit(1) from None
+        raise SystemExit(1)
     results = os.fdopen(os.dup(1), "w", encoding="utf-8")
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the kernel and checker inherit none of our streams
