@@ -1,4 +1,5 @@
-"""One draw from each global random number generator the course seeds (Python, NumPy, torch)."""
+"""Helpers of the training and checkpoint tests: a small VAE, and one draw from each global random number
+generator the course seeds (Python, NumPy, torch)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import random
 
 import numpy as np
 import torch
+
+from vae_course.models import VAE
+
+
+def small_vae(seed: int = 0) -> VAE:
+    torch.manual_seed(seed)
+    return VAE(hidden_dim=64, latent_dim=4)
 
 
 def rng_draws():

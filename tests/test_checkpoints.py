@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from _rng import rng_draws, same_draws
+from _training import rng_draws, same_draws, small_vae
 from vae_course import checkpoints as C
 from vae_course import train as T
 from vae_course.data import load_mnist
@@ -31,11 +31,6 @@ from vae_course.train import History
 def micro():
     """64 embedded validation images: one batch per epoch."""
     return load_mnist("val", verbose=False).subset(torch.arange(64))
-
-
-def small_vae(seed: int = 0) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(hidden_dim=64, latent_dim=4)
 
 
 # --------------------------------------------------------------------------- checkpoints

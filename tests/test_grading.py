@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import os
 import random
@@ -26,6 +25,7 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from hostile import submissions as hostile  # tests/hostile/: the generated submissions
 from vae_course.checks import REGISTRY
 from vae_course.checks._core import Exercise
 from vae_course import cli
@@ -34,9 +34,6 @@ from vae_course.grading.protocol import ExerciseResult, Graded, RunReport, RunSt
 from vae_course.grading.submissions import extract, find_files, identify, read_submission
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("hostile_submissions", ROOT / "tests" / "hostile" / "submissions.py")
-hostile = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(hostile)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import re
@@ -28,6 +27,7 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell
 
+from hostile import submissions as hostile  # tests/hostile/: the generated submissions
 from vae_course.grading import report, sandbox
 from vae_course.grading.batch import complete, grade_prepared, prepare
 from vae_course.grading.cluster import LOCAL_CONFIG, check_scheduler
@@ -35,9 +35,6 @@ from vae_course.grading.options import GradingError, Options
 from vae_course.grading.protocol import RunStatus, Status
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("hostile_submissions", ROOT / "tests" / "hostile" / "submissions.py")
-hostile = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(hostile)
 pytestmark = pytest.mark.slow
 
 # Kills the Dask worker that runs it: the kernel's parent is the supervisor, whose parent is the worker.

@@ -11,10 +11,10 @@ import warnings
 import pytest
 import torch
 
-from _rng import rng_draws, same_draws
+from _training import rng_draws, same_draws, small_vae
 from vae_course import train as T
 from vae_course.data import load_mnist
-from vae_course.models import VAE, Autoencoder
+from vae_course.models import Autoencoder
 from vae_course.train import History, TrainingDiverged
 
 
@@ -23,11 +23,6 @@ def tiny():
     """200 embedded validation images (grey levels): enough to see a loss go down."""
     val = load_mnist("val", verbose=False)
     return val.subset(torch.arange(200))
-
-
-def small_vae(seed: int = 0) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(hidden_dim=64, latent_dim=4)
 
 
 # --------------------------------------------------------------------------- seeds and devices
