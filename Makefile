@@ -1,51 +1,34 @@
 # vae-course: two commands for a fresh machine.
 #   make lab   -> set up .venv (once) and open the course in JupyterLab
 #   make test  -> set up .venv (once) and run the whole test suite
-# Both reuse an existing .venv; set-up re-runs only when requirements.lock or
-# pyproject.toml change.
+# Both are scripts/course.py, which Windows users run without make (`py scripts\course.py lab|test`).
+# It reuses an existing .venv and sets up again only when the lock, pyproject.toml or the torch build change.
+#   make lab TORCH=cpu   -> Linux without an NVIDIA GPU: PyTorch's CPU build, no CUDA libraries (much smaller)
 
-# Independent set-up steps (pip for .venv, apt for the browser) run in parallel.
-MAKEFLAGS += --jobs=2
-
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV   ?= .venv
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.vae-course-installed
 PYTEST_ARGS ?=
+COURSE_ARGS := $(if $(TORCH),--torch $(TORCH),)
 
 .PHONY: setup browser book lab test test-fast test-e2e student-notebooks lock benchmark clean
 
-setup: $(STAMP)
+setup:
+	$(PYTHON) scripts/course.py $(COURSE_ARGS) setup
 
-$(STAMP): requirements.lock pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --no-compile -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e .
-	@# Byte-compile on all cores instead of pip's one-file-at-a-time step (measured: 209 s -> 143 + 42 s).
-	@# Like pip, skip files that do not compile on this Python (torch ships 3.12-only test files).
-	$(PY) -m compileall -qq -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" || true
-	@touch $(STAMP)
+lab:
+	$(PYTHON) scripts/course.py $(COURSE_ARGS) lab
 
-# As root (e.g. in a container) Jupyter refuses to start without --allow-root.
-LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
-
-lab: setup
-	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/00_welcome.ipynb
-
-# Both (all) cores: pytest-xdist workers; --dist loadscope keeps each notebook's cells on one worker, in order;
-# conftest.py orders the scopes longest first (--no-loadscope-reorder: keep that order).
-PARALLEL ?= -n auto --dist loadscope --no-loadscope-reorder
-
-# The browser (apt) installs while pip sets up .venv: `make test` runs both at once.
-test: setup browser
-	$(PY) -m pytest $(PARALLEL) $(PYTEST_ARGS)
+# All cores (pytest-xdist); the browser installs (apt, where needed) while pip sets up .venv.
+test:
+	$(PYTHON) scripts/course.py $(COURSE_ARGS) test -- $(PYTEST_ARGS)
 
 browser:
-	bash scripts/install_browser.sh
+	$(PYTHON) scripts/course.py browser
 
 # Without the browser test: quick feedback while editing.
-test-fast: setup
-	$(PY) -m pytest $(PARALLEL) -m "not e2e" $(PYTEST_ARGS)
+test-fast:
+	$(PYTHON) scripts/course.py $(COURSE_ARGS) test-fast -- $(PYTEST_ARGS)
 
 # The course as a static website from solutions/ (stored outputs, no solution code): build/book/html/index.html
 book: setup
@@ -55,10 +38,9 @@ book: setup
 student-notebooks: setup
 	$(VENV)/bin/vae-course make-student solutions notebooks
 
+# Re-resolve requirements.lock for every platform (uv), then requirements-cpu.lock and binder/ from it.
 lock: setup
-	{ echo "# Exact versions the course is tested with (Python 3.11, Linux x86_64)."; \
-	  echo "# Regenerate: make lock"; $(PY) -m pip freeze --exclude-editable; } > requirements.lock
-	$(PY) scripts/binder_requirements.py
+	$(PY) scripts/lock.py
 
 benchmark: setup
 	$(PY) benchmarks/benchmark_vae.py

@@ -2,8 +2,8 @@
 
 Session-wide resources, each torn down by a finalizer even when a test fails:
 
-* ``chromium_path`` -- Debian's Chromium (installed on demand when root, else
-  skip -- or fail when ``CI=true``).
+* ``chromium_path`` -- an installed Chromium or Chrome (Debian's Chromium installed on
+  demand with apt where possible), else skip -- or fail when ``CI=true``.
 * ``lab_copy``      -- a temporary copy of the course notebooks.
 * ``lab_server``    -- JupyterLab started from *this* Python environment on
   127.0.0.1 with a random token, isolated config/settings directories.
@@ -16,13 +16,14 @@ Environment variables:
 
 * ``E2E_ARTIFACTS``      folder for screenshots/logs (default ``test-artifacts/e2e``).
 * ``E2E_NOTEBOOK_DIR``   folder holding the notebooks to test (default ``solutions``).
-* ``E2E_CHROMIUM``       browser executable (default ``/usr/bin/chromium``).
+* ``E2E_CHROMIUM``       browser executable (default: the first found, see scripts/course.py).
 * ``E2E_SERVER_TIMEOUT`` seconds to wait for JupyterLab to answer (default 120).
 * ``CI``                 when ``true``, a missing browser is a failure, not a skip.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -40,7 +41,6 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
 # Flags needed on closed networks / containers: without the background-networking
 # ones Chromium stalls on connections it cannot make.
 CHROMIUM_ARGS = [
@@ -105,26 +105,17 @@ def pytest_terminal_summary(terminalreporter):
 # --------------------------------------------------------------------------- #
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
-    """Path of the Chromium executable; try to install it when missing."""
-    path = os.environ.get("E2E_CHROMIUM", DEFAULT_CHROMIUM)
-    install_note = ""
-    if not os.access(path, os.X_OK) and path == DEFAULT_CHROMIUM:
-        is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-        if is_root and shutil.which("apt-get"):
-            script = REPO_ROOT / "scripts" / "install_browser.sh"
-            print(f"\n[e2e] {path} missing; running {script} ...", flush=True)
-            result = subprocess.run(
-                ["bash", str(script)], capture_output=True, text=True, timeout=900
-            )
-            install_note = (
-                f"\nAutomatic install (bash {script}) exited with {result.returncode}:\n"
-                + (result.stdout + result.stderr)[-2000:]
-            )
-    if not os.access(path, os.X_OK):
+    """A Chromium or Chrome executable: found, or installed the way `scripts/course.py browser` does."""
+    spec = importlib.util.spec_from_file_location("course_setup", REPO_ROOT / "scripts" / "course.py")
+    course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course)
+    path = course.install_browser()
+    if path is None:
         message = (
-            f"Chromium not found at {path}. Install it with `bash scripts/install_browser.sh` "
-            "(runs `apt-get install -y chromium`, as root or via sudo) or point E2E_CHROMIUM at "
-            "a Chromium/Chrome executable. Do not use `playwright install`." + install_note
+            "No Chromium or Chrome found (looked for $E2E_CHROMIUM, then "
+            f"{', '.join(course.BROWSER_NAMES)} on PATH and {', '.join(course.BROWSER_PATHS)}), and none could "
+            "be installed (apt-get as root or through sudo). Install Chrome or Chromium, or set "
+            "E2E_CHROMIUM=/path/to/browser."
         )
         if _is_ci():
             pytest.fail("CI=true, so a missing browser is an error. " + message, pytrace=False)
