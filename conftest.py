@@ -80,8 +80,9 @@ _patch_nbval()
 # module, or a notebook whose cells must run in order in one kernel. Scopes handed out last decide when the
 # run ends, so the long ones go first (longest-processing-time-first) and the many quick unit-test modules
 # fill the gaps at the end. Weights are rough seconds: a test marked `slow` (it grades notebooks in
-# subprocesses) ~60 s, a browser test ~10 s, a notebook ~25 s plus ~1 s per cell, any other test ~0.3 s.
-_WEIGHT = {"slow": 60.0, "e2e": 10.0}
+# subprocesses) ~60 s, a browser test ~10 s, a test that asks the package registry ~5 s, a notebook ~25 s plus
+# ~1 s per cell, any other test ~0.3 s.
+_WEIGHT = {"slow": 60.0, "e2e": 10.0, "registry": 5.0}
 
 
 def _scope(item) -> str:

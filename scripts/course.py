@@ -6,13 +6,16 @@
 `make lab` / `make test` call exactly these; on Windows (no `make`) type them with `py` instead of
 `python`. Standard library only: it runs before anything is installed.
 
-Which PyTorch build (`--torch`, or the environment variable VAE_COURSE_TORCH):
-- `pypi` (default): requirements.lock, PyPI's wheels. On Linux x86_64 that is the CUDA build with its
-  NVIDIA libraries (several GB); on macOS and Windows PyPI's torch is the CPU build (MPS on Apple silicon).
-- `cpu` (Linux only): requirements-cpu.lock, the same versions with PyTorch's CPU build from PyTorch's
-  own index and no CUDA libraries, for laptops and JupyterHub servers without an NVIDIA GPU.
+What is installed: `lab` needs the course's own dependencies (requirements-lab.lock); `test` adds the test
+tools (requirements.lock, which pins the same versions plus pytest, nbval, Playwright, Sphinx, uv).
 
-The environment is built once and reused; it is rebuilt when the lock, pyproject.toml or the chosen
+Which PyTorch build (`--torch`, or the environment variable VAE_COURSE_TORCH):
+- `pypi` (default): PyPI's wheels. On Linux that is the CUDA build with its NVIDIA libraries (several GB);
+  on macOS and Windows PyPI's torch is the CPU build (MPS on Apple silicon).
+- `cpu` (Linux only): the same versions, with PyTorch's CPU build from PyTorch's own index and none of
+  the CUDA libraries, for laptops and JupyterHub servers without an NVIDIA GPU (`cpu_variant`).
+
+The environment is built once and reused; it is set up again when a lock, pyproject.toml or the chosen
 build change (the stamp file `.venv/.vae-course-installed` records what was installed).
 """
 
@@ -23,17 +26,24 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
-import sysconfig
+import tempfile
 import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 STAMP = VENV / ".vae-course-installed"
-LOCKS = {"pypi": ROOT / "requirements.lock", "cpu": ROOT / "requirements-cpu.lock"}
+# What each command needs, smallest first: the test lock pins the lab lock's versions and more.
+LOCKS = {"lab": ROOT / "requirements-lab.lock", "test": ROOT / "requirements.lock"}
+TORCH_BUILDS = ("pypi", "cpu")
+TESTED_TORCH = {"torch": "2.14.1", "torchvision": "0.29.1"}
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# Packages that PyPI's Linux torch pulls in for CUDA; the CPU build needs none of them.
+GPU_ONLY = re.compile(r"^(nvidia-|cuda-|triton\b)")
 OLDEST_PYTHON = (3, 11)
 # Every browser the browser tests can drive (Chromium-based), looked up on PATH and at the usual places.
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -80,44 +90,73 @@ def run(*command: str | Path) -> None:
     subprocess.run([str(c) for c in command], cwd=ROOT, check=True)
 
 
-def wanted(route: str) -> dict:
-    """What the stamp records: the build route and the hashes of the files that decide the environment."""
-    digest = hashlib.sha256()
-    for path in (LOCKS[route], ROOT / "pyproject.toml"):
-        digest.update(path.read_bytes())
-    return {"torch": route, "inputs": digest.hexdigest(), "python": platform.python_version()}
+def requirement_lines(lock_text: str) -> list[str]:
+    """The `name==version [; marker]` lines of a lock, without comments and option lines."""
+    return [line.strip() for line in lock_text.splitlines()
+            if line.strip() and not line.lstrip().startswith(("#", "-"))]
 
 
-def setup(route: str) -> Path:
-    """Create .venv with the locked versions of `route`, unless it already holds exactly that."""
+def cpu_variant(lock_text: str, header: str = "") -> str:
+    """A lock's versions for Linux without a GPU: CUDA-only packages out, torch/torchvision's `+cpu` builds."""
+    pins = []
+    for line in requirement_lines(lock_text):
+        name = line.split("==", 1)[0].strip().lower()
+        if GPU_ONLY.match(name):
+            continue
+        pins.append(f"{name}=={TESTED_TORCH[name]}+cpu" if name in TESTED_TORCH else line)
+    return header + f"--extra-index-url {CPU_INDEX}\n" + "\n".join(pins) + "\n"
+
+
+def stamp_for(need: str, torch: str) -> dict:
+    """What the stamp records: what was installed, and hashes of the files that decide it."""
+    digest = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()  # noqa: E731
+    return {"need": need, "torch": torch, "python": platform.python_version(),
+            "inputs": {path.name: digest(path) for path in (*LOCKS.values(), ROOT / "pyproject.toml")}}
+
+
+def is_set_up(need: str, torch: str) -> bool:
+    """Whether .venv already holds what `need` wants (a test environment also serves the lab)."""
+    if not (STAMP.exists() and venv_python().exists()):
+        return False
+    try:
+        installed = json.loads(STAMP.read_text(encoding="utf-8"))
+    except ValueError:
+        return False  # an old or broken stamp: set up again
+    wanted = stamp_for(need, torch)
+    return (all(installed.get(key) == wanted[key] for key in ("torch", "python", "inputs"))
+            and list(LOCKS).index(installed.get("need", "lab")) >= list(LOCKS).index(need))
+
+
+def setup(need: str, torch: str) -> Path:
+    """Create .venv with the locked versions `need` (lab or test) asks for, unless it already holds them."""
     if sys.version_info < OLDEST_PYTHON:
         raise SetupError(f"Python {platform.python_version()} is too old: the course needs Python 3.11 or newer. "
                          "Run this script with a newer Python (e.g. `python3.11 scripts/course.py lab`).")
     reason = unsupported_platform(platform.system(), platform.machine(), platform.mac_ver()[0])
     if reason:
         raise SetupError(reason)
-    if route == "cpu" and platform.system() != "Linux":
+    if torch == "cpu" and platform.system() != "Linux":
         raise SetupError("--torch cpu is for Linux: on macOS and Windows PyPI's torch already is the CPU build. "
                          "Run without --torch.")
-    state = wanted(route)
-    if STAMP.exists() and venv_python().exists():
-        try:
-            if json.loads(STAMP.read_text(encoding="utf-8")) == state:
-                return venv_python()
-        except ValueError:
-            pass  # an old or broken stamp: set up again
+    if is_set_up(need, torch):
+        return venv_python()
     if not venv_python().exists():
         run(sys.executable, "-m", "venv", VENV)
     python = venv_python()
-    run(python, "-m", "pip", "install", "--quiet", "--no-compile", "-r", LOCKS[route])
+    with tempfile.TemporaryDirectory() as folder:
+        lock = LOCKS[need]
+        if torch == "cpu":
+            lock = Path(folder) / f"cpu-{lock.name}"
+            lock.write_text(cpu_variant(LOCKS[need].read_text(encoding="utf-8")), encoding="utf-8")
+        run(python, "-m", "pip", "install", "--quiet", "--no-compile", "-r", lock)
     run(python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "-e", ROOT)
     # Byte-compile on all cores instead of pip's one-file-at-a-time step (measured: 209 s -> 185 s here).
     # Like pip, skip files that do not compile on this Python (torch ships files for newer Pythons only).
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                              capture_output=True, text=True, check=True).stdout.strip()
     subprocess.run([str(python), "-m", "compileall", "-qq", "-j", "0", purelib], cwd=ROOT)
-    STAMP.write_text(json.dumps(state), encoding="utf-8")
-    if route == "pypi" and platform.system() == "Linux" and not has_nvidia_gpu():
+    STAMP.write_text(json.dumps(stamp_for(need, torch)), encoding="utf-8")
+    if torch == "pypi" and platform.system() == "Linux" and not has_nvidia_gpu():
         print("course.py: no NVIDIA GPU found. `make lab TORCH=cpu` (or --torch cpu) builds a much smaller "
               "environment with PyTorch's CPU build; see README.md.", flush=True)
     return python
@@ -168,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["setup", "lab", "test", "test-fast", "browser"],
                         help="lab: open the course; test: the whole test suite; test-fast: without the browser tests")
-    parser.add_argument("--torch", choices=sorted(LOCKS), default=os.environ.get("VAE_COURSE_TORCH") or "pypi",
+    parser.add_argument("--torch", choices=TORCH_BUILDS, default=os.environ.get("VAE_COURSE_TORCH") or "pypi",
                         help="which PyTorch build to install (default: pypi; cpu: Linux without a GPU)")
     parser.epilog = "Arguments after -- go to JupyterLab (lab) or pytest (test), e.g. `test -- tests/test_data.py`."
     argv = sys.argv[1:] if argv is None else argv
@@ -183,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         installer = threading.Thread(target=lambda: browser.append(install_browser()))
         installer.start()
     try:
-        python = setup(options.torch)
+        python = setup("lab" if options.command == "lab" else "test", options.torch)
     finally:
         if installer:
             installer.join()

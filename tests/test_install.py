@@ -11,6 +11,7 @@ import importlib.util
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,41 +29,60 @@ PLATFORMS = {
 PYTHONS = ("3.11.0", "3.14")
 
 
+LOCKS = ("requirements.lock", "requirements-lab.lock")
+
+
 def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """A module of scripts/ (they import each other, as when run from there)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
     return module
 
 
 def pins(text: str) -> dict[str, set[str]]:
     """name -> the versions a lock (or uv's output) pins for it, markers aside."""
     found: dict[str, set[str]] = {}
-    for line in load_script("lock").requirement_lines(text):
+    for line in load_script("course").requirement_lines(text):
         name, version = line.split(";")[0].split("==")
         found.setdefault(re.sub(r"[-_.]+", "-", name.strip()).lower(), set()).add(version.strip())
     return found
 
 
 def resolve(lock: Path, target: str, python: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    uv = load_script("lock").uv_command()
-    return subprocess.run([*uv, "pip", "compile", str(lock), "--python-platform", target, "--python-version", python,
+    import uv
+
+    return subprocess.run([uv.find_uv_bin(), "pip", "compile", str(lock), "--python-platform", target, "--python-version", python,
                            "--only-binary", ":all:", "--no-header", "--no-annotate", "--quiet"],
                           capture_output=True, text=True, env={**os.environ, **env}, timeout=600)
 
 
+@pytest.mark.registry
+@pytest.mark.parametrize("lock", LOCKS)
 @pytest.mark.parametrize("python", PYTHONS)
 @pytest.mark.parametrize("platform_name", PLATFORMS)
-def test_the_lock_installs_from_wheels_on(platform_name, python):
+def test_the_locks_install_from_wheels_on(platform_name, python, lock):
     target, env = PLATFORMS[platform_name]
-    result = resolve(REPO / "requirements.lock", target, python, env)
-    assert result.returncode == 0, f"requirements.lock does not install on {platform_name}, Python {python}:\n" \
+    result = resolve(REPO / lock, target, python, env)
+    assert result.returncode == 0, f"{lock} does not install on {platform_name}, Python {python}:\n" \
                                    f"{result.stderr[-3000:]}"
-    locked, resolved = pins((REPO / "requirements.lock").read_text(encoding="utf-8")), pins(result.stdout)
+    locked, resolved = pins((REPO / lock).read_text(encoding="utf-8")), pins(result.stdout)
     outside = {name: versions for name, versions in resolved.items() if not versions <= locked.get(name, set())}
-    assert not outside, f"on {platform_name} the lock is incomplete: these come from outside it {outside}; `make lock`"
+    assert not outside, f"on {platform_name} {lock} is incomplete: these come from outside it {outside}; `make lock`"
 
 
+def test_the_lab_lock_pins_the_tested_versions():
+    """`make lab` installs a subset of what `make test` tests, at the same versions."""
+    lab, full = (pins((REPO / lock).read_text(encoding="utf-8")) for lock in ("requirements-lab.lock", "requirements.lock"))
+    assert {name: versions for name, versions in lab.items() if versions != full.get(name)} == {}
+    assert "pytest" in full and "pytest" not in lab and "torch" in lab
+
+
+@pytest.mark.registry
 def test_a_linux_only_lock_is_caught(tmp_path):
     """The check above can fail: yesterday's lock pinned CUDA wheels unconditionally, which macOS and Windows lack."""
     lock = tmp_path / "linux-only.lock"
@@ -75,18 +95,19 @@ def test_a_linux_only_lock_is_caught(tmp_path):
     assert resolve(lock, target, "3.11.0", env).returncode == 0
 
 
-def test_cpu_lock_and_binder_are_the_lock_with_torch_for_the_cpu():
-    lock_text = (REPO / "requirements.lock").read_text(encoding="utf-8")
-    expected = load_script("lock").cpu_requirements(lock_text)
-    for path in ("requirements-cpu.lock", "binder/requirements.txt"):
-        assert (REPO / path).read_text(encoding="utf-8") == expected, f"{path} is out of date: run `make lock`"
-    cpu, locked = pins(expected), pins(lock_text)
+def test_binder_is_the_lab_lock_with_torch_for_the_cpu():
+    """Binder and GPU-less hubs: the lab lock's versions, PyTorch's CPU build, no CUDA libraries."""
+    binder = (REPO / "binder" / "requirements.txt").read_text(encoding="utf-8")
+    assert binder == load_script("lock").binder_requirements(), "binder/requirements.txt is out of date: `make lock`"
+    cpu, lab = pins(binder), pins((REPO / "requirements-lab.lock").read_text(encoding="utf-8"))
     assert cpu["torch"] == {"2.14.1+cpu"} and cpu["torchvision"] == {"0.29.1+cpu"}
     assert not [name for name in cpu if name.startswith(("nvidia-", "cuda-")) or name == "triton"]
+    assert {name: lab[name] for name in lab if name not in cpu} == \
+        {name: lab[name] for name in lab if name.startswith(("nvidia-", "cuda-")) or name == "triton"}
     for name, versions in cpu.items():
         if name not in ("torch", "torchvision"):
-            assert versions == locked[name], f"requirements-cpu.lock pins {name} {versions}, the lock {locked[name]}"
-    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in expected.splitlines()
+            assert versions == lab[name], f"binder pins {name} {versions}, the lab lock {lab[name]}"
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in binder.splitlines()
 
 
 def test_environment_yml_installs_the_lock():
