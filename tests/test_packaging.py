@@ -95,7 +95,7 @@ def test_makefile_has_the_advertised_targets():
         assert re.search(rf"^{re.escape(target)}:", makefile, flags=re.MULTILINE), f"Makefile has no `{target}` target"
     assert "scripts/course.py" in makefile, "make sets up with scripts/course.py, which installs the pinned versions"
     course = (REPO / "scripts" / "course.py").read_text(encoding="utf-8")
-    assert '"requirements.lock"' in course and '"requirements-cpu.lock"' in course
+    assert '"requirements.lock"' in course and '"requirements-lab.lock"' in course
 
 
 def test_console_script_points_to_the_cli():
