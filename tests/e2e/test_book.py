@@ -4,7 +4,7 @@ Built once for this module into a temporary folder and served on 127.0.0.1. Asse
 links every notebook; on every page the math is typeset by MathJax, every figure loads and the pages
 link to each other; Think! answers are folded; no line of any exercise's solution appears in the HTML.
 A screenshot of a rendered page is saved under test-artifacts/e2e/. MathJax is part of the site (no CDN), so
-the math is typeset offline too.
+the math is typeset offline too. At a laptop's width (1280 px) every display equation fits its text column.
 """
 
 from __future__ import annotations
@@ -145,5 +145,52 @@ def test_each_page_typesets_math_loads_every_figure_and_links_on(site, browser, 
             page.screenshot(path=str(artifacts_dir() / "book-02_elbo.png"), full_page=False)
             page.locator("article div.math").nth(2).scroll_into_view_if_needed()  # displayed equations
             page.screenshot(path=str(artifacts_dir() / "book-02_elbo-equations.png"), full_page=False)
+    finally:
+        page.close()
+
+
+# A laptop's screen: the article column is 688 px wide. An equation wider than its column is cut off at its right
+# edge (the theme lets it scroll, with a scrollbar that many systems hide), so every one must fit: long ones are
+# split with `aligned`. Measured without scrolling: the typeset formula's own width against its column's.
+LAPTOP = {"width": 1280, "height": 900}
+JS_DISPLAY_EQUATIONS = """() => {
+    const tex = new Map([...MathJax.startup.document.math].map(m => [m.typesetRoot, m.math]));
+    return [...document.querySelectorAll('article mjx-container[display="true"]')].map(box => {
+        const formula = box.querySelector('mjx-math').getBoundingClientRect();
+        const column = box.getBoundingClientRect();
+        const undefinedMacros = [...box.querySelectorAll('mjx-mtext')].filter(t => t.style.color === 'red');
+        return {tex: (tex.get(box) || box.getAttribute('aria-label') || '').replace(/\\s+/g, ' ').trim(), width: formula.width, column: column.width,
+                left: formula.left - column.left, right: formula.right - column.right,
+                errors: box.querySelectorAll('mjx-merror').length + undefinedMacros.length,
+                scrolls: getComputedStyle(box).overflowX === 'auto'};
+    });
+}"""
+
+
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_every_display_equation_fits_the_column_at_a_laptops_width(site, browser, stem):
+    base, _ = site
+    page = browser.new_page()
+    page.set_viewport_size(LAPTOP)
+    try:
+        page.goto(f"{base}/{stem}.html")
+        typeset_math(page)
+        equations = page.evaluate(JS_DISPLAY_EQUATIONS)
+        if stem != "00_welcome":
+            assert equations, f"{stem}: its display equations are typeset and found"
+
+        def named(i: int) -> str:
+            return f"{stem} equation #{i} ({equations[i]['tex'][:70]}...)"
+
+        errors = [named(i) for i, eq in enumerate(equations) if eq["errors"]]
+        assert not errors, f"MathJax marks TeX errors (red text) in {errors}"
+        too_wide = [f"{named(i)}: {eq['width']:.0f} px wide in a {eq['column']:.0f} px column"
+                    for i, eq in enumerate(equations)
+                    if eq["width"] > eq["column"] + 1 or eq["left"] < -1 or eq["right"] > 1]
+        assert not too_wide, (f"{len(too_wide)} display equation(s) run past the text column at 1280 px and are cut "
+                              "off; split them with \\begin{aligned} ... \\\\ ... \\end{aligned}:\n  "
+                              + "\n  ".join(too_wide))
+        assert all(eq["scrolls"] for eq in equations), \
+            "on narrower screens a display equation scrolls sideways (the theme's overflow: auto), not cut off"
     finally:
         page.close()
