@@ -1,0 +1,129 @@
+"""vae_course.molecules.metrics (the MOSES metrics) against hand-computed values and the stored MOSES references;
+the pieces of benchmarks/molecules_benchmark.py."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rdkit import DataStructs
+from rdkit.Chem import rdFingerprintGenerator
+
+from vae_course.molecules import load_molecules
+from vae_course.molecules import metrics as mm
+from vae_course.molecules.chem import to_molecule
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import molecules_benchmark as bench  # noqa: E402
+
+TEST = load_molecules("test", limit=300, verbose=False)        # a random sample of the MOSES test set
+
+
+def fps_of(smiles):
+    return mm.fingerprints([to_molecule(s) for s in smiles])
+
+
+def test_validity_uniqueness_and_novelty_count_as_moses_does():
+    generated = ["CCO", "OCC", "C1CC", "", "c1ccccc1", "C(C)(C)(C)(C)C"]   # an open ring; a pentavalent carbon
+    valid = mm.valid_canonical(generated)
+    assert mm.fraction_valid(generated) == pytest.approx(3 / 6)
+    assert valid == ["CCO", "CCO", "c1ccccc1"]                      # canonical, duplicates kept, in order
+    assert mm.fraction_unique(valid, 2) == 0.5                         # unique@2: the first two are one molecule
+    assert mm.fraction_unique(valid) == pytest.approx(2 / 3)
+    with pytest.warns(UserWarning, match="unique@1000 computed on only 3"):
+        assert mm.fraction_unique(valid, 1000) == pytest.approx(2 / 3)
+    assert mm.novelty(valid, {"CCO"}) == 0.5                            # of the 2 distinct, 1 is new
+
+
+def test_tanimoto_matches_rdkit_and_snn_is_the_mean_nearest_neighbour():
+    ref, gen = TEST[:40], TEST[40:60]
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+    ref_bits = [generator.GetFingerprint(to_molecule(s)) for s in ref]
+    expected = np.mean([max(DataStructs.BulkTanimotoSimilarity(generator.GetFingerprint(to_molecule(s)), ref_bits))
+                        for s in gen])
+    assert mm.snn(fps_of(gen), fps_of(ref)) == pytest.approx(expected, abs=1e-6)
+    assert mm.average_agg_tanimoto(fps_of(ref), fps_of(gen), batch_size=7) == pytest.approx(expected, abs=1e-6)
+
+
+def test_snn_of_a_set_against_itself_and_the_stored_test_set_is_one():
+    fps = fps_of(TEST[:100])
+    assert mm.snn(fps, fps) == pytest.approx(1.0)
+    assert mm.snn(fps, mm.reference_statistics("test")["fps"]) == pytest.approx(1.0)   # they are MOSES test molecules
+
+
+def test_internal_diversity_is_zero_for_copies_and_hand_computed_for_two():
+    assert mm.internal_diversity(fps_of(["c1ccccc1CCO"] * 5)) == pytest.approx(0.0)
+    a, b = fps_of(["CCO"]), fps_of(["CCCO"])
+    t = float((a & b).sum() / (a | b).sum())
+    pair = np.vstack([a, b])                      # pairs (a,a), (a,b), (b,a), (b,b): T = 1, t, t, 1
+    assert mm.internal_diversity(pair) == pytest.approx(1 - (2 + 2 * t) / 4)
+    assert mm.internal_diversity(pair, p=2) == pytest.approx(1 - math.sqrt((1 + t * t) / 2))
+
+
+def test_cosine_similarity_of_counts():
+    assert mm.cosine_similarity({"a": 1, "b": 1}, {"a": 2}) == pytest.approx(1 / math.sqrt(2))
+    assert mm.cosine_similarity({"a": 3}, {"a": 1}) == pytest.approx(1.0)
+    assert math.isnan(mm.cosine_similarity({}, {"a": 1}))
+
+
+def test_fragments_and_scaffolds():
+    ester = to_molecule("CCOC(=O)c1ccccc1")                        # cut at its 3 BRICS bonds, counted per copy
+    assert mm.fragments([ester, ester]) == {"[4*]CC": 2, "[3*]O[3*]": 2, "[1*]C([6*])=O": 2, "[16*]c1ccccc1": 2}
+    assert mm.scaffold(to_molecule("Cc1ccc2ccccc2c1")) == "c1ccc2ccccc2c1"
+    assert mm.scaffold(to_molecule("Cc1ccccc1")) is None            # MOSES counts scaffolds of 2+ rings only
+    assert mm.scaffolds([to_molecule("CCc1ccc(-c2ccccc2)cc1"), to_molecule("c1ccc(-c2ccccc2)cc1O")]) == \
+        {"c1ccc(-c2ccccc2)cc1": 2}
+
+
+def test_filters_reject_what_moses_rejects_and_pass_the_test_set():
+    assert mm.passes_filters(to_molecule("CC(=O)Nc1ccc(O)cc1"))
+    for smiles in ["C[N+](C)(C)C", "CC[Si](C)(C)C", "C1CCCCCCC1", "O=C1NC(=S)SC1=Cc1ccccc1"]:  # charge, atom,
+        assert not mm.passes_filters(to_molecule(smiles)), smiles                               # 8-ring, PAINS
+    assert len(mm._filters()) == 502 and None not in mm._filters()
+    assert all(mm.passes_filters(to_molecule(s)) for s in TEST[:200])   # MOSES built its data with these filters
+
+
+def test_frechet_distance_by_hand_and_of_a_sample_against_itself():
+    one = {"mu": np.zeros(1), "sigma": np.eye(1)}
+    other = {"mu": np.ones(1), "sigma": 4 * np.eye(1)}
+    assert mm.frechet_distance(one, other) == pytest.approx(1 + 1 + 4 - 2 * 2)
+    stats = mm.chemnet_statistics(TEST[:100])
+    assert stats["mu"].shape == (512,) and stats["sigma"].shape == (512, 512)
+    assert abs(mm.frechet_distance(stats, stats)) < 1e-6
+    test = mm.reference_statistics("test")
+    to_test = mm.frechet_distance({"mu": test["fcd_mu"], "sigma": test["fcd_sigma"]}, stats)
+    assert 0 < to_test < 10                                           # small-sample bias only
+
+
+def test_stored_references_are_the_full_moses_sets():
+    test, scaffolds = mm.reference_statistics("test"), mm.reference_statistics("test_scaffolds")
+    assert test["n"] == 176_074 and test["fps"].shape == (176_074, 1024)
+    assert set(np.unique(test["fps"][:1000])) <= {0, 1}
+    assert test["fcd_mu"].shape == (512,) and scaffolds["fcd_sigma"].shape == (512, 512)
+    assert "fps" not in scaffolds and sum(scaffolds["scaf"].values()) > 0
+
+
+def test_moses_table_of_test_molecules():
+    table = mm.moses_table(TEST[:150] + ["C1CC", "xyz"], train=set(load_molecules("train", verbose=False)),
+                           fcd=False)
+    assert table["valid"] == pytest.approx(150 / 152) and table["n_valid"] == 150
+    assert table["unique_1k"] == 1.0 and table["novelty"] == 1.0     # test molecules are not training molecules
+    assert table["snn_test"] == pytest.approx(1.0) and table["filters"] == 1.0
+    assert 0.8 < table["frag_test"] <= 1 and 0 < table["scaf_test"] <= 1 and 0.8 < table["intdiv1"] < 1
+
+
+def test_ngram_baseline_learns_its_training_strings():
+    rng = np.random.default_rng(0)
+    long_context = bench.NGramSampler(["CCO", "c1ccccc1"], context=8).sample(50, rng=rng)
+    assert set(long_context) == {"CCO", "c1ccccc1"}                   # every context has one continuation
+    unigram = bench.NGramSampler(["CCO", "CCN"], context=0).sample(200, rng=rng)
+    assert set("".join(unigram)) <= {"C", "O", "N"} and len(set(unigram)) > 5
+
+
+def test_format_table_lists_measured_and_paper_rows():
+    text = bench.format_table({"ngram": {"valid": 0.2, "fcd_test": float("nan")}}, 2000)
+    assert "| ngram (N=2,000) | 0.200 | - |" in text and "MOSES VAE (paper)" in text
