@@ -4,7 +4,7 @@
     python scripts/moses_reference_stats.py       # -> vae_course/molecules/data/moses_{test,test_scaffolds}_stats.npz
                                                   #    and vae_course/molecules/data/moses_filters.csv.gz
 
-For the test set (176,074 molecules) and the scaffold test set (176,226) it computes, from their SMILES
+For the test set (176,074 molecules) and the scaffold test set (176,225) it computes, from their SMILES
 with today's RDKit and the package's own functions, the BRICS fragment counts and the Bemis-Murcko scaffold
 counts, and for the test set the Morgan fingerprints (packed bits, for SNN/Test); it compares each with
 the statistics MOSES shipped in the wheel (``test_stats.npz``, computed in 2019 with MOSES's code) and prints

@@ -34,6 +34,7 @@ import warnings
 from collections import Counter
 
 import numpy as np
+import scipy.linalg
 import torch
 from rdkit import Chem, rdBase
 from rdkit.Chem import rdFingerprintGenerator
@@ -212,13 +213,22 @@ def chemnet_statistics(smiles: list[str]) -> dict:
     return {"mu": activations.mean(0), "sigma": np.cov(activations.T)}
 
 
-def frechet_distance(reference: dict, generated: dict) -> float:
-    """||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)): fcd_torch's ``calculate_frechet_distance``."""
-    from fcd_torch.utils import calculate_frechet_distance
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(calculate_frechet_distance(reference["mu"], reference["sigma"], generated["mu"],
-                                                generated["sigma"]))
+def frechet_distance(reference: dict, generated: dict, *, eps: float = 1e-6) -> float:
+    """||mu_r - mu_g||^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2)), the Frechet distance of two Gaussians: fcd_torch's
+    ``calculate_frechet_distance``, whose ``sqrtm(..., disp=False)`` call fails with SciPy >= 1.16 for 1 x 1
+    matrices. A product too singular for the square root gets ``eps`` on the diagonals, as there."""
+    mu_r, mu_g = np.atleast_1d(reference["mu"]), np.atleast_1d(generated["mu"])
+    s_r, s_g = np.atleast_2d(reference["sigma"]), np.atleast_2d(generated["sigma"])
+    root = scipy.linalg.sqrtm(s_r @ s_g)
+    if not np.isfinite(root).all():
+        offset = eps * np.eye(len(s_r))
+        root = scipy.linalg.sqrtm((s_r + offset) @ (s_g + offset))
+    if np.iscomplexobj(root):
+        if not np.allclose(np.diagonal(root).imag, 0, atol=1e-3):
+            raise ValueError(f"the square root has an imaginary part of {np.abs(root.imag).max():.2g}")
+        root = root.real
+    diff = mu_r - mu_g
+    return float(diff @ diff + np.trace(s_r) + np.trace(s_g) - 2 * np.trace(root))
 
 
 # ----------------------------------------------------------------------------- the table
