@@ -157,6 +157,7 @@ def main(argv=None) -> int:
     results = run(args.samples, seed=args.seed, context=args.context)
     for row in results.values():
         row["n_samples"] = args.samples
+    results = {name: {k: None if v != v else v for k, v in row.items()} for name, row in results.items()}  # NaN: null
     if args.json:
         print(json.dumps(results, indent=1))
         return 0

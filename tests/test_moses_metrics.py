@@ -3,6 +3,7 @@ the pieces of benchmarks/molecules_benchmark.py."""
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import warnings
@@ -141,3 +142,22 @@ def test_vae_rows_sample_reproducibly_and_measure_the_latent():
     assert len(samples) == 30 and samples == bench.vae_samples(model, vocab, 30, seed=0, batch=16)
     scores = bench.latent_scores(model, vocab, TEST[:40])
     assert 5 < scores["kl"] < 40 and 0 <= scores["recon_exact"] <= 1     # shipped: about 17 nats per molecule
+
+
+def test_moses_table_without_enough_valid_molecules_is_nan_not_an_error():
+    train = {"CCO"}
+    nothing = mm.moses_table(["C1CC", ""], train=train)
+    assert nothing["valid"] == 0 and nothing["n_valid"] == 0
+    assert all(math.isnan(nothing[k]) for k in mm.METRICS[1:])
+    one = mm.moses_table(["CCO", "xyz"], train=train)
+    assert one["valid"] == 0.5 and one["novelty"] == 0 and math.isnan(one["fcd_test"])
+
+
+@pytest.mark.slow
+def test_benchmark_json_quick_run_end_to_end(capsys):
+    assert bench.main(["--samples", "200", "--json"]) == 0        # about 25 s on 2 cores
+    results = json.loads(capsys.readouterr().out)
+    assert list(results) == ["smiles_vae", "selfies_vae", "unigram", "ngram", "train_copy"]
+    assert results["selfies_vae"]["valid"] == 1.0 and results["train_copy"]["novelty"] == 0.0
+    assert 0.4 < results["smiles_vae"]["valid"] < 0.8 and results["smiles_vae"]["recon_exact"] < 0.1
+    assert results["smiles_vae"]["fcd_test"] < results["ngram"]["fcd_test"]

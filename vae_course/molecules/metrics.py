@@ -232,15 +232,19 @@ def frechet_distance(reference: dict, generated: dict, *, eps: float = 1e-6) -> 
 
 
 # ----------------------------------------------------------------------------- the table
+METRICS = ("valid", "unique_1k", "unique_10k", "novelty", "fcd_test", "fcd_testsf", "snn_test", "frag_test",
+           "frag_testsf", "scaf_test", "scaf_testsf", "intdiv1", "intdiv2", "filters")
+
+
 def moses_table(generated: list[str], *, train, fcd: bool = True) -> dict:
     """All metrics of one sample of generated strings against the stored MOSES references, as MOSES's
     ``get_all_metrics`` computes them. ``train``: the training molecules (canonical SMILES) for novelty.
-    ``fcd=False`` skips the two FCD values (ChemNet is the slow part). Keys: valid, unique_1k, unique_10k,
-    novelty, fcd_test, fcd_testsf, snn_test, frag_test, frag_testsf, scaf_test, scaf_testsf, intdiv1,
-    intdiv2, filters, n, n_valid."""
+    ``fcd=False`` skips the two FCD values (ChemNet is the slow part). Keys: :data:`METRICS`, ``n`` and
+    ``n_valid``; NaN where a metric is undefined (no valid molecule; FCD of fewer than 2; Scaf without
+    a scaffold of 2+ rings)."""
     valid = valid_canonical(generated)
-    if not valid:
-        raise ValueError("no valid molecule among the generated strings: the MOSES metrics need some.")
+    if not valid:                      # MOSES would divide by zero; every other metric is undefined
+        return {"valid": 0.0, **dict.fromkeys(METRICS[1:], float("nan")), "n": len(generated), "n_valid": 0}
     mols = [to_molecule(s) for s in valid]
     test, test_sf = reference_statistics("test"), reference_statistics("test_scaffolds")
     with rdBase.BlockLogs(), warnings.catch_warnings():
@@ -248,7 +252,9 @@ def moses_table(generated: list[str], *, train, fcd: bool = True) -> dict:
         fps, frag, scaf = fingerprints(mols), fragments(mols), scaffolds(mols)
         table = {"valid": len(valid) / len(generated), "unique_1k": fraction_unique(valid, 1000),
                  "unique_10k": fraction_unique(valid, 10000), "novelty": novelty(valid, train)}
-        if fcd:
+        if fcd and len(valid) < 2:       # as fcd_torch: a covariance needs two molecules
+            table.update(fcd_test=float("nan"), fcd_testsf=float("nan"))
+        elif fcd:
             stats = chemnet_statistics(valid)
             table["fcd_test"] = frechet_distance({"mu": test["fcd_mu"], "sigma": test["fcd_sigma"]}, stats)
             table["fcd_testsf"] = frechet_distance({"mu": test_sf["fcd_mu"], "sigma": test_sf["fcd_sigma"]}, stats)
