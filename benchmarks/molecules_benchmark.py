@@ -18,7 +18,8 @@ Models (all fitted on the same 50,000 embedded MOSES training molecules, ``load_
   perfect model of the training distribution scores at this N (novelty 0 by construction).
 
 Metrics: :func:`vae_course.molecules.metrics.moses_table` against the MOSES test set (176,074 molecules) and
-scaffold test set; novelty against the 50,000 training molecules. Writes ``benchmarks/results/molecules.json``
+scaffold test set, and the Wasserstein distances of logP, SA, QED and weight to the test set's; novelty
+against the 50,000 training molecules. Writes ``benchmarks/results/molecules.json``
 (``--out``) unless ``--json``.
 """
 
@@ -54,7 +55,7 @@ PAPER = {  # Polykovskiy et al. 2020, Table 2 (30,000 samples, MOSES training se
                             "scaf_test": 0.529, "filters": 0.901, "novelty": 0.969},
 }
 COLUMNS = ["valid", "unique_10k", "novelty", "fcd_test", "fcd_testsf", "snn_test", "frag_test", "scaf_test",
-           "intdiv1", "intdiv2", "filters", "kl", "recon_exact"]
+           "intdiv1", "intdiv2", "filters", "logP", "SA", "QED", "weight", "kl", "recon_exact"]
 
 
 class NGramSampler:

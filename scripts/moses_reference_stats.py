@@ -13,7 +13,8 @@ reads about 70 molecules per second on 2 CPU cores, so recomputing them for 352,
 (``--recompute-fcd`` does it; minutes on a GPU). They are checked instead on a random subset of ``--check``
 molecules, whose mean must lie as close to the shipped mean as sampling allows. The covariance is stored in
 float32 (the FCD changes by less than 1e-4). The MCF and PAINS SMARTS (``mcf.csv``, ``wehi_pains.csv``) are
-copied, stripped of their padding, into one file.
+copied, stripped of their padding, into one file. The test set's logP, SA, QED and weight values (for the
+property distances) are the shipped ones in float32, checked by recomputing them on ``--check`` molecules.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import csv
 import gzip
 import importlib.util
+import io
 import sys
 import time
 from pathlib import Path
@@ -93,6 +95,20 @@ def reference(name: str, moses: Path, *, check: int, recompute_fcd: bool, seed: 
     return out
 
 
+def write_properties(moses: Path, path: Path, *, check: int, seed: int) -> None:
+    """The test set's logP, SA, QED and weight as MOSES computed them (float32), checked on ``check`` molecules."""
+    smiles = read_smiles(moses / "dataset" / "data" / "test.csv.gz")
+    shipped = np.load(moses / "dataset" / "data" / "test_stats.npz", allow_pickle=True)["stats"].item()
+    values = {name: np.asarray(shipped[name]["values"], dtype=np.float32) for name in mm.PROPERTIES}
+    for name, function in mm.PROPERTIES.items():
+        rows = np.random.default_rng(seed).choice(len(smiles), check, replace=False)
+        ours = np.array([function(to_molecule(smiles[i])) for i in rows])
+        print(f"  {name}: largest difference from the shipped value on {check:,} random molecules "
+              f"{np.abs(ours - values[name][rows]).max():.2e}")
+    np.savez_compressed(path, **values)
+    print(f"{path}: {path.stat().st_size / 1e6:.2f} MB")
+
+
 def write_filters(moses: Path, path: Path) -> None:
     rows = []
     with open(moses / "metrics" / "mcf.csv", newline="") as handle:
@@ -102,7 +118,7 @@ def write_filters(moses: Path, path: Path) -> None:
     bad = [name for name, smarts in rows if mm.Chem.MolFromSmarts(smarts) is None]
     if bad:
         raise SystemExit(f"SMARTS that RDKit cannot read: {bad}")
-    with gzip.open(path, "wt", newline="") as handle:
+    with io.TextIOWrapper(gzip.GzipFile(path, "wb", mtime=0), newline="") as handle:   # the same bytes every run
         writer = csv.writer(handle)
         writer.writerow(["name", "smarts"])
         writer.writerows(rows)
@@ -114,10 +130,14 @@ def main(argv=None) -> int:
     parser.add_argument("--check", type=int, default=1000, help="molecules for the ChemNet check (0: none)")
     parser.add_argument("--recompute-fcd", action="store_true", help="run ChemNet on every molecule (1.5 h on 2 CPUs)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", choices=mm.REFERENCES, help="write one reference set only")
+    parser.add_argument("--only", choices=[*mm.REFERENCES, "properties"],
+                        help="write one reference set only (and the filters and properties, always)")
     args = parser.parse_args(argv)
     moses = molsets_dir()
     write_filters(moses, DATA_DIR / "moses_filters.csv.gz")
+    write_properties(moses, DATA_DIR / "moses_test_properties.npz", check=args.check, seed=args.seed)
+    if args.only == "properties":
+        return 0
     for name in [args.only] if args.only else mm.REFERENCES:
         stats = reference(name, moses, check=args.check, recompute_fcd=args.recompute_fcd, seed=args.seed)
         path = mm.reference_path(name)

@@ -161,3 +161,15 @@ def test_benchmark_json_quick_run_end_to_end(capsys):
     assert results["selfies_vae"]["valid"] == 1.0 and results["train_copy"]["novelty"] == 0.0
     assert 0.4 < results["smiles_vae"]["valid"] < 0.8 and results["smiles_vae"]["recon_exact"] < 0.1
     assert results["smiles_vae"]["fcd_test"] < results["ngram"]["fcd_test"]
+
+
+def test_property_distances_are_wasserstein_distances_to_the_stored_test_values():
+    mols = [to_molecule(s) for s in TEST[:50]]
+    values = {name: [f(m) for m in mols] for name, f in mm.PROPERTIES.items()}
+    assert mm.property_distances(mols, values) == pytest.approx(dict.fromkeys(mm.PROPERTIES, 0.0), abs=1e-12)
+    shifted = {name: np.array(v) + 1.5 for name, v in values.items()}    # every value moved by 1.5
+    assert mm.property_distances(mols, shifted) == pytest.approx(dict.fromkeys(mm.PROPERTIES, 1.5))
+    test = mm.reference_statistics("test")
+    assert all(len(test[name]) == 176_074 for name in mm.PROPERTIES)
+    distances = mm.property_distances(mols, test)                 # a sample of the test set itself: close
+    assert distances["QED"] < 0.05 and distances["logP"] < 0.5 and distances["weight"] < 15
