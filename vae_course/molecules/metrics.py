@@ -23,6 +23,8 @@ wheel, so nothing here needs MOSES itself (which no longer installs).
   the sample, pairs of a molecule with itself included; 0 when all molecules are the same (mode collapse).
 * **Filters**: the fraction of valid molecules that pass the medicinal-chemistry filters MOSES used to build
   its data set (MCF and PAINS substructures, allowed atoms C N S O F Cl Br H, no charge, no ring of 8 or more).
+* **logP, SA, QED, weight**: the Wasserstein-1 distance between the sample's and the test set's distribution
+  of each property (octanol/water partition, synthetic accessibility, drug-likeness, molecular weight).
 """
 
 from __future__ import annotations
