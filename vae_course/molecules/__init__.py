@@ -6,7 +6,9 @@ One job per module:
 * ``tokens``     - SMILES characters and SELFIES tokens, :class:`Vocabulary` (ids, padding)
 * ``model``      - :class:`SequenceVAE` (GRU encoder, GRU decoder with teacher forcing)
 * ``losses``     - the categorical log-likelihood over real tokens and the sequence ELBO
-* ``chem``       - RDKit: validity, canonical SMILES, QED/logP/weight, MOSES metrics, drawings
+* ``chem``       - RDKit: validity, canonical SMILES, QED/logP/weight, validity/uniqueness/novelty, drawings
+* ``metrics``    - the full MOSES table (FCD, SNN, Frag, Scaf, IntDiv, Filters) against the stored MOSES test
+  statistics: ``from vae_course.molecules.metrics import moses_table`` (needs ``fcd-torch`` for FCD)
 * ``pretrained`` - :func:`load_molecule_vae`: the shipped SMILES and SELFIES models
 * ``plotting``   - :func:`molecule_grid`: molecules drawn by RDKit in a matplotlib figure
 """

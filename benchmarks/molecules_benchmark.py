@@ -1,0 +1,175 @@
+"""The MOSES table for the shipped molecule VAEs and two trivial baselines, beside the MOSES paper's rows.
+
+    python benchmarks/molecules_benchmark.py                      # 30,000 samples per model (the MOSES protocol)
+    python benchmarks/molecules_benchmark.py --samples 2000       # quick: FCD is biased upwards at small N
+    python benchmarks/molecules_benchmark.py --samples 200 --json # the JSON on stdout, nothing written
+
+Models (all fitted on the same 50,000 embedded MOSES training molecules, ``load_molecules("train")``):
+
+* ``smiles_vae``, ``selfies_vae``: the shipped checkpoints (``load_molecule_vae``), z ~ N(0, I), temperature 1;
+  also ``kl`` (mean KL(q(z|x) || N(0, I)) in nats per molecule) and ``recon_exact`` (fraction of the
+  5,000 embedded test molecules that greedy decoding of their mean code writes back token for token);
+* ``unigram``: SMILES characters drawn independently with their training frequencies (the end of the
+  string is a character too) - what a model knows that has learnt only which characters occur;
+* ``ngram``: a character n-gram model: each character drawn given the ``--context`` (default 10) characters
+  before it, with the counts of the training molecules - MOSES's NGram baseline (context of up to 10
+  tokens) on our training data, without its additive smoothing;
+* ``train_copy``: N training molecules drawn at random - not a generator but the yardstick: the FCD a
+  perfect model of the training distribution scores at this N (novelty 0 by construction).
+
+Metrics: :func:`vae_course.molecules.metrics.moses_table` against the MOSES test set (176,074 molecules) and
+scaffold test set, and the Wasserstein distances of logP, SA, QED and weight to the test set's; novelty
+against the 50,000 training molecules. Writes ``benchmarks/results/molecules.json``
+(``--out``) unless ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import platform
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from vae_course.losses import gaussian_kl  # noqa: E402
+from vae_course.molecules import load_molecule_vae, load_molecules  # noqa: E402
+from vae_course.molecules.metrics import moses_table  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "molecules.json"
+START, END = "\0", "\n"    # the baselines' start and end marks (never inside a SMILES)
+
+PAPER = {  # Polykovskiy et al. 2020, Table 2 (30,000 samples, MOSES training set of 1.6M), as quoted in issue 27
+    "MOSES VAE (paper)": {"valid": 0.977, "fcd_test": 0.099, "snn_test": 0.626, "frag_test": 0.999,
+                          "scaf_test": 0.939, "filters": 0.997, "novelty": 0.695},
+    "MOSES CharRNN (paper)": {"valid": 0.975, "fcd_test": 0.073, "snn_test": 0.601, "frag_test": 1.000,
+                              "scaf_test": 0.924, "filters": 0.994, "novelty": 0.842},
+    "MOSES NGram (paper)": {"valid": 0.238, "fcd_test": 5.51, "snn_test": 0.521, "frag_test": 0.985,
+                            "scaf_test": 0.529, "filters": 0.901, "novelty": 0.969},
+}
+COLUMNS = ["valid", "unique_10k", "novelty", "fcd_test", "fcd_testsf", "snn_test", "frag_test", "scaf_test",
+           "intdiv1", "intdiv2", "filters", "logP", "SA", "QED", "weight", "kl", "recon_exact"]
+
+
+class NGramSampler:
+    """Characters drawn one at a time given the ``context`` before them, with the counts of the training
+    strings (context 0: a unigram model). Every string starts with ``context`` start marks and ends with END.
+    A context seen in sampling was always seen in training (it was followed by something there), so no
+    back-off is needed."""
+
+    def __init__(self, smiles: list[str], *, context: int):
+        self.context = context
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for s in smiles:
+            padded = START * context + s + END
+            for t in range(context, len(padded)):
+                counts[padded[t - context:t]][padded[t]] += 1
+        self.table = {before: (list(c), np.cumsum(list(c.values())) / sum(c.values())) for before, c in counts.items()}
+        self.max_len = max(map(len, smiles)) + 1
+
+    def sample(self, n: int, *, rng: np.random.Generator) -> list[str]:
+        out = []
+        for _ in range(n):
+            text = START * self.context
+            while len(text) < self.max_len + self.context:
+                chars, cumulative = self.table[text[len(text) - self.context:]]
+                char = chars[min(bisect.bisect(cumulative, rng.random()), len(chars) - 1)]
+                if char == END:
+                    break
+                text += char
+            out.append(text[self.context:])
+        return out
+
+
+@torch.no_grad()
+def vae_samples(model, vocab, n: int, *, seed: int, batch: int = 1000) -> list[str]:
+    generator = torch.Generator().manual_seed(seed)
+    return [s for start in range(0, n, batch) for s in vocab.decode(model.sample(min(batch, n - start),
+                                                                                  generator=generator))]
+
+
+@torch.no_grad()
+def latent_scores(model, vocab, test_smiles: list[str]) -> dict:
+    """KL in nats per held-out molecule and the fraction reconstructed exactly (greedy decoding of mu)."""
+    kl, exact = [], 0
+    for chunk in vocab.encode(test_smiles).split(500):
+        mu, logvar = model.encode(chunk)
+        kl.append(gaussian_kl(mu, logvar))
+        exact += int((model.generate(mu, greedy=True) == chunk).all(dim=1).sum())
+    return {"kl": float(torch.cat(kl).mean()), "recon_exact": exact / len(test_smiles)}
+
+
+def run(n: int, *, seed: int = 0, context: int = 10, log=print) -> dict:
+    train = load_molecules("train", verbose=False)
+    test = load_molecules("test", verbose=False)
+    train_set = set(train)
+    rng = np.random.default_rng(seed)
+    samplers = {
+        "smiles_vae": lambda: load_molecule_vae("smiles", device="cpu"),
+        "selfies_vae": lambda: load_molecule_vae("selfies", device="cpu"),
+        "unigram": lambda: NGramSampler(train, context=0),
+        "ngram": lambda: NGramSampler(train, context=context),
+        "train_copy": None,
+    }
+    results = {}
+    for name, build in samplers.items():
+        start = time.perf_counter()
+        extra = {}
+        if name.endswith("_vae"):
+            model, vocab = build()
+            generated = vae_samples(model, vocab, n, seed=seed)
+            extra = latent_scores(model, vocab, test)
+        elif name == "train_copy":
+            generated = [train[i] for i in rng.choice(len(train), n, replace=False)]
+        else:
+            generated = build().sample(n, rng=rng)
+        results[name] = {**moses_table(generated, train=train_set), **extra,
+                         "seconds": round(time.perf_counter() - start, 1)}
+        log(f"{name}: {results[name]['seconds']:.0f} s", file=sys.stderr, flush=True)
+    return results
+
+
+def format_table(results: dict, n: int) -> str:
+    """The measured rows and the paper's rows as a Markdown table."""
+    head = "| model | " + " | ".join(COLUMNS) + " |"
+    lines = [head, "|---" * (len(COLUMNS) + 1) + "|"]
+    for name, row in [*((f"{k} (N={n:,})", v) for k, v in results.items()), *PAPER.items()]:
+        cells = ["-" if row.get(c) is None or row.get(c) != row.get(c) else f"{row[c]:.3f}" for c in COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--samples", type=int, default=30000, help="molecules per model (MOSES: 30,000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--context", type=int, default=10, help="characters the n-gram baseline conditions on")
+    parser.add_argument("--json", action="store_true", help="print the JSON to stdout and write nothing")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    results = run(args.samples, seed=args.seed, context=args.context)
+    for row in results.values():
+        row["n_samples"] = args.samples
+    results = {name: {k: None if v != v else v for k, v in row.items()} for name, row in results.items()}  # NaN: null
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return 0
+    print(format_table(results, args.samples))
+    print(f"\n{time.perf_counter() - start:.0f} s on {platform.node() or 'this machine'}; paper rows: "
+          "Polykovskiy et al. 2020 at 30,000 samples (FCD is not comparable at other N).")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
