@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vae_course import checks, losses
-from vae_course.checks._core import STATUS_ERROR, STATUS_FAILED, STATUS_PASSED, STATUS_TIMEOUT
+from vae_course.checks import STATUS_ERROR, STATUS_FAILED, STATUS_PASSED, STATUS_TIMEOUT
 
 
 # --------------------------------------------------------------------------- 1.1 autoencoder_forward

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from vae_course import checks, losses
 from vae_course.checks import Code, HiddenCheck, Status, injected_call, student_copy
-from vae_course.checks._core import HIDDEN_LINE
+from vae_course.checks._hidden import HIDDEN_LINE
 
 
 def kl(mu, lv):
@@ -164,7 +164,7 @@ def test_a_time_limit_never_leaves_a_module_half_imported(tmp_path, monkeypatch)
     import sys
     import time
 
-    from vae_course.checks._core import _TimedOut, time_limit
+    from vae_course.checks._failures import _TimedOut, time_limit
 
     (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(0.6)\nCOMPLETE = True\n")
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -13,10 +13,9 @@ import pytest
 import torch
 
 import test_checks_building
-from vae_course import applications, checks, diagnostics, estimators, latent, losses
-from vae_course.grading import integrity
-from vae_course.grading.protocol import Code, Status
+from vae_course import applications, checks, diagnostics, estimators, latent, losses, references
 from vae_course.molecules import losses as molecule_losses
+from vae_course.results import Code, Status
 
 
 def _resolve(dotted: str):
@@ -150,8 +149,8 @@ def test_marked_references_keep_their_name_signature_and_values_outside_checks()
     assert not hasattr(losses.elbo, "__wrapped__")
     mu, lv = torch.zeros(2, 3), torch.zeros(2, 3)
     assert torch.equal(losses.gaussian_kl(mu, lv), torch.zeros(2))
-    with integrity.watch_reference_calls() as calls:
+    with references.watch_reference_calls() as calls:
         losses.elbo(torch.zeros(2, 4), torch.ones(2, 4), mu, lv)
-        with integrity.unwatched():
+        with references.unwatched():
             losses.mse(torch.zeros(2, 4), torch.ones(2, 4))
     assert calls[0] == "vae_course.losses.elbo" and "vae_course.losses.mse" not in calls

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch.distributions import Categorical
 
 from vae_course import checks
-from vae_course.checks._core import STATUS_ERROR, STATUS_FAILED, STATUS_PASSED, STATUS_TIMEOUT
+from vae_course.checks import STATUS_ERROR, STATUS_FAILED, STATUS_PASSED, STATUS_TIMEOUT
 from vae_course.molecules import sequence_elbo, sequence_log_likelihood
 
 

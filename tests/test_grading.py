@@ -26,12 +26,12 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from hostile import submissions as hostile  # tests/hostile/: the generated submissions
-from vae_course.checks import REGISTRY
-from vae_course.checks._core import Exercise
+from vae_course.checks import REGISTRY, Exercise
 from vae_course import cli
 from vae_course.grading import checker, integrity, outputs, report, sandbox
+from vae_course.grading.extraction import extract
 from vae_course.grading.protocol import ExerciseResult, Graded, RunReport, RunStatus, Status
-from vae_course.grading.submissions import extract, find_files, identify, read_submission
+from vae_course.grading.submissions import find_files, identify, read_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 

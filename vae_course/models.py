@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import numerics
-from .grading.integrity import reference_implementation
+from .references import reference_implementation
 
 IMAGE_PIXELS = 28 * 28
 

@@ -136,9 +136,9 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
         "segfault": small(CORRECT, before=["import ctypes\nctypes.string_at(0)"]),
         "segfault_in_function": small("import ctypes\n\ndef average_image(images):\n    ctypes.string_at(0)\n"),
         "monkeypatch_checks": small(WRONG, after=[
-            "import vae_course.checks as vc\nfrom vae_course.checks import _core\n"
-            "_core.run_check = lambda entry, fn, timeout=None: _core.Result(entry, 'passed')\n"
-            "vc.average_image = lambda fn, timeout=None: _core.Result(vc.REGISTRY['0.1'], 'passed')\n"
+            "import vae_course.checks as vc\nfrom vae_course.checks import _run\n"
+            "_run.run_check = lambda entry, fn, timeout=None: vc.Result(entry, 'passed')\n"
+            "vc.average_image = lambda fn, timeout=None: vc.Result(vc.REGISTRY['0.1'], 'passed')\n"
             "for e in list(vc.REGISTRY.values()):\n    object.__setattr__(e, 'body', lambda fn, t: None)\n"
             + CHECK]),
         "monkeypatch_in_exercise": small("import torch\n_patched = setattr(torch, 'allclose', lambda *a, **k: True)\n"

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ._core import CheckFailed
+from ._failures import CheckFailed
 
 
 def ks_distance(samples: torch.Tensor) -> float:

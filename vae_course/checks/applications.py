@@ -5,7 +5,9 @@ import torch.nn.functional as F
 
 from .. import applications, losses
 from ..models import VAE
-from ._core import CheckFailed, Mistake, exercise
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 from .elbo import _kl_mistakes
 
 

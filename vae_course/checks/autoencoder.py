@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import CheckFailed, Mistake, exercise, match_mistake
+from ._failures import CheckFailed
+from ._mistakes import Mistake, match_mistake
+from ._run import exercise
 
 BATCH, PIXELS, LATENT = 4, 784, 3
 

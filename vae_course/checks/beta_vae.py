@@ -6,7 +6,9 @@ import numpy as np
 import torch
 
 from .. import diagnostics
-from ._core import CheckFailed, Mistake, exercise
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 
 
 @exercise("7.1", "07_beta_vae", "kl_per_dimension", points=1,

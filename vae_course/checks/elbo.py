@@ -13,7 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
-from ._core import CheckFailed, Mistake, exercise, match_mistake
+from ._failures import CheckFailed
+from ._mistakes import Mistake, match_mistake
+from ._run import exercise
 
 BATCH, LATENT, PIXELS = 4, 3, 784
 

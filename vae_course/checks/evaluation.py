@@ -5,9 +5,11 @@ import math
 import torch
 
 from .. import diagnostics
-from ..grading.protocol import Code
 from ..models import ConditionalVAE
-from ._core import CheckFailed, Mistake, exercise
+from ..results import Code
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 from ._sampling import call_decoding, require_fresh_codes, require_standard_normal
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 from .. import latent as ref
-from ._core import CheckFailed, Mistake, exercise
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 
 NOTEBOOK = "05_latent_space"
 

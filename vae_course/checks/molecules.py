@@ -6,7 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from ..molecules import losses as molecule_losses
-from ._core import CheckFailed, Mistake, exercise, match_mistake
+from ._failures import CheckFailed
+from ._mistakes import Mistake, match_mistake
+from ._run import exercise
 
 BATCH, LENGTH, VOCAB = 4, 7, 6
 EOS = 1

@@ -12,7 +12,8 @@ import math
 import torch
 
 from ..estimators import score_terms
-from ._core import CheckFailed, exercise
+from ._failures import CheckFailed
+from ._run import exercise
 from ._sampling import ks_distance
 
 # --------------------------------------------------------------------------- 3.1 reparameterize

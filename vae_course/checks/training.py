@@ -13,7 +13,9 @@ import torch
 
 from .. import losses
 from ..models import VAE
-from ._core import CheckFailed, Mistake, exercise
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 from ._sampling import call_decoding, require_fresh_codes, require_standard_normal
 
 LR = 0.01

@@ -2,7 +2,9 @@
 
 import torch
 
-from ._core import CheckFailed, Mistake, exercise
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 
 
 @exercise("0.1", "00_welcome", "average_image", points=1,

@@ -22,8 +22,10 @@ How a class is graded (each step in its own module):
    results into the gradebook, totals, LMS exports, class report and feedback, which
    :mod:`~vae_course.grading.outputs` writes atomically.
 
-What crosses a process boundary, and the one vocabulary of statuses, are in
-:mod:`~vae_course.grading.protocol`.
+What crosses a process boundary is in :mod:`~vae_course.grading.protocol`; the one vocabulary
+of statuses, shared with the checks, in :mod:`vae_course.results`. Each grading process starts
+with :mod:`~vae_course.grading.process` (its setup is explicit: importing this package changes
+nothing outside it).
 
 Python API::
 
@@ -32,16 +34,7 @@ Python API::
     print(graded[0].student, graded[0].total, [r.status for r in graded[0].results])
 """
 
-import sys
-
-# Every grading process reads notebooks with nbformat, whose jsonschema imports ``rfc3987_syntax`` when it is
-# installed (JupyterLab's dependencies install it); that module compiles ~35 Lark parsers at import time, 1-2 s
-# of CPU in every supervisor and every `vae-course` command (python-jsonschema/jsonschema#1428,
-# jupyter-server/jupyter_server#1559). Notebook schemas use no "iri" format, the only thing it validates, so
-# grading processes skip it: jsonschema then simply does not register that format check.
-sys.modules.setdefault("rfc3987_syntax", None)
-
-from .commands import add_commands  # noqa: E402
+from .commands import add_commands
 
 __all__ = ["add_commands", "grade", "Options", "GradingError", "Roster"]
 

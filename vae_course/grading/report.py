@@ -20,9 +20,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from ..checks._core import exercise_key
 from . import lms
-from .protocol import RUN_FAILURES, Graded, RunStatus, Status
+from .protocol import RUN_FAILURES, Graded, RunStatus, Status, exercise_key
 
 GRADEBOOK_COLUMNS = ["student", "name", "lms_id", "notebook", "attempt", "exercise", "points", "max_points",
                      "status", "code", "message", "override", "file"]

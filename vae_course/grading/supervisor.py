@@ -1,6 +1,6 @@
 """Grade one submission: a child process of the grader, one per submission.
 
-    python -m vae_course.grading.supervisor    (a SupervisorJob as JSON on stdin, a SubmissionOutcome on stdout)
+    python -m vae_course.grading.process supervisor    (a SupervisorJob as JSON on stdin, a SubmissionOutcome on stdout)
 
 The job holds the notebook's text (read by the grader before any submission
 ran) and the code of each exercise (taken out by
@@ -240,7 +240,7 @@ def start_checker(root: Path, marker: str, threads: int) -> subprocess.Popen:
     """
     folder = root / f"check-{secrets.token_hex(4)}"
     (folder / "cwd").mkdir(parents=True)
-    return subprocess.Popen([sys.executable, "-P", "-m", "vae_course.grading.checker"], stdin=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-P", "-m", "vae_course.grading.process", "checker"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=folder / "cwd",
                             env=clean_env(folder / "home", marker, threads), start_new_session=True)
 

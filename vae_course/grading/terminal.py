@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from ..checks._core import REGISTRY
+from ..checks import REGISTRY
 from .protocol import Code, Graded, RunStatus, Status
 from .report import clean, feedback_markdown, points, summary
 
