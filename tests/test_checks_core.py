@@ -193,3 +193,10 @@ def test_checks_load_torchs_lazy_modules_before_their_time_limit_starts():
              "assert not result.passed, result\nassert 'torch._dynamo' in sys.modules")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+# --------------------------------------------------------------------------- tables gathered by tests/_exercise_data.py
+
+#: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
+FLOAT64_ANSWERS = {
+    "0.1": lambda images: images.mean(dim=0),
+}

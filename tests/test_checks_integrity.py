@@ -12,9 +12,8 @@ import inspect
 import pytest
 import torch
 
-import test_checks_building
-from vae_course import applications, checks, diagnostics, estimators, latent, losses, references
-from vae_course.molecules import losses as molecule_losses
+from _exercise_data import gathered
+from vae_course import checks, latent, losses, references
 from vae_course.results import Code, Status
 
 
@@ -32,41 +31,10 @@ def _resolve(dotted: str):
     raise ValueError(f"cannot resolve {dotted}")
 
 
-# One delegating answer per (exercise, reference): the reference called with the exercise's own arguments,
-# or, where the signatures differ, the way a student would reach for it.
-DELEGATIONS = {
-    ("1.2", "vae_course.losses.mse"): lambda x_hat, x: losses.mse(x_hat, x),
-    ("2.1", "vae_course.losses.gaussian_kl"): lambda mu, logvar: losses.gaussian_kl(mu, logvar),
-    ("2.1", "vae_course.diagnostics.kl_per_dimension"):
-        lambda mu, logvar: diagnostics.kl_per_dimension(mu, logvar).sum() * torch.ones(len(mu)),
-    ("2.2", "vae_course.losses.bernoulli_log_likelihood"): lambda l, x: losses.bernoulli_log_likelihood(l, x),
-    ("2.3", "vae_course.losses.elbo"): lambda l, x, mu, lv: losses.elbo(l, x, mu, lv),
-    ("2.3", "vae_course.losses.gaussian_kl"):
-        lambda l, x, mu, lv: -torch.nn.functional.binary_cross_entropy_with_logits(l, x, reduction="none").sum(1)
-        - losses.gaussian_kl(mu, lv),
-    ("2.3", "vae_course.losses.bernoulli_log_likelihood"):
-        lambda l, x, mu, lv: losses.bernoulli_log_likelihood(l, x) - 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(1),
-    ("3.2", "vae_course.estimators.score_terms"):
-        lambda f, mu, log_sigma, n: estimators.score_terms(f, mu, log_sigma.exp(), torch.randn(n, len(mu))).mean(0),
-    ("3.2", "vae_course.estimators.gradient_estimates"):
-        lambda f, mu, log_sigma, n: estimators.gradient_estimates(f, mu, log_sigma.exp(), n, method="score")[0],
-    ("5.1", "vae_course.latent.lerp"): lambda z0, z1, t: latent.lerp(z0, z1, t),
-    ("5.2", "vae_course.latent.slerp"): lambda z0, z1, t: latent.slerp(z0, z1, t),
-    ("5.3", "vae_course.latent.attribute_vector"): lambda a, b: latent.attribute_vector(a, b),
-    ("6.1", "vae_course.applications.anomaly_score"): lambda model, x: applications.anomaly_score(model, x),
-    ("6.2", "vae_course.applications.inpaint_step"):
-        lambda model, known, mask, current: applications.inpaint_step(model, known, mask, current),
-    ("7.1", "vae_course.diagnostics.kl_per_dimension"): lambda mu, lv: diagnostics.kl_per_dimension(mu, lv),
-    ("7.2", "vae_course.diagnostics.active_units"):
-        lambda mu, threshold=0.01: diagnostics.active_units(mu, threshold),
-    ("7.2", "vae_course.diagnostics.activity"):
-        lambda mu, threshold=0.01: int((diagnostics.activity(mu) > threshold).sum()),
-    ("8.1", "vae_course.diagnostics.iwae_bound"): lambda lw: diagnostics.iwae_bound(lw),
-    ("8.2", "vae_course.applications.sample_digit"): lambda model, digit, n: applications.sample_digit(model, digit, n),
-    ("9.1", "vae_course.molecules.losses.sequence_log_likelihood"):
-        lambda logits, targets, pad: molecule_losses.sequence_log_likelihood(logits, targets, pad),
-}
-DELEGATIONS.update(test_checks_building.DELEGATIONS)  # 3.3, 4.3, 4.4: the course's VAE classes and train.fit
+# One delegating answer per (exercise, reference), from the exercise's own test module (tests/_exercise_data.py):
+# the reference called with the exercise's own arguments, or, where the signatures differ, the way a student
+# would reach for it.
+DELEGATIONS = gathered("DELEGATIONS")
 
 
 def _check(ex_id):

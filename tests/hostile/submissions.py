@@ -18,6 +18,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from vae_course.checks import exercises_for
+
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS_FILE = Path(__file__).with_name("extra_checks.py")
 
@@ -184,6 +186,10 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
     (folder / "not_a_notebook.ipynb").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe binary")
 
     ok, zero = ("passed", 1), lambda status: (status, 0)
+
+    def unanswered(notebook: str) -> dict:  # every exercise of a course notebook that the submission leaves out
+        return {entry.id: zero("missing") for entry in exercises_for(notebook)}
+
     expected = {
         "correct": {"0.1": ok}, "stub": {"0.1": zero("failed")}, victim_name: {"0.1": ok},
         "malformed_json": {"0.1": zero("invalid")}, "not_a_notebook": {"0.1": zero("invalid")},
@@ -195,8 +201,9 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
         "segfault_in_function": {"0.1": zero("error")}, "monkeypatch_checks": {"0.1": zero("failed")},
         "monkeypatch_in_exercise": {"0.1": zero("error")}, "fake_success": {"0.1": zero("failed")},
         "vandal": {"0.1": zero("failed")}, "daemon": {"0.1": ok}, "kills_waiting_checker": {"0.1": ok},
-        "delegates_slerp": {"5.1": zero("missing"), "5.2": zero("failed"), "5.3": zero("missing")},
-        "delegates_losses": {"2.1": zero("failed"), "2.2": ("passed", 2), "2.3": zero("failed")},
+        "delegates_slerp": {**unanswered("05_latent_space"), "5.2": zero("failed")},
+        "delegates_losses": {**unanswered("02_elbo"),
+                             "2.1": zero("failed"), "2.2": ("passed", 2), "2.3": zero("failed")},
         "multi_correct": {"99.1": ("passed", 2), "99.2": ("passed", 1)},
         "multi_reordered": {"99.1": ("passed", 2), "99.2": ("passed", 1)},
         "multi_partial": {"99.1": zero("missing"), "99.2": ("passed", 1)},
