@@ -43,7 +43,7 @@ class Exercise:
     reference: Callable | str | None = field(default=None, repr=False, compare=False)
     uses: tuple = ()
     verified: str = ""
-    delegates: tuple = ()  # dotted names of the package's references that do this exercise's work
+    delegates: tuple = ()  # the dotted names (reference_name) of the references that do this exercise's work
 
     def reference_function(self) -> Callable | None:
         """The reference implementation, or None if there is none (or it is hidden from this copy)."""

@@ -27,7 +27,7 @@ DEFAULT_TIMEOUT = 10.0  # seconds per check
 
 def exercise(id: str, notebook: str, function: str, title: str, contract: str, points: int = 1, *,
              reference: Callable | str | None = None, uses: Sequence[str] = (), verified: str = "",
-             delegates: Sequence[Callable | str] = ()):
+             delegates: Sequence[Callable] = ()):
     """Register a check body ``body(fn, check)`` and return the student-facing check function.
 
     ``id`` ("2.1"), ``notebook`` (the notebook's file stem), ``function`` (the name the student
@@ -36,16 +36,16 @@ def exercise(id: str, notebook: str, function: str, title: str, contract: str, p
     earlier exercises whose functions this one calls - the check then runs with their
     references (see :func:`injected_references`); ``verified``: the sentence shown when the
     check passes (what it verified, at most two lines of 100 columns); ``delegates``: the
-    package's reference implementations (functions marked with
-    :func:`~vae_course.references.reference_implementation`, or their dotted names) that
-    do this exercise's work - an answer that calls one fails (see :meth:`Checker.call`). See
-    docs/authoring-exercises.md.
+    package's reference implementations that do this exercise's work - the functions
+    themselves, each marked with :func:`~vae_course.references.reference_implementation`
+    (anything else is a ``TypeError``) - an answer that calls one fails (see
+    :meth:`Checker.call`). See docs/authoring-exercises.md.
     """
 
     def register(body: Callable):
         entry = Exercise(id=id, notebook=notebook, function=function, title=title, contract=contract,
                          points=points, body=body, reference=reference, uses=tuple(uses), verified=verified,
-                         delegates=tuple(getattr(d, "reference_name", d) for d in delegates))
+                         delegates=tuple(_reference_name(d, id) for d in delegates))
         if id in REGISTRY and REGISTRY[id].body.__qualname__ != body.__qualname__:
             raise ValueError(f"Exercise id {id} registered twice.")
         REGISTRY[id] = entry
@@ -61,6 +61,15 @@ def exercise(id: str, notebook: str, function: str, title: str, contract: str, p
         return check
 
     return register
+
+
+def _reference_name(delegate: Callable, ex_id: str) -> str:
+    """The dotted name a marked reference records (``delegates=`` takes the functions themselves)."""
+    name = getattr(delegate, "reference_name", None)
+    if name is None:
+        raise TypeError(f"Exercise {ex_id}: delegates= takes functions marked with "
+                        f"vae_course.references.reference_implementation, got {delegate!r}.")
+    return name
 
 
 #: Notebooks whose checks (or the student code they run) build torch optimizers: see :func:`warm_up`.

@@ -31,7 +31,7 @@ def _check_inputs(batch: int = 5) -> torch.Tensor:
 
 
 @exercise("6.1", "06_applications", "anomaly_score", points=2,
-          delegates=("vae_course.applications.anomaly_score",),
+          delegates=[applications.anomaly_score],
           title="the anomaly score (mean-code BCE + KL per image)",
           contract="anomaly_score(model, x: (B, 784) in [0, 1]) -> (B,): the score of each image in nats, "
                    "BCE(x, x_hat(mu)) + KL(q(z|x) || N(0, I)), with the mean code z = mu (deterministic), "
@@ -116,7 +116,7 @@ def anomaly_score(fn, t):
 
 
 @exercise("6.2", "06_applications", "inpaint_step", points=2,
-          delegates=("vae_course.applications.inpaint_step",),
+          delegates=[applications.inpaint_step],
           title="one inpainting step that keeps the known pixels",
           contract="inpaint_step(model, x_known, mask, x_current) -> x_next, all (B, 784) in [0, 1]; mask is 1 "
                    "where a pixel is known and 0 where it is missing. Every known pixel exactly as in x_known, "

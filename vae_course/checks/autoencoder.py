@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import losses
 from ._failures import CheckFailed
 from ._mistakes import Mistake, match_mistake
 from ._run import exercise
@@ -127,7 +128,7 @@ def autoencoder_forward(fn, t):
 
 
 @exercise("1.2", "01_autoencoders", "mse_loss", points=1,
-          delegates=("vae_course.losses.mse",),
+          delegates=[losses.mse],
           title="the mean squared error per image",
           contract="mse_loss(x_hat: (B, 784), x: (B, 784)) -> (B,): for each image, the mean over its 784 pixels "
                    "of (x_hat - x)^2 (average it with .mean() for a batch loss)",

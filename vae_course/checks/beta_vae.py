@@ -12,7 +12,7 @@ from ._run import exercise
 
 
 @exercise("7.1", "07_beta_vae", "kl_per_dimension", points=1,
-          delegates=("vae_course.diagnostics.kl_per_dimension",),
+          delegates=[diagnostics.kl_per_dimension],
           title="the KL term of each latent dimension",
           contract="kl_per_dimension(mu: (B, D), logvar: (B, D)) -> (D,): "
                    "1/2 (mu_j^2 + exp(logvar_j) - 1 - logvar_j) averaged over the batch (dim=0), in nats; "
@@ -130,7 +130,7 @@ def _as_count(out, what: str) -> int:
 
 
 @exercise("7.2", "07_beta_vae", "active_units", points=1,
-          delegates=("vae_course.diagnostics.active_units", "vae_course.diagnostics.activity"),
+          delegates=[diagnostics.active_units, diagnostics.activity],
           title="the number of active latent units",
           contract="active_units(mu: (N, D), threshold=0.01) -> int: how many dimensions u have "
                    "A_u = Var over the N images of mu[:, u] greater than threshold (Burda et al. 2015)",

@@ -12,7 +12,7 @@ import re
 import torch
 import torch.nn.functional as F
 
-from .. import losses
+from .. import diagnostics, losses
 from ._failures import CheckFailed
 from ._mistakes import Mistake, match_mistake
 from ._run import exercise
@@ -166,7 +166,7 @@ def _gradient(t, out, inputs: dict, mistakes, hint: str = "") -> None:
 # --------------------------------------------------------------------------- 2.1
 
 @exercise("2.1", "02_elbo", "gaussian_kl", points=2, reference=losses.gaussian_kl,
-          delegates=("vae_course.losses.gaussian_kl", "vae_course.diagnostics.kl_per_dimension"),
+          delegates=[losses.gaussian_kl, diagnostics.kl_per_dimension],
           title="the KL divergence from a diagonal Gaussian to N(0, I)",
           contract="gaussian_kl(mu: (B, D), logvar: (B, D)) -> (B,): KL(N(mu, diag(exp(logvar))) || N(0, I)) "
                    "= 1/2 * sum over the D latent dimensions of (mu^2 + exp(logvar) - 1 - logvar); "
@@ -212,7 +212,7 @@ def _call_loglik(fn_call, *args):
 
 
 @exercise("2.2", "02_elbo", "bernoulli_log_likelihood", points=2, reference=losses.bernoulli_log_likelihood,
-          delegates=("vae_course.losses.bernoulli_log_likelihood",),
+          delegates=[losses.bernoulli_log_likelihood],
           title="the Bernoulli log-likelihood from logits",
           contract="bernoulli_log_likelihood(logits: (B, 784), x: (B, 784) in {0, 1}) -> (B,): "
                    "log p(x|z) = sum over pixels of x*log(pi) + (1-x)*log(1-pi) with pi = sigmoid(logits), "
@@ -263,9 +263,7 @@ def _broadcast_diagnosis(failed: CheckFailed) -> CheckFailed:
 
 
 @exercise("2.3", "02_elbo", "elbo", points=2, reference=losses.elbo, uses=("2.1", "2.2"),
-          delegates=("vae_course.losses.elbo",
-                     "vae_course.losses.gaussian_kl",
-                     "vae_course.losses.bernoulli_log_likelihood"),
+          delegates=[losses.elbo, losses.gaussian_kl, losses.bernoulli_log_likelihood],
           title="the evidence lower bound",
           contract="elbo(logits: (B, 784), x: (B, 784) in {0, 1}, mu: (B, D), logvar: (B, D)) -> (B,): "
                    "bernoulli_log_likelihood(logits, x) - gaussian_kl(mu, logvar), one value per example "

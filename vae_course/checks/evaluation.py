@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from .. import diagnostics
+from .. import applications, diagnostics
 from ..models import ConditionalVAE
 from ..results import Code
 from ._failures import CheckFailed
@@ -14,7 +14,7 @@ from ._sampling import call_decoding, require_fresh_codes, require_standard_norm
 
 
 @exercise("8.1", "08_evaluation", "iwae_bound", points=2,
-          delegates=("vae_course.diagnostics.iwae_bound",),
+          delegates=[diagnostics.iwae_bound],
           title="the importance-weighted bound, computed stably",
           contract="iwae_bound(log_weights: (B, K)) -> (B,): log (1/K) sum_k exp(log_weights[:, k]) = "
                    "logsumexp over the K samples (dim=1) minus log K, in nats; finite even for log-weights "
@@ -100,7 +100,7 @@ def _recording_cvae() -> _RecordingCVAE:
 
 
 @exercise("8.2", "08_evaluation", "sample_digit", points=2,
-          delegates=("vae_course.applications.sample_digit",),
+          delegates=[applications.sample_digit],
           title="generate a chosen digit with a conditional VAE",
           contract="sample_digit(model, digit: int, n: int) -> (n, 784) pixel probabilities in [0, 1]: n new "
                    "images of `digit` from p(z) p(x|z, y), a code z ~ N(0, I) (model.latent_dim) for each image "

@@ -67,7 +67,7 @@ def _endpoint_hint(out: torch.Tensor, z0: torch.Tensor, z1: torch.Tensor, fn_nam
 # --------------------------------------------------------------------------- 5.1 lerp
 
 @exercise("5.1", NOTEBOOK, "lerp", points=1,
-          delegates=("vae_course.latent.lerp",),
+          delegates=[ref.lerp],
           title="linear interpolation between two codes",
           contract="lerp(z0, z1, t) -> (1 - t) * z0 + t * z1. z0, z1: (D,) or (B, D), same shape; "
                    "t: a float or a (T,) tensor. Returns z0.shape for a float t and (T, *z0.shape) for a "
@@ -192,7 +192,7 @@ BATCH_PARALLEL_HINT = ("One row of this batch is parallel, the others are not: t
 
 
 @exercise("5.2", NOTEBOOK, "slerp", points=3,
-          delegates=("vae_course.latent.slerp",),
+          delegates=[ref.slerp],
           title="spherical interpolation between two codes",
           contract="slerp(z0, z1, t) -> sin((1 - t) Omega) / sin(Omega) * z0 + sin(t Omega) / sin(Omega) * z1, "
                    "Omega = arccos(<z0, z1> / (||z0|| ||z1||)) the angle between z0 and z1 (per row). "
@@ -273,7 +273,7 @@ def slerp(fn, t):
 # --------------------------------------------------------------------------- 5.3 attribute vector
 
 @exercise("5.3", NOTEBOOK, "attribute_vector", points=1,
-          delegates=("vae_course.latent.attribute_vector",),
+          delegates=[ref.attribute_vector],
           title="the attribute vector: difference of mean codes",
           contract="attribute_vector(z_with: (N, D), z_without: (M, D)) -> (D,): the mean code of the images "
                    "with the attribute minus the mean code of those without. N and M may differ.",

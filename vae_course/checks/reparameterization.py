@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from .. import estimators
 from ..estimators import score_terms
 from ._failures import CheckFailed
 from ._run import exercise
@@ -212,7 +213,7 @@ def _near(value: torch.Tensor, target: torch.Tensor, se: torch.Tensor, k: float 
 
 
 @exercise("3.2", "03_reparameterization", "score_function_gradient", points=2,
-          delegates=("vae_course.estimators.score_terms", "vae_course.estimators.gradient_estimates"),
+          delegates=[estimators.score_terms, estimators.gradient_estimates],
           title="the score-function (REINFORCE) estimate of d/dmu E[f(z)]",
           contract="score_function_gradient(f, mu: (D,), log_sigma: (D,), n_samples: int) -> (D,): the "
                    "Monte Carlo estimate from n_samples draws z ~ N(mu, diag(exp(log_sigma)^2)) of "

@@ -8,7 +8,8 @@ How a class is graded (each step in its own module):
    into memory before any of them runs (so no submission can alter another's file); names
    are read as Canvas and Moodle write them (:mod:`~vae_course.grading.lms`), matched to
    the class list (:mod:`~vae_course.grading.roster`), each notebook is identified
-   (tags > file name > functions), and each exercise's code is taken out of it by parsing;
+   (tags > file name > functions), and each exercise's code is taken out of it by parsing
+   (:mod:`~vae_course.grading.extraction`);
 3. :mod:`~vae_course.grading.supervisor` - a fresh process per submission runs the
    notebook top to bottom in a fresh kernel inside a private copy (timeouts, memory
    limit, errors allowed; this gives feedback, not points), then starts
@@ -16,8 +17,10 @@ How a class is graded (each step in its own module):
    checks on the extracted functions; points come only from there;
    :mod:`~vae_course.grading.sandbox` limits and cleans up every process,
    :mod:`~vae_course.grading.integrity` guards against forged results;
-4. :mod:`~vae_course.grading.batch` runs submissions in parallel and completes the class
-   (missing roster students, ``--student`` merges, :mod:`~vae_course.grading.overrides`);
+4. :mod:`~vae_course.grading.batch` runs submissions in parallel - with an executor of
+   :mod:`~vae_course.grading.runner` on this machine, or one Dask task each
+   (:mod:`~vae_course.grading.cluster`) - and completes the class (missing roster students,
+   ``--student`` merges, :mod:`~vae_course.grading.overrides`);
 5. :mod:`~vae_course.grading.report` and :mod:`~vae_course.grading.classreport` turn the
    results into the gradebook, totals, LMS exports, class report and feedback, which
    :mod:`~vae_course.grading.outputs` writes atomically.

@@ -40,6 +40,8 @@ import secrets
 import sys
 from pathlib import Path
 
+from ..references import reference_implementation  # noqa: F401 - where teachers' check files imported it from
+
 
 def nonce() -> str:
     """A fresh random token that authenticates one checker process's result lines."""
