@@ -1,4 +1,4 @@
-"""What one check found, as a student sees it: the text in a terminal, the HTML in Jupyter, the record for the grader."""
+"""What one check found, as a student sees it: text in a terminal, HTML in Jupyter, a record for the grader."""
 
 from __future__ import annotations
 
