@@ -1,6 +1,7 @@
 """Run the instructor's checks on functions taken out of a submission (a child process).
 
-    python -m vae_course.grading.process checker    (a CheckerTask as JSON on stdin, results as JSON lines on stdout)
+    python -m vae_course.grading.process vae_course.grading.checker
+        (a CheckerTask as JSON on stdin, results as JSON lines on stdout)
 
 The supervisor starts this in a fresh process with an empty working directory
 and HOME, while or after the student's kernel runs; it runs student code only

@@ -1,4 +1,5 @@
-"""Where the grader's own processes start: ``python -m vae_course.grading.process supervisor|checker``.
+"""Where the grader's own processes start: ``python -m vae_course.grading.process vae_course.grading.supervisor``
+(or ``...checker``): the process's module stays in its command line, where ``ps`` and the tests find it.
 
 Every grading process - the ``vae-course`` command (:func:`vae_course.cli.main`), each
 supervisor and each checker - sets itself up here, explicitly, before it imports what does
@@ -12,7 +13,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-PROCESSES = ("supervisor", "checker")
+PROCESSES = ("vae_course.grading.supervisor", "vae_course.grading.checker")
 
 
 def skip_the_iri_grammar() -> None:
@@ -28,12 +29,17 @@ def skip_the_iri_grammar() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)
 
 
+def command(name: str, *python_options: str) -> list[str]:
+    """The command line that starts the grading process ``name`` (one of :data:`PROCESSES`) with this Python."""
+    return [sys.executable, *python_options, "-m", "vae_course.grading.process", name]
+
+
 def start(name: str) -> None:
     """Set up this process, then run the ``main()`` of the grading process ``name`` (one of :data:`PROCESSES`)."""
     if name not in PROCESSES:
         raise SystemExit(f"usage: python -m vae_course.grading.process {{{'|'.join(PROCESSES)}}}")
     skip_the_iri_grammar()
-    importlib.import_module(f"{__package__}.{name}").main()
+    importlib.import_module(name).main()
 
 
 if __name__ == "__main__":

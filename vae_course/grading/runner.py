@@ -22,6 +22,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from . import process
 from .extraction import extract
 from .options import Options
 from .protocol import (Code, ExerciseOutcome, ExerciseResult, Graded, RunReport, RunStatus, Status,
@@ -65,7 +66,7 @@ def run_supervisor(job: SupervisorJob, on_start=None, on_end=None,
     marker = secrets.token_hex(12)
     backstop = (2 * STARTUP_S + job.notebook_timeout + 120
                 + len(job.exercises) * (STARTUP_S + 2 * (job.check_timeout + GRACE_S)))
-    proc = subprocess.Popen([sys.executable, "-m", "vae_course.grading.process", "supervisor"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen(process.command("vae_course.grading.supervisor"), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=job.workdir,
                             env={**os.environ, MARKER: marker, PARENT: str(os.getpid()),
                                  **({OWN_WORKDIR: "1"} if own_workdir else {})},
