@@ -7,7 +7,7 @@ sorted and messages are cleaned of anything that varies between runs (memory add
 temporary paths), so grading the same submissions twice gives the same files (the cell timings
 in the class report and the results JSON are the exception). The files are written by
 :mod:`vae_course.grading.outputs`. Statuses are written as the words of
-:class:`~vae_course.grading.protocol.Status`, never as emoji: feedback is read in editors and
+:class:`~vae_course.results.Status`, never as emoji: feedback is read in editors and
 LMS pages whose fonts may have none.
 """
 
