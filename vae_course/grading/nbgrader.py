@@ -1,0 +1,128 @@
+"""``vae-course nbgrader-sync``: the course's own grader's scores, written into nbgrader's gradebook.
+
+``nbgrader autograde`` runs an assignment's test cells in the student's kernel, so a
+notebook that redefines ``checks`` there passes them. This module grades the same files
+with the course's out-of-process grader (:mod:`vae_course.grading.batch`: the notebook in a
+fresh kernel for feedback, each exercise checked in a separate fresh process for points)
+and writes each exercise's points into the auto score of its test cell (``check-<id>``,
+see :mod:`vae_course.exports.nbgrader`) through nbgrader's own
+:class:`nbgrader.api.Gradebook`. Teachers keep formgrader, manual grading of the Think!
+answers, feedback and nbgrader's late-submission handling.
+
+The steps, in order:
+
+1. :func:`submitted_notebooks` - ``COURSE/submitted/<student>/<assignment>/*.ipynb``, as
+   ``nbgrader collect`` or ``zip_collect`` leave them;
+2. :func:`grade_assignment` - prepare and grade them (every file is read before any runs);
+3. :func:`write_scores` - one auto score per test cell; a student or submission nbgrader does
+   not know yet is added, with the submission time of its ``timestamp.txt``; the late
+   penalty is computed again from the new score with nbgrader's own late-submission plugin.
+
+Run it after ``nbgrader autograde`` (which also writes the autograded notebooks formgrader
+shows) or instead of it: either way the gradebook ends up with the course grader's scores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from .options import GradingError, Options
+
+TIMESTAMP = "timestamp.txt"
+
+
+def submitted_notebooks(course: Path, assignment: str) -> list[Path]:
+    """The submitted notebooks of ``assignment``; raises :class:`GradingError` if there are none."""
+    folder = Path(course) / "submitted"
+    found = sorted(p for p in folder.glob(f"*/{assignment}/*.ipynb") if not p.name.startswith("."))
+    if not found:
+        raise GradingError(f"no submissions of {assignment!r} in {folder} (nbgrader's layout: "
+                           f"submitted/<student>/{assignment}/<notebook>.ipynb; run `nbgrader collect` first).")
+    return found
+
+
+def grade_assignment(course: Path, assignment: str, options: Options) -> list:
+    """Grade every submitted notebook of ``assignment`` with the course's grader; one ``Graded`` each."""
+    from .batch import grade_prepared, prepare
+
+    wanted = {p.resolve() for p in submitted_notebooks(course, assignment)}
+    options = dataclasses.replace(options, all_attempts=True)  # one file per notebook: nbgrader keeps only one
+    prepared = prepare([Path(course) / "submitted"], options)
+    prepared.subs = [s for s in prepared.subs if s.path.resolve() in wanted]
+    prepared.notebooks = {s.notebook for s in prepared.subs if s.notebook}
+    return grade_prepared(prepared, options)
+
+
+def submission_time(notebook: Path):
+    """The submission time nbgrader recorded next to ``notebook`` (its ``timestamp.txt``), or None."""
+    from nbgrader.utils import parse_utc
+
+    stamp = notebook.parent / TIMESTAMP
+    if not stamp.is_file():
+        return None
+    try:
+        return parse_utc(stamp.read_text(encoding="utf-8").strip())
+    except (ValueError, OverflowError):
+        return None
+
+
+def _submission(gb, assignment: str, student: str, notebook: Path):
+    from nbgrader.api import MissingEntry
+
+    try:
+        gb.find_student(student)
+    except MissingEntry:
+        gb.add_student(student)
+    try:
+        return gb.find_submission(assignment, student)
+    except MissingEntry:
+        return gb.add_submission(assignment, student, timestamp=submission_time(notebook))
+
+
+def write_scores(gb, assignment: str, graded: list, *, late_plugin=None) -> list[tuple[str, str, float, float]]:
+    """Write each graded exercise's points into its test cell's auto score; returns (student, notebook, score, max).
+
+    ``gb`` is an open :class:`nbgrader.api.Gradebook`; ``late_plugin`` an nbgrader
+    ``LateSubmissionPlugin`` (None: nbgrader's default, which zeroes a late notebook).
+    """
+    from nbgrader.api import MissingEntry
+    from nbgrader.plugins import LateSubmissionPlugin
+
+    from ..exports.nbgrader import grade_id
+
+    late_plugin = late_plugin or LateSubmissionPlugin()
+    rows = []
+    for g in graded:
+        path = Path(g.path)
+        submission = _submission(gb, assignment, g.student, path)
+        for result in g.results:
+            try:
+                grade = gb.find_grade(grade_id("check", result.exercise), path.stem, assignment, g.student)
+            except MissingEntry:
+                raise GradingError(f"{assignment}/{path.stem} has no test cell for Exercise {result.exercise} in "
+                                   "nbgrader's gradebook: export it with `vae-course export nbgrader` and run "
+                                   "`nbgrader generate_assignment` again.") from None
+            grade.auto_score = float(result.points)
+        gb.db.commit()
+        notebook = gb.find_submission_notebook(path.stem, assignment, g.student)
+        notebook.late_submission_penalty = (late_plugin.late_submission_penalty(
+            g.student, notebook.score, submission.total_seconds_late) if submission.total_seconds_late > 0 else None)
+        gb.db.commit()
+        rows.append((g.student, path.stem, notebook.code_score, notebook.max_code_score))
+    return rows
+
+
+def sync(course, assignment: str, options: Options | None = None, *, db_url: str | None = None):
+    """Grade ``assignment`` of nbgrader course directory ``course`` and write the scores; returns write_scores' rows."""
+    from nbgrader.api import Gradebook
+
+    course = Path(course)
+    graded = grade_assignment(course, assignment, options or Options())
+    with Gradebook(db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}") as gb:
+        try:
+            gb.find_assignment(assignment)
+        except Exception:  # MissingEntry
+            raise GradingError(f"nbgrader's gradebook has no assignment {assignment!r}: run "
+                               f"`nbgrader generate_assignment {assignment}` in {course} first.") from None
+        return write_scores(gb, assignment, graded)
