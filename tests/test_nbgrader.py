@@ -95,7 +95,11 @@ def course(tmp_path_factory) -> Path:
         folder = course / "submitted" / student / STEM
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{STEM}.ipynb")
-        (folder / "timestamp.txt").write_text("2026-12-01 12:00:00.000000 UTC")
+        late = student == "bob"  # a day after the deadline: nbgrader's "zero" penalty applies
+        (folder / "timestamp.txt").write_text(f"2026-12-0{2 if late else 1} 12:00:00.000000 UTC")
+    nbgrader(course, "db", "assignment", "add", STEM, "--duedate=2026-12-01 18:00:00 UTC")
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write('c.LateSubmissionPlugin.penalty_method = "zero"\n')
     nbgrader(course, "autograde", STEM)
     return course
 
@@ -140,3 +144,7 @@ def test_nbgrader_sync_writes_the_course_graders_scores_into_the_gradebook(cours
     # raw_score adds the Think! answer (graded by hand: 0 until a teacher grades it) to the tests' points
     assert {s: float(rows[s]["raw_score"]) for s in EXPECTED} == EXPECTED
     assert {float(rows[s]["max_score"]) for s in EXPECTED} == {7.0}
+    # bob was late: nbgrader's own late handling ("zero") takes the course grader's 2 points away again
+    assert {s: float(rows[s]["late_submission_penalty"]) for s in EXPECTED} == {"alice": 0.0, "bob": 2.0,
+                                                                                "mallory": 0.0}
+    assert {s: float(rows[s]["score"]) for s in EXPECTED} == {"alice": 6.0, "bob": 0.0, "mallory": 0.0}

@@ -55,16 +55,29 @@ def grade_assignment(course: Path, assignment: str, options: Options) -> list:
 
 
 def submission_time(notebook: Path):
-    """The submission time nbgrader recorded next to ``notebook`` (its ``timestamp.txt``), or None."""
-    from nbgrader.utils import parse_utc
+    """The submission time nbgrader recorded next to ``notebook`` (its ``timestamp.txt``, UTC), or None."""
+    import datetime
 
-    stamp = notebook.parent / TIMESTAMP
-    if not stamp.is_file():
-        return None
+    from dateutil import parser
+
+    stamp = Path(notebook).parent / TIMESTAMP
     try:
-        return parse_utc(stamp.read_text(encoding="utf-8").strip())
-    except (ValueError, OverflowError):
+        when = parser.parse(stamp.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError, OverflowError):
         return None
+    if when.tzinfo is not None:
+        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return when  # naive UTC, as nbgrader's database stores it
+
+
+def course_config(course: Path):
+    """The course directory's ``nbgrader_config.py`` (an empty config without one)."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    if not (Path(course) / "nbgrader_config.py").is_file():
+        return Config()
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
 
 
 def _submission(gb, assignment: str, student: str, notebook: Path):
@@ -80,22 +93,24 @@ def _submission(gb, assignment: str, student: str, notebook: Path):
         return gb.add_submission(assignment, student, timestamp=submission_time(notebook))
 
 
-def write_scores(gb, assignment: str, graded: list, *, late_plugin=None) -> list[tuple[str, str, float, float]]:
+def write_scores(gb, assignment: str, graded: list, *, db_url: str, config=None) -> list[tuple[str, str, float, float]]:
     """Write each graded exercise's points into its test cell's auto score; returns (student, notebook, score, max).
 
-    ``gb`` is an open :class:`nbgrader.api.Gradebook`; ``late_plugin`` an nbgrader
-    ``LateSubmissionPlugin`` (None: nbgrader's default, which zeroes a late notebook).
+    ``gb`` is an open :class:`nbgrader.api.Gradebook` of ``db_url``. The late penalty of each notebook is
+    assigned again from its new score by nbgrader's own step (``AssignLatePenalties``, with
+    ``config``: the course's ``LateSubmissionPlugin`` settings).
     """
+    from nbformat.v4 import new_notebook
     from nbgrader.api import MissingEntry
-    from nbgrader.plugins import LateSubmissionPlugin
+    from nbgrader.preprocessors import AssignLatePenalties
 
     from ..exports.nbgrader import grade_id
 
-    late_plugin = late_plugin or LateSubmissionPlugin()
+    penalties = AssignLatePenalties(config=config)
     rows = []
     for g in graded:
         path = Path(g.path)
-        submission = _submission(gb, assignment, g.student, path)
+        _submission(gb, assignment, g.student, path)
         for result in g.results:
             try:
                 grade = gb.find_grade(grade_id("check", result.exercise), path.stem, assignment, g.student)
@@ -105,24 +120,28 @@ def write_scores(gb, assignment: str, graded: list, *, late_plugin=None) -> list
                                    "`nbgrader generate_assignment` again.") from None
             grade.auto_score = float(result.points)
         gb.db.commit()
+        penalties.preprocess(new_notebook(), {"nbgrader": {"notebook": path.stem, "assignment": assignment,
+                                                           "student": g.student, "db_url": db_url}})
+        gb.db.expire_all()  # the penalty was written through another session
         notebook = gb.find_submission_notebook(path.stem, assignment, g.student)
-        notebook.late_submission_penalty = (late_plugin.late_submission_penalty(
-            g.student, notebook.score, submission.total_seconds_late) if submission.total_seconds_late > 0 else None)
-        gb.db.commit()
         rows.append((g.student, path.stem, notebook.code_score, notebook.max_code_score))
     return rows
 
 
 def sync(course, assignment: str, options: Options | None = None, *, db_url: str | None = None):
     """Grade ``assignment`` of nbgrader course directory ``course`` and write the scores; returns write_scores' rows."""
-    from nbgrader.api import Gradebook
+    from nbgrader.api import Gradebook, MissingEntry
 
     course = Path(course)
-    graded = grade_assignment(course, assignment, options or Options())
-    with Gradebook(db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}") as gb:
+    config = course_config(course)
+    db_url = db_url or config.get("CourseDirectory", {}).get("db_url") or \
+        f"sqlite:///{(course / 'gradebook.db').resolve()}"
+    with Gradebook(db_url) as gb:
         try:
             gb.find_assignment(assignment)
-        except Exception:  # MissingEntry
+        except MissingEntry:
             raise GradingError(f"nbgrader's gradebook has no assignment {assignment!r}: run "
                                f"`nbgrader generate_assignment {assignment}` in {course} first.") from None
-        return write_scores(gb, assignment, graded)
+    graded = grade_assignment(course, assignment, options or Options())
+    with Gradebook(db_url) as gb:
+        return write_scores(gb, assignment, graded, db_url=db_url, config=config)
