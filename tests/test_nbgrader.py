@@ -11,50 +11,25 @@ nbgrader's autograde grades in the student's kernel, so it gives the hostile one
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell
 
 nbgrader_api = pytest.importorskip("nbgrader.api", reason="nbgrader is in the test extra")
 
-ROOT = Path(__file__).resolve().parents[1]
-STEM = "02_elbo"
-IMPORTS = "import torch\nimport torch.nn.functional as F\n\nfrom vae_course import checks"
-WRONG_LOGLIK = ("def bernoulli_log_likelihood(logits, x):\n"
-                "    return F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(dim=-1)\n")
+from _classroom import KL_ANSWER, STEM, WRONG_LOGLIK, answers, run, short_solution  # noqa: E402
+
 FAKE_CHECKS = ("class _Passed:\n    passed = True\n    def text(self):\n        return '[passed]'\n\n"
                "for _name in ('gaussian_kl', 'bernoulli_log_likelihood', 'elbo'):\n"
                "    setattr(checks, _name, lambda fn, *args, **kwargs: _Passed())\n")
 EXPECTED = {"alice": 6.0, "bob": 2.0, "mallory": 0.0}  # what the course's grader gives
 
 
-def short_solution() -> nbformat.NotebookNode:
-    """Notebook 02 cut down to its import cell, the three exercises with their checks and one Think! cell."""
-    full = nbformat.read(ROOT / "solutions" / f"{STEM}.ipynb", as_version=4)
-    keep = [c for c in full.cells if any(t.startswith("exercise-") for t in c.metadata.get("tags", []))
-            or c.source.startswith("checks.")]
-    think = next(c for c in full.cells if c.cell_type == "markdown" and "<!-- BEGIN SOLUTION -->" in c.source)
-    nb = new_notebook(cells=[new_code_cell(IMPORTS), *keep, think], metadata=full.metadata)
-    return nb
-
-
-# nbgrader runs `alembic` (its database migrations) from PATH: the one installed next to this Python
-ENV = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-
-
-def vae_course(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vae_course", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, env=ENV)
-
-
 def nbgrader(course: Path, *args) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
-                            timeout=600, env=ENV)
+    result = run("nbgrader", *args, cwd=course)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -79,13 +54,13 @@ def course(tmp_path_factory) -> Path:
     solution.parent.mkdir()
     nbformat.write(short_solution(), solution)
     course = base / "course"
-    done = vae_course("export", "nbgrader", solution, "--out", course)
+    done = run("vae_course", "export", "nbgrader", solution, "--out", course)
     assert done.returncode == 0, done.stderr
     nbgrader(course, "generate_assignment", STEM)
     release = nbformat.read(course / "release" / STEM / f"{STEM}.ipynb", as_version=4)
     ids = [c.metadata["nbgrader"]["grade_id"] for c in release.cells
            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
-    solved = dict(zip(ids, [c.source for c in short_solution().cells if c.metadata.get("tags")]))  # 2.1, 2.2, 2.3
+    solved = dict(zip(ids, answers()))  # 2.1, 2.2, 2.3
     cases = {
         "alice": submission(release, solved),
         "bob": submission(release, {ids[0]: solved[ids[0]], ids[1]: WRONG_LOGLIK}),
@@ -112,9 +87,9 @@ def code_scores(course: Path) -> dict[str, float]:
 @pytest.mark.slow  # starts kernels and checker processes
 def test_generated_student_notebook_holds_no_solution(course):
     release = (course / "release" / STEM / f"{STEM}.ipynb").read_text()
-    solution = nbformat.read(ROOT / "solutions" / f"{STEM}.ipynb", as_version=4)
+    solution = short_solution()
     assert "BEGIN SOLUTION" not in release
-    assert "0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)" not in release
+    assert KL_ANSWER not in release
     assert "Exercise not solved yet" in release  # the course's stub: solved_or_reference still falls back
     think = next(c.source for c in solution.cells if "<!-- BEGIN SOLUTION -->" in c.source)
     answer = think.split("<!-- BEGIN SOLUTION -->")[1].split("<!-- END SOLUTION -->")[0].strip()
@@ -123,7 +98,7 @@ def test_generated_student_notebook_holds_no_solution(course):
 
 @pytest.mark.slow
 def test_nbgrader_autograde_matches_the_course_grader_except_where_the_kernel_was_tampered_with(course, tmp_path):
-    graded = vae_course("grade", course / "submitted", "--out", tmp_path / "gradebook.csv", "--no-execute")
+    graded = run("vae_course", "grade", course / "submitted", "--out", tmp_path / "gradebook.csv", "--no-execute")
     assert graded.returncode == 0, graded.stderr
     with open(tmp_path / "gradebook_totals.csv", newline="") as f:
         ours = {row["student"]: float(row["total"]) for row in csv.DictReader(f)}
@@ -135,7 +110,7 @@ def test_nbgrader_autograde_matches_the_course_grader_except_where_the_kernel_wa
 
 @pytest.mark.slow
 def test_nbgrader_sync_writes_the_course_graders_scores_into_the_gradebook(course, tmp_path):
-    synced = vae_course("nbgrader-sync", course, "--assignment", STEM, "--no-execute")
+    synced = run("vae_course", "nbgrader-sync", course, "--assignment", STEM, "--no-execute")
     assert synced.returncode == 0, synced.stderr
     assert code_scores(course) == EXPECTED
     nbgrader(course, "export", "--to", str(tmp_path / "grades.csv"))

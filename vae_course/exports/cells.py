@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
 
 from ..checks import REGISTRY, Exercise
 from ..notebooks import CODE_BEGIN, MD_BEGIN, MD_END, NotebookFormatError, exercise_id
@@ -68,6 +71,14 @@ def classify(nb, name: str = "notebook") -> list[Part]:
         missing = ", ".join(f"{e.id} (`checks.{e.function}({e.function})`)" for e in open_exercises.values())
         raise NotebookFormatError(f"{name}: no check cell after exercise {missing}.")
     return parts
+
+
+def read_solution(path: Path):
+    """The solution notebook at ``path``; raises :class:`NotebookFormatError` for a file that is not one."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as err:  # not JSON, or not a notebook
+        raise NotebookFormatError(f"{path} is not a readable notebook ({type(err).__name__}).") from None
 
 
 def safe_id(ex_id: str) -> str:

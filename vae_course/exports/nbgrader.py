@@ -33,8 +33,8 @@ import nbformat
 
 from nbformat.v4 import new_markdown_cell
 
-from ..notebooks import MD_BEGIN, MD_END, RUN_METADATA, NotebookFormatError
-from .cells import CHECK, EXERCISE, THINK, classify, check_source, safe_id
+from ..notebooks import MD_BEGIN, MD_END, RUN_METADATA
+from .cells import CHECK, EXERCISE, THINK, check_source, classify, read_solution, safe_id
 
 SCHEMA_VERSION = 3
 STUB = 'raise NotImplementedError("Exercise not solved yet: replace this line with your answer")'
@@ -118,13 +118,8 @@ def export(notebooks, out, *, think_points: int = 1) -> list[Path]:
     notebook that breaks the course's conventions (nothing is written then).
     """
     out = Path(out)
-    converted = []
-    for path in map(Path, notebooks):
-        try:
-            solution = nbformat.read(path, as_version=4)
-        except Exception as err:  # not JSON, or not a notebook
-            raise NotebookFormatError(f"{path} is not a readable notebook ({type(err).__name__}).") from None
-        converted.append((path.stem, nbgrader_notebook(solution, path.name, think_points=think_points)))
+    converted = [(path.stem, nbgrader_notebook(read_solution(path), path.name, think_points=think_points))
+                 for path in map(Path, notebooks)]
     written = []
     for stem, nb in converted:
         target = out / "source" / stem / f"{stem}.ipynb"
