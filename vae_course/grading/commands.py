@@ -60,7 +60,7 @@ def _options(args, workers=None, all_attempts=False) -> Options:
              "workers": workers}
     return Options(**{k: v for k, v in given.items() if v is not None}, execute=not args.no_execute,
                    notebook=args.notebook, checks_files=tuple(args.checks), all_attempts=all_attempts,
-                   allow_reference_calls=args.allow_reference_calls)
+                   allow_reference_calls=args.allow_reference_calls, assignments=tuple(getattr(args, "assignment", ())))
 
 
 def _error(err) -> int:
@@ -209,6 +209,9 @@ def add_commands(subparsers) -> None:
                    help="re-grade only this student (may be repeated) and merge into the existing gradebook")
     p.add_argument("--overrides", metavar="CSV",
                    help="the teacher's overrides (columns student, exercise, points, reason), applied every run")
+    p.add_argument("--assignment", action="append", default=[], metavar="STEM",
+                   help="grade only the submissions of this notebook, e.g. 02_elbo (may be repeated: notebooks "
+                        "assigned together); the others are listed as skipped and nobody gets rows for them")
     p.add_argument("--all-attempts", action="store_true",
                    help="grade every attempt of a student at a notebook (default: only the latest)")
     p.add_argument("--workers", type=int, metavar="N",

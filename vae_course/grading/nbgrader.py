@@ -55,7 +55,7 @@ def grade_assignment(course: Path, assignment: str, options: Options) -> list:
 
 
 def submission_time(notebook: Path):
-    """The submission time nbgrader recorded next to ``notebook`` (its ``timestamp.txt``, UTC), or None."""
+    """The submission time nbgrader recorded next to ``notebook`` (its ``timestamp.txt``; aware, UTC), or None."""
     import datetime
 
     from dateutil import parser
@@ -65,9 +65,8 @@ def submission_time(notebook: Path):
         when = parser.parse(stamp.read_text(encoding="utf-8").strip())
     except (OSError, ValueError, OverflowError):
         return None
-    if when.tzinfo is not None:
-        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return when  # naive UTC, as nbgrader's database stores it
+    utc = datetime.timezone.utc
+    return when.replace(tzinfo=utc) if when.tzinfo is None else when.astimezone(utc)
 
 
 def course_config(course: Path):
@@ -90,7 +89,8 @@ def _submission(gb, assignment: str, student: str, notebook: Path):
     try:
         return gb.find_submission(assignment, student)
     except MissingEntry:
-        return gb.add_submission(assignment, student, timestamp=submission_time(notebook))
+        when = submission_time(notebook)
+        return gb.add_submission(assignment, student, timestamp=when and when.replace(tzinfo=None))  # naive UTC
 
 
 def write_scores(gb, assignment: str, graded: list, *, db_url: str, config=None) -> list[tuple[str, str, float, float]]:
