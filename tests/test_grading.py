@@ -159,6 +159,8 @@ def test_hostile_batch(tmp_path):
     assert "you called `vae_course.losses.gaussian_kl`" in message("delegates_losses", "2.1")
     assert "you called `vae_course.losses.elbo`" in message("delegates_losses", "2.3")  # via importlib + getattr
     assert by_student[("delegates_slerp", "5.2")]["code"] == "called-reference"
+    for student in ("delegates_unwatched", "delegates_closure"):  # issue 24's two bypasses
+        assert by_student[(student, "5.2")]["code"] == "called-reference", by_student[(student, "5.2")]
 
     # Running the notebook is reported (feedback), but did not decide the points above.
     feedback_text = lambda student: (tmp_path / "feedback" / f"{student}.md").read_text()  # noqa: E731

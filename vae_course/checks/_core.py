@@ -32,6 +32,7 @@ import signal
 import sys
 import threading
 import traceback
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -329,14 +330,26 @@ class InjectedReference:
 
     def __call__(self, *args, **kwargs):
         token = _INJECTED_CALL.set(self)
-        try:
-            with integrity.unwatched():  # the check put it here: never counted as the student's delegation
-                return self.reference(*args, **kwargs)
+        try:  # the check put it here: the references it runs never count as the student's (_injected_frame)
+            return self.reference(*args, **kwargs)
         finally:
             _INJECTED_CALL.reset(token)
 
     def __repr__(self) -> str:
         return f"<reference {self.exercise.function} injected by the check of Exercise {self.injected_by.id}>"
+
+
+_INJECTED: weakref.WeakSet = weakref.WeakSet()  # the InjectedReference objects that checks made
+
+
+def _injected_frame(frame) -> bool:
+    """Whether ``frame`` runs inside a reference a check injected (exempt from the delegation rule)."""
+    call = InjectedReference.__call__.__code__
+    while frame is not None:
+        if frame.f_code is call and frame.f_locals.get("self") in _INJECTED:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def injected_call() -> InjectedReference | None:
@@ -368,7 +381,8 @@ def injected_references(entry: Exercise, fn: Callable):
             if dep is None or reference is None or not isinstance(namespace, dict):
                 continue
             saved[dep.function] = namespace.get(dep.function, _ABSENT)
-            namespace[dep.function] = InjectedReference(reference, dep, entry)
+            namespace[dep.function] = injected = InjectedReference(reference, dep, entry)
+            _INJECTED.add(injected)
             used.append(dep)
         if used:
             names = " and ".join(f"`{d.function}` ({d.id})" for d in used)
@@ -414,7 +428,7 @@ class Checker:
         args = tuple((a.clone() if a.requires_grad else a.detach().clone()) if isinstance(a, torch.Tensor) else a
                      for a in args)
         try:
-            with integrity.watch_reference_calls() as calls:
+            with integrity.watch_reference_calls(exempt=_injected_frame) as calls:
                 out = self.fn(*args, **kwargs)
         except NotImplementedError:
             raise _NotImplementedYet() from None
