@@ -110,9 +110,18 @@ def test_nbgrader_autograde_matches_the_course_grader_except_where_the_kernel_wa
 
 @pytest.mark.slow
 def test_nbgrader_sync_writes_the_course_graders_scores_into_the_gradebook(course, tmp_path):
+    # zoe's copy of alice's notebook was collected after autograde: nbgrader does not know her yet
+    zoe = course / "submitted" / "zoe" / STEM
+    zoe.mkdir(parents=True)
+    (zoe / f"{STEM}.ipynb").write_bytes((course / "submitted" / "alice" / STEM / f"{STEM}.ipynb").read_bytes())
+    (zoe / "timestamp.txt").write_text("2026-12-01 09:30:00.000000 UTC")
     synced = run("vae_course", "nbgrader-sync", course, "--assignment", STEM, "--no-execute")
     assert synced.returncode == 0, synced.stderr
+    assert "zoe  02_elbo/02_elbo  6 / 6" in synced.stdout
     assert code_scores(course) == EXPECTED
+    with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert gb.find_submission_notebook(STEM, STEM, "zoe").code_score == 6.0
+        assert str(gb.find_submission(STEM, "zoe").timestamp) == "2026-12-01 09:30:00"
     nbgrader(course, "export", "--to", str(tmp_path / "grades.csv"))
     with open(tmp_path / "grades.csv", newline="") as f:
         rows = {row["student_id"]: row for row in csv.DictReader(f)}

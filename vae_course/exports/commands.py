@@ -61,14 +61,15 @@ def _sync(args) -> int:
     from ..grading.options import GradingError
 
     try:
-        rows = sync(args.course, args.assignment, _options(args, args.workers), db_url=args.db)
+        rows = sync(args.course, args.nbgrader_assignment, _options(args, args.workers), db_url=args.db)
     except (GradingError, FileNotFoundError) as err:
         return _error(err)
     except KeyboardInterrupt:
         return 130
     for student, notebook, score, max_score in rows:
-        print(f"{student}  {args.assignment}/{notebook}  {score:g} / {max_score:g}")
-    print(f"wrote {len(rows)} submission{'s' if len(rows) != 1 else ''} of {args.assignment} into nbgrader's gradebook")
+        print(f"{student}  {args.nbgrader_assignment}/{notebook}  {score:g} / {max_score:g}")
+    print(f"wrote {len(rows)} submission{'s' if len(rows) != 1 else ''} of {args.nbgrader_assignment} into "
+          "nbgrader's gradebook")
     return 0
 
 
@@ -91,7 +92,8 @@ def add_commands(subparsers) -> None:
                                                     "write the scores into nbgrader's gradebook",
                               description=SYNC_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("course", metavar="COURSE_DIR", help="the nbgrader course directory (with submitted/)")
-    p.add_argument("--assignment", required=True, metavar="NAME", help="the assignment, e.g. 02_elbo")
+    p.add_argument("--assignment", required=True, metavar="NAME", dest="nbgrader_assignment",
+                   help="the assignment, e.g. 02_elbo")
     p.add_argument("--db", metavar="URL", help="nbgrader's database URL (default: sqlite:///COURSE_DIR/gradebook.db)")
     p.add_argument("--workers", type=int, metavar="N", help="submissions graded at once (default: the CPU cores)")
     _add_limits(p)

@@ -25,6 +25,7 @@ shows) or instead of it: either way the gradebook ends up with the course grader
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 from .options import GradingError, Options
@@ -90,7 +91,9 @@ def _submission(gb, assignment: str, student: str, notebook: Path):
         return gb.find_submission(assignment, student)
     except MissingEntry:
         when = submission_time(notebook)
-        return gb.add_submission(assignment, student, timestamp=when and when.replace(tzinfo=None))  # naive UTC
+        with warnings.catch_warnings():  # nbgrader 0.9.6's add_submission makes SQLAlchemy 2 warn ("not in session")
+            warnings.simplefilter("ignore")
+            return gb.add_submission(assignment, student, timestamp=when and when.replace(tzinfo=None))  # naive UTC
 
 
 def write_scores(gb, assignment: str, graded: list, *, db_url: str, config=None) -> list[tuple[str, str, float, float]]:
