@@ -86,6 +86,7 @@ def _grade(args) -> int:
     """The grading pipeline: validate everything, read everything, grade, complete, write."""
     from . import classreport, report
     from .batch import complete, grade_prepared, prepare
+    from .late import LatePolicy, apply_late
     from .options import GradingError
     from .outputs import OutputPaths
     from .overrides import read_overrides
@@ -101,6 +102,9 @@ def _grade(args) -> int:
         outputs = OutputPaths.plan(args.out, args.feedback)                       # 2. every path
         outputs.check(args.submissions)
         roster = Roster.read(args.roster) if args.roster else None                # 3. the class list
+        if (args.extensions or args.late_penalty != "none") and not args.deadline:
+            raise GradingError("--extensions and --late-penalty need --deadline.")
+        late = LatePolicy.read(args.deadline, args.late_penalty, args.extensions) if args.deadline else None
         previous = None
         if args.student:                                                          # 4. earlier results
             if not outputs.state.is_file():
@@ -132,6 +136,8 @@ def _grade(args) -> int:
         kill_descendants()  # ... and are killed: nothing of ours runs any more
 
     results = complete(graded, prepared, previous=previous, overrides=overrides)  # 8. the whole class
+    if late:
+        apply_late(results, late)
     emails = {s.student: s.email for s in roster.students} if roster else {}
     outputs.write({                                                               # 9. write
         outputs.gradebook: report.gradebook_text(results),
@@ -212,6 +218,12 @@ def add_commands(subparsers) -> None:
     p.add_argument("--assignment", action="append", default=[], metavar="STEM",
                    help="grade only the submissions of this notebook, e.g. 02_elbo (may be repeated: notebooks "
                         "assigned together); the others are listed as skipped and nobody gets rows for them")
+    p.add_argument("--deadline", metavar="TIME",
+                   help="when the notebooks were due, e.g. '2026-12-01 18:00 UTC' (UTC without a zone): later ones "
+                        "are noted, and --late-penalty applied")
+    p.add_argument("--extensions", metavar="CSV", help="per-student deadlines (columns student, deadline)")
+    p.add_argument("--late-penalty", default="none", metavar="RULE",
+                   help="none (only noted; default), zero, or N%%/day (N percent of the points per started day)")
     p.add_argument("--all-attempts", action="store_true",
                    help="grade every attempt of a student at a notebook (default: only the latest)")
     p.add_argument("--workers", type=int, metavar="N",
