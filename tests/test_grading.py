@@ -445,6 +445,17 @@ def test_fingerprint_notices_a_replaced_torch_function():
     assert fingerprint.changes() == []
 
 
+def test_fingerprint_notices_references_taken_off_the_watch_list():
+    fingerprint = integrity.ChecksFingerprint()
+    saved = dict(integrity._REFERENCE_CODES)
+    try:
+        integrity._REFERENCE_CODES.clear()  # what a submission reading integrity.py might try
+        assert "integrity._REFERENCE_CODES.vae_course.latent.slerp" in fingerprint.changes()
+    finally:
+        integrity._REFERENCE_CODES.update(saved)
+    assert fingerprint.changes() == []
+
+
 # --------------------------------------------------------------------------- the files written
 
 

@@ -76,14 +76,15 @@ def watch_reference_calls(exempt: Callable[[FrameType], bool] | None = None):
     """
     calls: list[str] = []
     previous = sys.getprofile()
+    chained = previous if callable(previous) else None  # a Python profiler that was already running
 
     def profile(frame, event, arg):
         if event == "call":
             name = _REFERENCE_CODES.get(frame.f_code)
             if name is not None and not (exempt and exempt(frame)):
                 calls.append(name)
-        if previous is not None:
-            previous(frame, event, arg)
+        if chained is not None:
+            chained(frame, event, arg)
 
     sys.setprofile(profile)
     try:
@@ -138,6 +139,8 @@ class ChecksFingerprint:
             objects[("registry", "REGISTRY", ex_id + ".body.__code__")] = entry.body.__code__
         for name in modules:
             objects[("sys.modules", "sys.modules", name)] = sys.modules.get(name)
+        for code, name in list(_REFERENCE_CODES.items()):  # a reference taken off the watch list
+            objects[("references", "integrity._REFERENCE_CODES", name)] = code
         return objects
 
     def changes(self) -> list[str]:
