@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from _exercise_data import gathered
+from hostile import submissions as hostile
 from vae_course import checks, latent, losses, references
+from vae_course.grading import integrity
 from vae_course.results import Code, Status
 
 
@@ -119,6 +121,28 @@ def test_marked_references_keep_their_name_signature_and_values_outside_checks()
     assert torch.equal(losses.gaussian_kl(mu, lv), torch.zeros(2))
     with references.watch_reference_calls() as calls:
         losses.elbo(torch.zeros(2, 4), torch.ones(2, 4), mu, lv)
-        with references.unwatched():
-            losses.mse(torch.zeros(2, 4), torch.ones(2, 4))
-    assert calls[0] == "vae_course.losses.elbo" and "vae_course.losses.mse" not in calls
+    assert calls[0] == "vae_course.losses.elbo"
+
+
+# Issue 24: two easy ways around the delegation rule (the same code as the hostile suite's), and what was behind them.
+UNWATCHED, CLOSURE = hostile.SLERP_UNWATCHED, hostile.SLERP_CLOSURE
+UNREFERENCED = ("import gc\nfrom vae_course import latent\n\ndef slerp(z0, z1, t):\n"  # whatever holds it
+                "    found = [o for o in gc.get_referents(latent.slerp) if callable(o)] or [latent.slerp]\n"
+                "    return found[-1](z0, z1, t) if found[-1].__name__ == 'slerp' else latent.slerp(z0, z1, t)\n")
+OWN_INJECTION = ("from vae_course import checks, latent\n\ndef slerp(z0, z1, t):\n"  # a check's exemption, made up
+                 "    fake = checks.InjectedReference(latent.slerp, checks.REGISTRY['5.2'], checks.REGISTRY['5.2'])\n"
+                 "    return fake(z0, z1, t)\n")
+
+
+@pytest.mark.parametrize("source", [UNWATCHED, CLOSURE, UNREFERENCED, OWN_INJECTION],
+                         ids=["unwatched", "closure", "referents", "own-injection"])
+def test_no_way_around_the_delegation_rule_passes(source):
+    namespace = {}
+    exec(source, namespace)
+    result = checks.slerp(namespace["slerp"])
+    assert (result.status, result.code) == (Status.FAILED, Code.CALLED_REFERENCE), result.text()
+
+
+def test_the_references_are_the_functions_themselves_and_the_escape_hatch_is_gone():
+    assert not hasattr(integrity, "unwatched") and not hasattr(references, "unwatched")
+    assert latent.slerp.__closure__ is None and losses.elbo.__closure__ is None

@@ -29,7 +29,7 @@ LAYERS = {
     "checks": 4,
     # 5 the student-notebook generator, the course website built from it, the comparison of stored
     #   outputs (nbval, the notebook runner), and the grader
-    "notebooks": 5, "book": 5, "nbcompare": 5, "grading": 5,
+    "notebooks": 5, "book": 5, "nbcompare": 5, "grading": 5, "exports": 5,
     # 6 the command line
     "cli": 6, "__main__": 6,
 }

@@ -11,6 +11,9 @@ all parse these markers with the functions below, so they cannot drift apart.
   markers); :func:`replace_solution_regions` replaces each such region by one line.
 * A "Think!" answer in a Markdown cell sits between ``<!-- BEGIN SOLUTION -->`` and
   ``<!-- END SOLUTION -->``.
+* Exported for nbgrader (:mod:`vae_course.exports.nbgrader`), a graded cell's id is
+  :func:`grade_id` (``check-2_1``); ``vae-course nbgrader-sync`` (:mod:`vae_course.grading.nbgrader`)
+  finds the cell by the same id.
 """
 
 from __future__ import annotations
@@ -79,3 +82,13 @@ def replace_solution_regions(source: str, replacement: Callable[[str], str], whe
     if inside:
         raise error(f"{where}: {CODE_BEGIN} is never closed by {CODE_END}.")
     return "\n".join(out)
+
+
+def safe_id(ex_id: str) -> str:
+    """An exercise id as nbgrader and otter accept it in names: ``"2.1"`` -> ``"2_1"``."""
+    return ex_id.replace(".", "_")
+
+
+def grade_id(kind: str, key: str) -> str:
+    """The nbgrader cell id of an exercise's answer (``exercise-2_1``), its test (``check-2_1``), a Think! (``think-1``)."""
+    return f"{kind}-{safe_id(key)}"

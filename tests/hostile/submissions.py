@@ -76,6 +76,19 @@ LOGLIK_OWN = ("import torch.nn.functional as F\n\ndef bernoulli_log_likelihood(l
               "    return -F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(dim=1)\n")
 ELBO_INDIRECT = ("import importlib\n\ndef elbo(logits, x, mu, logvar):\n"
                  "    return getattr(importlib.import_module('vae_course.losses'), 'elbo')(logits, x, mu, logvar)\n")
+# Two ways around the delegation rule that scored full points before issue 24: the public escape hatch
+# unwatched() (grading.integrity's, later vae_course.references'), and the unmarked original dug out of the
+# reference's wrapper. Each falls back to the plain call where its trick no longer exists, so either way it is
+# delegation (failed, called-reference).
+SLERP_UNWATCHED = ("import contextlib\nfrom vae_course import latent, references\n"
+                   "from vae_course.grading import integrity\n\n"
+                   "def slerp(z0, z1, t):\n"
+                   "    with getattr(integrity, 'unwatched', contextlib.nullcontext)(), \\\n"
+                   "            getattr(references, 'unwatched', contextlib.nullcontext)():\n"
+                   "        return latent.slerp(z0, z1, t)\n")
+SLERP_CLOSURE = ("from vae_course import latent\n\ndef slerp(z0, z1, t):\n"
+                 "    originals = [c.cell_contents for c in latent.slerp.__closure__ or () if callable(c.cell_contents)]\n"
+                 "    return (originals or [latent.slerp])[0](z0, z1, t)\n")
 
 
 KILL_WAITING_CHECKER = (
@@ -167,6 +180,8 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
         "kills_waiting_checker": small(CORRECT, before=[KILL_WAITING_CHECKER]),
         "empty": notebook(),
         "delegates_slerp": delegating(("5.2", SLERP_DELEGATES)),
+        "delegates_unwatched": delegating(("5.2", SLERP_UNWATCHED)),
+        "delegates_closure": delegating(("5.2", SLERP_CLOSURE)),
         "delegates_losses": delegating(("2.1", KL_DELEGATES), ("2.2", LOGLIK_OWN), ("2.3", ELBO_INDIRECT)),
         "multi_correct": multi(exercise_cell(ADD_ONE, "99.1"), exercise_cell(DOUBLE, "99.2")),
         "multi_reordered": multi(exercise_cell(DOUBLE, "99.2"), new_code_cell("add_one(1)"),
@@ -202,6 +217,8 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
         "monkeypatch_in_exercise": {"0.1": zero("error")}, "fake_success": {"0.1": zero("failed")},
         "vandal": {"0.1": zero("failed")}, "daemon": {"0.1": ok}, "kills_waiting_checker": {"0.1": ok},
         "delegates_slerp": {**unanswered("05_latent_space"), "5.2": zero("failed")},
+        "delegates_unwatched": {**unanswered("05_latent_space"), "5.2": zero("failed")},
+        "delegates_closure": {**unanswered("05_latent_space"), "5.2": zero("failed")},
         "delegates_losses": {**unanswered("02_elbo"),
                              "2.1": zero("failed"), "2.2": ("passed", 2), "2.3": zero("failed")},
         "multi_correct": {"99.1": ("passed", 2), "99.2": ("passed", 1)},

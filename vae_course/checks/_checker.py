@@ -17,6 +17,7 @@ import torch
 
 from ..references import watch_reference_calls
 from ..results import Code, describe_error
+from ._delegation import _injected_frame
 from ._failures import CheckFailed, FunctionRaised, _NotImplementedYet, _TimedOut
 from ._mistakes import Mistake, _common_dtype, match_mistake, mismatch_detail
 from ._registry import Exercise
@@ -61,7 +62,7 @@ class Checker:
         args = tuple((a.clone() if a.requires_grad else a.detach().clone()) if isinstance(a, torch.Tensor) else a
                      for a in args)
         try:
-            with watch_reference_calls() as calls:
+            with watch_reference_calls(exempt=_injected_frame) as calls:
                 out = self.fn(*args, **kwargs)
         except NotImplementedError:
             raise _NotImplementedYet() from None

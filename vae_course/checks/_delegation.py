@@ -1,18 +1,19 @@
 """References put in place by a check: dependent exercises graded on their own, and never counted as delegation.
 
 An exercise that ``uses`` earlier ones is checked with *their references* bound in the
-student's namespace (:func:`injected_references`); those run :func:`~vae_course.references.unwatched`,
-so only the student's own calls of a reference count as delegation (:meth:`Checker.call`).
+student's namespace (:func:`injected_references`); the frames that run inside one of those
+(:func:`_injected_frame`) are exempt from the watching of reference calls, so only the student's own
+calls of a reference count as delegation (:meth:`Checker.call`).
 """
 
 from __future__ import annotations
 
 import contextvars
 import inspect
+import weakref
 from contextlib import contextmanager
 from typing import Callable
 
-from ..references import unwatched
 from ._registry import REGISTRY, Exercise
 
 _INJECTED_CALL: contextvars.ContextVar = contextvars.ContextVar("vae_course_injected_call", default=None)
@@ -34,14 +35,26 @@ class InjectedReference:
 
     def __call__(self, *args, **kwargs):
         token = _INJECTED_CALL.set(self)
-        try:
-            with unwatched():  # the check put it here: never counted as the student's delegation
-                return self.reference(*args, **kwargs)
+        try:  # the check put it here: the references it runs never count as the student's (_injected_frame)
+            return self.reference(*args, **kwargs)
         finally:
             _INJECTED_CALL.reset(token)
 
     def __repr__(self) -> str:
         return f"<reference {self.exercise.function} injected by the check of Exercise {self.injected_by.id}>"
+
+
+_INJECTED: weakref.WeakSet = weakref.WeakSet()  # the InjectedReference objects that checks made
+
+
+def _injected_frame(frame) -> bool:
+    """Whether ``frame`` runs inside a reference a check injected (exempt from the delegation rule)."""
+    call = InjectedReference.__call__.__code__
+    while frame is not None:
+        if frame.f_code is call and frame.f_locals.get("self") in _INJECTED:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def injected_call() -> InjectedReference | None:
@@ -73,7 +86,8 @@ def injected_references(entry: Exercise, fn: Callable):
             if dep is None or reference is None or not isinstance(namespace, dict):
                 continue
             saved[dep.function] = namespace.get(dep.function, _ABSENT)
-            namespace[dep.function] = InjectedReference(reference, dep, entry)
+            namespace[dep.function] = injected = InjectedReference(reference, dep, entry)
+            _INJECTED.add(injected)
             used.append(dep)
         if used:
             names = " and ".join(f"`{d.function}` ({d.id})" for d in used)

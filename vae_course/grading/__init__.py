@@ -6,9 +6,10 @@ How a class is graded (each step in its own module):
    option and every output path is checked before anything runs;
 2. :mod:`~vae_course.grading.submissions` - every file is found and every notebook read
    into memory before any of them runs (so no submission can alter another's file); names
-   are read as Canvas and Moodle write them (:mod:`~vae_course.grading.lms`), matched to
-   the class list (:mod:`~vae_course.grading.roster`), each notebook is identified
-   (tags > file name > functions), and each exercise's code is taken out of it by parsing
+   are read as Canvas and Moodle write them (:mod:`~vae_course.grading.lms`), without a
+   notebook stem in them and checked against the class list
+   (:mod:`~vae_course.grading.naming`, :mod:`~vae_course.grading.roster`), each notebook is
+   identified (tags > file name > functions), and each exercise's code is taken out of it by parsing
    (:mod:`~vae_course.grading.extraction`);
 3. :mod:`~vae_course.grading.supervisor` - a fresh process per submission runs the
    notebook top to bottom in a fresh kernel inside a private copy (timeouts, memory
@@ -28,7 +29,8 @@ How a class is graded (each step in its own module):
 What crosses a process boundary is in :mod:`~vae_course.grading.protocol`; the one vocabulary
 of statuses, shared with the checks, in :mod:`vae_course.results`. Each grading process starts
 with :mod:`~vae_course.grading.process` (its setup is explicit: importing this package changes
-nothing outside it).
+nothing outside it). :mod:`~vae_course.grading.nbgrader` writes the results into an nbgrader
+gradebook (``vae-course nbgrader-sync``).
 
 Python API::
 

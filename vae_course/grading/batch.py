@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from . import report
 from .integrity import grader_digests
+from .naming import check_matched, not_assigned, without_notebook
 from .options import GradingError, Options
 from .overrides import Override, apply_overrides
 from .protocol import Code, Graded, RunReport, RunStatus, Status
@@ -59,6 +60,7 @@ class Prepared:
     notebooks: set = field(default_factory=set)    # the notebooks of this batch
     students: set = field(default_factory=set)     # every student id known (roster and files)
     only: tuple = ()                               # --student: re-grade only these
+    assignments: tuple = ()                        # --assignment: grade only these notebooks
 
 
 def _match_roster(roster: Roster, subs: list[Submission], skipped: list[Skipped]) -> tuple[list, list]:
@@ -83,24 +85,31 @@ def prepare(paths, options: Options, *, roster: Roster | None = None, only=()) -
     """Find, read (all of them, before anything runs), match and identify the submissions."""
     registry = load_checks(options)
     stems = {e.notebook for e in registry.values()}
-    if options.notebook and options.notebook not in stems:
-        raise GradingError(f"unknown notebook {options.notebook!r}; registered notebooks: {', '.join(sorted(stems))}")
+    for given in (options.notebook, *options.assignments):
+        if given and given not in stems:
+            raise GradingError(f"unknown notebook {given!r}; registered notebooks: {', '.join(sorted(stems))}")
     found, skipped = find_files(paths)
+    found = [(path, without_notebook(info, stems)) for path, info in found]  # alice_02_elbo.ipynb: alice
     subs = [read_submission(info.student, path, info) for path, info in found]
     if roster is not None:
         subs, skipped = _match_roster(roster, subs, skipped)
+        check_matched(subs, skipped, roster)
     for sub in subs:
         identify(sub, registry, options.notebook)
     common = Counter(s.notebook for s in subs if s.notebook).most_common(1)
     for sub in subs:
         if sub.notebook is None and common:
             sub.notebook, sub.identified_by = common[0][0], "the rest of the batch"
+    subs, others = not_assigned(subs, options.assignments)
+    skipped += [Skipped(sub.path, why, sub.student, sub.info, "not-assigned") for sub, why in others]
     subs, older = choose_attempts(subs, options.all_attempts)
     students = {s.student for s in subs} | {s.student for s in skipped if s.student}
     if roster is not None:
         students |= set(roster.by_id)
     notebooks = {s.notebook for s in subs if s.notebook} | ({options.notebook} if options.notebook else set())
-    prepared = Prepared(subs, skipped + older, registry, roster, notebooks, students, tuple(only))
+    notebooks |= set(options.assignments)
+    prepared = Prepared(subs, skipped + older, registry, roster, notebooks, students, tuple(only),
+                        options.assignments)
     if only:
         unknown = [s for s in only if s not in students]
         if unknown:
@@ -164,6 +173,8 @@ def _not_a_notebook_rows(prepared: Prepared, graded: list[Graded]) -> list[Grade
             continue
         named = [stem for stem in stems if stem in " ".join(item.path.parts[-2:])]
         notebook = max(named, key=len) if named else ""
+        if prepared.assignments and notebook not in prepared.assignments:
+            continue
         if (item.student, notebook) in have or (not notebook and item.student in students_graded):
             continue
         key = (item.student, notebook)

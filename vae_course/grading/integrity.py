@@ -20,12 +20,19 @@ The threats, seen in real classes or tried on purpose by the hostile test suite
 * **Delegating to the course's own answer** - ``return latent.slerp(z0, z1, t)`` in the
   slerp exercise, or the same reached indirectly (``getattr(importlib.import_module(...), ...)``).
   The package's reference implementations are marked with
-  :func:`~vae_course.references.reference_implementation`: while a check runs the student's
-  function (:func:`~vae_course.references.watch_reference_calls`, used by ``Checker.call``),
-  every call of one is recorded, however it was reached, and the check fails when the exercise
-  lists it among its ``delegates`` (``--allow-reference-calls`` lets a teacher accept it). The
-  marker lives in :mod:`vae_course.references`, a foundation module, so the model never
-  imports the grader.
+  :func:`~vae_course.references.reference_implementation`, which registers their *code*; it
+  does not wrap them, so there is no unmarked original to dig out of a wrapper (``__closure__``):
+  the function students import is the reference itself. While a check runs the student's
+  function (:func:`~vae_course.references.watch_reference_calls`, used by ``Checker.call``), a
+  profile hook records every call that runs a registered code, however the function was
+  reached, and the check fails when the exercise lists it among its ``delegates``
+  (``--allow-reference-calls`` lets a teacher accept it). Calls of the references a check itself
+  injects for dependent exercises never count: the *caller* of ``watch_reference_calls`` (the
+  check) says which frames are its own (``exempt``) - there is no switch that student code could
+  turn off; :class:`ChecksFingerprint` also holds the watch list, so a submission that empties it
+  scores ``error``. The marker lives in :mod:`vae_course.references`, a foundation module, so the
+  model never imports the grader. Known limits: calls from another thread, and code that removes
+  the profile hook itself (``sys.setprofile``) before calling a reference, are not seen.
 
 Overwriting the gradebook or another student's file is answered elsewhere: everything is
 read before anything runs, and the files are written at the very end from results held in
@@ -40,6 +47,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from .. import references
 from ..references import reference_implementation  # noqa: F401 - where teachers' check files imported it from
 
 
@@ -60,7 +68,7 @@ class ChecksFingerprint:
         import torch
         import torch.nn.functional
 
-        from .. import checks, references
+        from .. import checks
 
         modules = {"builtins": builtins, "torch": torch, "torch.nn.functional": torch.nn.functional,
                    "torch.testing": torch.testing, "torch.autograd": torch.autograd, "numpy": numpy,
@@ -89,6 +97,8 @@ class ChecksFingerprint:
             objects[("registry", "REGISTRY", ex_id + ".body.__code__")] = entry.body.__code__
         for name in modules:
             objects[("sys.modules", "sys.modules", name)] = sys.modules.get(name)
+        for code, name in list(references._REFERENCE_CODES.items()):  # a reference taken off the watch list
+            objects[("references", "references._REFERENCE_CODES", name)] = code
         return objects
 
     def changes(self) -> list[str]:
@@ -105,7 +115,7 @@ class ChecksFingerprint:
 def grader_digests(notebooks: set[str], registry: dict) -> dict[str, str]:
     """sha256 of the files these grades depend on: the grader, the checks' machinery, the notebooks' checks,
     ``--checks``, and the reference marker."""
-    from .. import checks, references
+    from .. import checks
 
     files = (set(Path(__file__).parent.glob("*.py")) | set(Path(checks.__file__).parent.glob("_*.py"))
              | {Path(references.__file__)})

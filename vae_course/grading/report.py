@@ -202,12 +202,8 @@ def feedback_markdown(student: str, graded: list[Graded], title: str | None = No
     name = next((g.name for g in graded if g.name), "")
     heading = title or (f"Feedback for {name} ({student})" if name and name != student else f"Feedback for {student}")
     lines = [f"# {heading}", ""]
-    for g in graded:
+    for g in graded:  # each notebook on its own: notebooks are never added into one total
         lines += notebook_section(g)
-    if len(graded) > 1:
-        lines.append(f"**Total: {points(sum(g.total for g in graded))} / {sum(g.max_points for g in graded)} "
-                     "points**")
-        lines.append("")
     return "\n".join(lines)
 
 

@@ -7,15 +7,16 @@ source is only parsed with :mod:`ast`.
 
 * a notebook given directly, or lying directly in a given folder: what its name says
   (:func:`~vae_course.grading.lms.parse_name`): the Canvas login or Moodle name in a
-  platform's download name, else the file stem (``submissions/alice.ipynb`` -> ``alice``);
+  platform's download name, else the file stem (``submissions/alice.ipynb`` -> ``alice``) without a
+  notebook stem in it (``alice_02_elbo.ipynb`` -> ``alice``: :mod:`~vae_course.grading.naming`);
 * notebooks inside a sub-folder of a given folder (one folder per student, as
   most learning platforms export them): the sub-folder's name, or its Moodle reading
   (``submissions/alice/02_elbo.ipynb`` -> ``alice``).
 
 With a roster (:mod:`~vae_course.grading.roster`) the id becomes the roster's. Hidden
-files and ``.ipynb_checkpoints`` are skipped silently; every other file that is not a
-notebook is skipped and *reported* (:class:`Skipped`), and a student who handed in only
-such files still gets rows (``invalid``).
+files, ``.ipynb_checkpoints`` and nbgrader's ``timestamp.txt`` are skipped silently; every
+other file that is not a notebook is skipped and *reported* (:class:`Skipped`), and a
+student who handed in only such files still gets rows (``invalid``).
 
 **Which notebook a submission is** (the first rule that answers wins):
 
@@ -33,7 +34,8 @@ such files still gets rows (``invalid``).
 graded and the others are reported as skipped (:func:`choose_attempts`); with
 ``--all-attempts`` every one is graded. Latest means: the highest resubmission number in the
 name (``-1`` from Canvas, `` (1)`` from a copy), then the larger Canvas submission id, then
-the newer modification time, then the file name.
+the newer submission time (nbgrader's ``timestamp.txt`` next to the notebook, else the file's
+modification time), then the file name.
 
 **Which code is graded** for each exercise: :mod:`~vae_course.grading.extraction` takes it out.
 """
@@ -53,6 +55,7 @@ from .lms import NameInfo, parse_name
 from .protocol import first_line
 
 MAX_BYTES = 200 * 2**20  # larger files are not notebooks a course produces
+TIMESTAMP = "timestamp.txt"  # nbgrader's submission time, next to the notebook
 
 
 # --------------------------------------------------------------------------- finding and reading
@@ -81,6 +84,21 @@ def _not_a_notebook(path: Path) -> str:
     return f"{kind}, not a notebook (.ipynb): ask the student for the .ipynb file."
 
 
+def submission_time(notebook: Path):
+    """The submission time nbgrader recorded next to ``notebook`` (its ``timestamp.txt``; aware, UTC), or None."""
+    import datetime
+
+    from dateutil import parser
+
+    stamp = Path(notebook).parent / TIMESTAMP
+    try:
+        when = parser.parse(stamp.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError, OverflowError):
+        return None
+    utc = datetime.timezone.utc
+    return when.replace(tzinfo=utc) if when.tzinfo is None else when.astimezone(utc)
+
+
 def find_files(paths) -> tuple[list[tuple[Path, NameInfo]], list[Skipped]]:
     """Every notebook under ``paths`` with what its name says, and every other file (reported, not graded).
 
@@ -89,6 +107,8 @@ def find_files(paths) -> tuple[list[tuple[Path, NameInfo]], list[Skipped]]:
     notebooks, skipped = [], []
 
     def add(path: Path, folder: str | None) -> None:
+        if path.name == TIMESTAMP and any(path.parent.glob("*.ipynb")):
+            return  # nbgrader's submission time, read by Submission.order
         info = parse_name(path, folder)
         if path.suffix == ".ipynb":
             notebooks.append((path, info))
@@ -144,8 +164,9 @@ class Submission:
     def order(self) -> tuple:
         """Sort key of a student's attempts at one notebook: larger is later (see the module docstring)."""
         info = self.info or NameInfo(self.student, self.path.name)
+        submitted = submission_time(self.path)  # nbgrader's timestamp.txt, else the file's modification time
         try:
-            mtime = self.path.stat().st_mtime_ns
+            mtime = int(submitted.timestamp() * 1e9) if submitted else self.path.stat().st_mtime_ns
         except OSError:
             mtime = 0
         return info.attempt, info.submission_id, mtime, str(self.path)
