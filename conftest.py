@@ -21,6 +21,7 @@ from vae_course import nbcompare, numerics
 NUMERICS = os.environ.get("VAE_COURSE_NUMERICS", "native")
 # Applied before any kernel starts (nbval's kernels inherit this environment); an unknown name stops here.
 numerics.apply(NUMERICS)
+numerics.use_configured_backends()  # this process too (the kernels do it in their startup file)
 # Notebook runs must not train models the course ships: a miss means a recipe changed without
 # re-shipping its model (scripts/run_notebooks.py --ship), and the notebook would get slow.
 os.environ.setdefault("VAE_COURSE_REQUIRE_SHIPPED", "1")

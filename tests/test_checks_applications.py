@@ -213,3 +213,24 @@ def test_reconstruction_error_and_anomaly_score_shapes():
     model, x = tiny_vae(), torch.rand(6, 784)
     assert applications.reconstruction_error(model, x).shape == (6,)
     assert (applications.anomaly_score(model, x) > 0).all()
+
+# --------------------------------------------------------------------------- tables gathered by tests/_exercise_data.py
+
+def _anomaly(model, x):
+    mu, logvar = model.encode(x)
+    bce = F.binary_cross_entropy_with_logits(model.decode(mu), x, reduction="none").sum(1)
+    return bce + (0.5 * (mu**2 + logvar.exp() - 1 - logvar)).sum(1)
+
+
+#: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
+FLOAT64_ANSWERS = {
+    "6.1": _anomaly,
+    "6.2": lambda model, x_known, mask, x_current: (mask * x_known + (1 - mask) * torch.sigmoid(
+        model.decode(model.encode(x_current)[0]))),
+}
+#: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py).
+DELEGATIONS = {
+    ("6.1", "vae_course.applications.anomaly_score"): lambda model, x: applications.anomaly_score(model, x),
+    ("6.2", "vae_course.applications.inpaint_step"):
+        lambda model, known, mask, current: applications.inpaint_step(model, known, mask, current),
+}

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vae_course import checks, losses
-from vae_course.checks._core import STATUS_ERROR, STATUS_FAILED, STATUS_PASSED, STATUS_TIMEOUT
+from vae_course.checks import STATUS_ERROR, STATUS_FAILED, STATUS_PASSED, STATUS_TIMEOUT
 
 
 # --------------------------------------------------------------------------- 1.1 autoencoder_forward
@@ -158,3 +158,15 @@ def test_slow_functions_time_out(check, n_args):
 def test_nan_is_reported_for_mse():
     result = checks.mse_loss(lambda a, b: ((a - b) ** 2).mean(1) * float("nan"))
     assert result.status == STATUS_FAILED and "NaN" in result.message
+
+# --------------------------------------------------------------------------- tables gathered by tests/_exercise_data.py
+
+#: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
+FLOAT64_ANSWERS = {
+    "1.1": lambda encoder, decoder, x: torch.sigmoid(decoder(encoder(x))),
+    "1.2": lambda x_hat, x: ((x_hat - x) ** 2).mean(dim=1),
+}
+#: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py).
+DELEGATIONS = {
+    ("1.2", "vae_course.losses.mse"): lambda x_hat, x: losses.mse(x_hat, x),
+}

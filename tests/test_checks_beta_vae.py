@@ -128,3 +128,20 @@ def test_diagnostics_helpers():
     model = VAE(hidden_dim=8, latent_dim=3).train()
     mu_all, logvar_all = diagnostics.encode_dataset(model, torch.rand(25, 784), batch_size=10)
     assert mu_all.shape == logvar_all.shape == (25, 3) and model.training
+
+# --------------------------------------------------------------------------- tables gathered by tests/_exercise_data.py
+
+#: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
+FLOAT64_ANSWERS = {
+    "7.1": lambda mu, logvar: (0.5 * (mu**2 + logvar.exp() - 1 - logvar)).mean(dim=0),
+}
+#: Exercises without a float64 case, and why.
+NOT_FLOAT_TENSORS = {"7.2": "the number of active units is an int"}
+#: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py).
+DELEGATIONS = {
+    ("7.1", "vae_course.diagnostics.kl_per_dimension"): lambda mu, lv: diagnostics.kl_per_dimension(mu, lv),
+    ("7.2", "vae_course.diagnostics.active_units"):
+        lambda mu, threshold=0.01: diagnostics.active_units(mu, threshold),
+    ("7.2", "vae_course.diagnostics.activity"):
+        lambda mu, threshold=0.01: int((diagnostics.activity(mu) > threshold).sum()),
+}

@@ -604,6 +604,10 @@ def _loop_with_evaluate(model, optimizer, train_images, val_images, epochs, batc
     return history
 
 
+#: Exercises without a float64 case, and why.
+NOT_FLOAT_TENSORS = {"3.3": "a class", "4.3": "a training loop (its history holds floats)", "4.4": "a class"}
+
+#: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py):
 # {(exercise, the reference named first): an answer that uses it}
 DELEGATIONS = {
     ("3.3", "vae_course.models._VAEBase.forward"): SubclassesTheCourse,

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from vae_course import checks, losses
 from vae_course.checks import Code, HiddenCheck, Status, injected_call, student_copy
-from vae_course.checks._core import HIDDEN_LINE
+from vae_course.checks._hidden import HIDDEN_LINE
 
 
 def kl(mu, lv):
@@ -164,7 +164,7 @@ def test_a_time_limit_never_leaves_a_module_half_imported(tmp_path, monkeypatch)
     import sys
     import time
 
-    from vae_course.checks._core import _TimedOut, time_limit
+    from vae_course.checks._failures import _TimedOut, time_limit
 
     (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(0.6)\nCOMPLETE = True\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -193,3 +193,10 @@ def test_checks_load_torchs_lazy_modules_before_their_time_limit_starts():
              "assert not result.passed, result\nassert 'torch._dynamo' in sys.modules")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+# --------------------------------------------------------------------------- tables gathered by tests/_exercise_data.py
+
+#: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
+FLOAT64_ANSWERS = {
+    "0.1": lambda images: images.mean(dim=0),
+}

@@ -12,7 +12,7 @@ import torch
 
 from vae_course import checks
 from vae_course.checks import REGISTRY, CheckFailed, Checker, Code, Result, Status
-from vae_course.checks._core import mismatch_detail
+from vae_course.checks._mistakes import mismatch_detail
 
 
 def kl(mu, logvar):

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
-from vae_course import checks, losses
-from vae_course.checks._core import STATUS_ERROR, STATUS_FAILED, STATUS_PASSED, STATUS_TIMEOUT
+from vae_course import checks, diagnostics, losses
+from vae_course.checks import STATUS_ERROR, STATUS_FAILED, STATUS_PASSED, STATUS_TIMEOUT
 
 
 def assert_fails_with(result, hint):
@@ -259,3 +259,30 @@ def test_slow_functions_time_out(check, n_args):
     result = check(slow, timeout=0.5)
     assert result.status == STATUS_TIMEOUT
     assert time.perf_counter() - start < 3
+
+# --------------------------------------------------------------------------- tables gathered by tests/_exercise_data.py
+
+def _kl_per_dimension(mu, logvar):
+    return 0.5 * (mu**2 + logvar.exp() - 1 - logvar)
+
+
+#: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
+FLOAT64_ANSWERS = {
+    "2.1": lambda mu, logvar: _kl_per_dimension(mu, logvar).sum(dim=1),
+    "2.2": lambda logits, x: -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1),
+    "2.3": lambda logits, x, mu, logvar: (-F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)
+                                          - _kl_per_dimension(mu, logvar).sum(1)),
+}
+#: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py).
+DELEGATIONS = {
+    ("2.1", "vae_course.losses.gaussian_kl"): lambda mu, logvar: losses.gaussian_kl(mu, logvar),
+    ("2.1", "vae_course.diagnostics.kl_per_dimension"):
+        lambda mu, logvar: diagnostics.kl_per_dimension(mu, logvar).sum() * torch.ones(len(mu)),
+    ("2.2", "vae_course.losses.bernoulli_log_likelihood"): lambda l, x: losses.bernoulli_log_likelihood(l, x),
+    ("2.3", "vae_course.losses.elbo"): lambda l, x, mu, lv: losses.elbo(l, x, mu, lv),
+    ("2.3", "vae_course.losses.gaussian_kl"):
+        lambda l, x, mu, lv: -torch.nn.functional.binary_cross_entropy_with_logits(l, x, reduction="none").sum(1)
+        - losses.gaussian_kl(mu, lv),
+    ("2.3", "vae_course.losses.bernoulli_log_likelihood"):
+        lambda l, x, mu, lv: losses.bernoulli_log_likelihood(l, x) - 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(1),
+}

@@ -139,3 +139,17 @@ def test_conditional_vae_shapes_and_labels():
     assert torch.equal(model.one_hot(y), F.one_hot(y, 10).float())
     assert torch.allclose(model.decode(mu, y), model.decode(mu, F.one_hot(y, 10).float()))
     assert applications.sample_digit(model.eval(), 5, 6).shape == (6, 784)
+
+# --------------------------------------------------------------------------- tables gathered by tests/_exercise_data.py
+
+#: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
+FLOAT64_ANSWERS = {
+    "8.1": lambda lw: torch.logsumexp(lw, dim=1) - math.log(lw.shape[1]),
+    "8.2": lambda model, digit, n: torch.sigmoid(model.decode(
+        torch.randn(n, model.latent_dim), F.one_hot(torch.full((n,), digit), 10).float())),
+}
+#: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py).
+DELEGATIONS = {
+    ("8.1", "vae_course.diagnostics.iwae_bound"): lambda lw: diagnostics.iwae_bound(lw),
+    ("8.2", "vae_course.applications.sample_digit"): lambda model, digit, n: applications.sample_digit(model, digit, n),
+}

@@ -12,11 +12,11 @@ import inspect
 import pytest
 import torch
 
-import test_checks_building
-from vae_course import applications, checks, diagnostics, estimators, latent, losses
+from _exercise_data import gathered
+from hostile import submissions as hostile
+from vae_course import checks, latent, losses, references
 from vae_course.grading import integrity
-from vae_course.grading.protocol import Code, Status
-from vae_course.molecules import losses as molecule_losses
+from vae_course.results import Code, Status
 
 
 def _resolve(dotted: str):
@@ -33,41 +33,10 @@ def _resolve(dotted: str):
     raise ValueError(f"cannot resolve {dotted}")
 
 
-# One delegating answer per (exercise, reference): the reference called with the exercise's own arguments,
-# or, where the signatures differ, the way a student would reach for it.
-DELEGATIONS = {
-    ("1.2", "vae_course.losses.mse"): lambda x_hat, x: losses.mse(x_hat, x),
-    ("2.1", "vae_course.losses.gaussian_kl"): lambda mu, logvar: losses.gaussian_kl(mu, logvar),
-    ("2.1", "vae_course.diagnostics.kl_per_dimension"):
-        lambda mu, logvar: diagnostics.kl_per_dimension(mu, logvar).sum() * torch.ones(len(mu)),
-    ("2.2", "vae_course.losses.bernoulli_log_likelihood"): lambda l, x: losses.bernoulli_log_likelihood(l, x),
-    ("2.3", "vae_course.losses.elbo"): lambda l, x, mu, lv: losses.elbo(l, x, mu, lv),
-    ("2.3", "vae_course.losses.gaussian_kl"):
-        lambda l, x, mu, lv: -torch.nn.functional.binary_cross_entropy_with_logits(l, x, reduction="none").sum(1)
-        - losses.gaussian_kl(mu, lv),
-    ("2.3", "vae_course.losses.bernoulli_log_likelihood"):
-        lambda l, x, mu, lv: losses.bernoulli_log_likelihood(l, x) - 0.5 * (mu**2 + lv.exp() - 1 - lv).sum(1),
-    ("3.2", "vae_course.estimators.score_terms"):
-        lambda f, mu, log_sigma, n: estimators.score_terms(f, mu, log_sigma.exp(), torch.randn(n, len(mu))).mean(0),
-    ("3.2", "vae_course.estimators.gradient_estimates"):
-        lambda f, mu, log_sigma, n: estimators.gradient_estimates(f, mu, log_sigma.exp(), n, method="score")[0],
-    ("5.1", "vae_course.latent.lerp"): lambda z0, z1, t: latent.lerp(z0, z1, t),
-    ("5.2", "vae_course.latent.slerp"): lambda z0, z1, t: latent.slerp(z0, z1, t),
-    ("5.3", "vae_course.latent.attribute_vector"): lambda a, b: latent.attribute_vector(a, b),
-    ("6.1", "vae_course.applications.anomaly_score"): lambda model, x: applications.anomaly_score(model, x),
-    ("6.2", "vae_course.applications.inpaint_step"):
-        lambda model, known, mask, current: applications.inpaint_step(model, known, mask, current),
-    ("7.1", "vae_course.diagnostics.kl_per_dimension"): lambda mu, lv: diagnostics.kl_per_dimension(mu, lv),
-    ("7.2", "vae_course.diagnostics.active_units"):
-        lambda mu, threshold=0.01: diagnostics.active_units(mu, threshold),
-    ("7.2", "vae_course.diagnostics.activity"):
-        lambda mu, threshold=0.01: int((diagnostics.activity(mu) > threshold).sum()),
-    ("8.1", "vae_course.diagnostics.iwae_bound"): lambda lw: diagnostics.iwae_bound(lw),
-    ("8.2", "vae_course.applications.sample_digit"): lambda model, digit, n: applications.sample_digit(model, digit, n),
-    ("9.1", "vae_course.molecules.losses.sequence_log_likelihood"):
-        lambda logits, targets, pad: molecule_losses.sequence_log_likelihood(logits, targets, pad),
-}
-DELEGATIONS.update(test_checks_building.DELEGATIONS)  # 3.3, 4.3, 4.4: the course's VAE classes and train.fit
+# One delegating answer per (exercise, reference), from the exercise's own test module (tests/_exercise_data.py):
+# the reference called with the exercise's own arguments, or, where the signatures differ, the way a student
+# would reach for it.
+DELEGATIONS = gathered("DELEGATIONS")
 
 
 def _check(ex_id):
@@ -150,8 +119,30 @@ def test_marked_references_keep_their_name_signature_and_values_outside_checks()
     assert not hasattr(losses.elbo, "__wrapped__")
     mu, lv = torch.zeros(2, 3), torch.zeros(2, 3)
     assert torch.equal(losses.gaussian_kl(mu, lv), torch.zeros(2))
-    with integrity.watch_reference_calls() as calls:
+    with references.watch_reference_calls() as calls:
         losses.elbo(torch.zeros(2, 4), torch.ones(2, 4), mu, lv)
-        with integrity.unwatched():
-            losses.mse(torch.zeros(2, 4), torch.ones(2, 4))
-    assert calls[0] == "vae_course.losses.elbo" and "vae_course.losses.mse" not in calls
+    assert calls[0] == "vae_course.losses.elbo"
+
+
+# Issue 24: two easy ways around the delegation rule (the same code as the hostile suite's), and what was behind them.
+UNWATCHED, CLOSURE = hostile.SLERP_UNWATCHED, hostile.SLERP_CLOSURE
+UNREFERENCED = ("import gc\nfrom vae_course import latent\n\ndef slerp(z0, z1, t):\n"  # whatever holds it
+                "    found = [o for o in gc.get_referents(latent.slerp) if callable(o)] or [latent.slerp]\n"
+                "    return found[-1](z0, z1, t) if found[-1].__name__ == 'slerp' else latent.slerp(z0, z1, t)\n")
+OWN_INJECTION = ("from vae_course import checks, latent\n\ndef slerp(z0, z1, t):\n"  # a check's exemption, made up
+                 "    fake = checks.InjectedReference(latent.slerp, checks.REGISTRY['5.2'], checks.REGISTRY['5.2'])\n"
+                 "    return fake(z0, z1, t)\n")
+
+
+@pytest.mark.parametrize("source", [UNWATCHED, CLOSURE, UNREFERENCED, OWN_INJECTION],
+                         ids=["unwatched", "closure", "referents", "own-injection"])
+def test_no_way_around_the_delegation_rule_passes(source):
+    namespace = {}
+    exec(source, namespace)
+    result = checks.slerp(namespace["slerp"])
+    assert (result.status, result.code) == (Status.FAILED, Code.CALLED_REFERENCE), result.text()
+
+
+def test_the_references_are_the_functions_themselves_and_the_escape_hatch_is_gone():
+    assert not hasattr(integrity, "unwatched") and not hasattr(references, "unwatched")
+    assert latent.slerp.__closure__ is None and losses.elbo.__closure__ is None

@@ -347,3 +347,32 @@ def test_slerp_is_tried_on_anti_parallel_and_nearly_parallel_codes():
 
     result, text = run(checks.slerp, fallback_on_sine)
     assert result.passed and "anti-parallel and nearly parallel codes" in result.checks, text
+
+# --------------------------------------------------------------------------- tables gathered by tests/_exercise_data.py
+
+def _time(t, z0):
+    return t.reshape(-1, *[1] * z0.dim()) if torch.is_tensor(t) and t.dim() == 1 else t
+
+
+def _slerp(z0, z1, t):
+    t = _time(t, z0)
+    cos = (z0 * z1).sum(-1, keepdim=True) / (z0.norm(dim=-1, keepdim=True) * z1.norm(dim=-1, keepdim=True))
+    omega = torch.acos(cos.clamp(-1, 1))
+    sin = torch.sin(omega)
+    safe = torch.where(sin < 1e-4, torch.ones_like(sin), sin)
+    return torch.where(sin < 1e-4, (1 - t) * z0 + t * z1,
+                       (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / safe)
+
+
+#: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
+FLOAT64_ANSWERS = {
+    "5.1": lambda z0, z1, t: (1 - _time(t, z0)) * z0 + _time(t, z0) * z1,
+    "5.2": _slerp,
+    "5.3": lambda z_with, z_without: z_with.mean(dim=0) - z_without.mean(dim=0),
+}
+#: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py).
+DELEGATIONS = {
+    ("5.1", "vae_course.latent.lerp"): lambda z0, z1, t: latent.lerp(z0, z1, t),
+    ("5.2", "vae_course.latent.slerp"): lambda z0, z1, t: latent.slerp(z0, z1, t),
+    ("5.3", "vae_course.latent.attribute_vector"): lambda a, b: latent.attribute_vector(a, b),
+}

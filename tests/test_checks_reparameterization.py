@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from vae_course import checks
+from vae_course import checks, estimators
 
 # --------------------------------------------------------------------------- 3.1 reparameterize
 
@@ -231,3 +231,24 @@ def test_noise_correlated_from_row_to_row_is_named():
 
     result = checks.reparameterize(smoothed)
     assert result.code == "noise-correlated-across-rows", result.text()
+
+# --------------------------------------------------------------------------- tables gathered by tests/_exercise_data.py
+
+def _score_function_gradient(f, mu, log_sigma, n):
+    sigma = log_sigma.exp()
+    z = mu + sigma * torch.randn(n, len(mu))
+    return (f(z)[:, None] * (z - mu) / sigma**2).mean(dim=0)
+
+
+#: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
+FLOAT64_ANSWERS = {
+    "3.1": lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.randn_like(mu),
+    "3.2": _score_function_gradient,
+}
+#: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py).
+DELEGATIONS = {
+    ("3.2", "vae_course.estimators.score_terms"):
+        lambda f, mu, log_sigma, n: estimators.score_terms(f, mu, log_sigma.exp(), torch.randn(n, len(mu))).mean(0),
+    ("3.2", "vae_course.estimators.gradient_estimates"):
+        lambda f, mu, log_sigma, n: estimators.gradient_estimates(f, mu, log_sigma.exp(), n, method="score")[0],
+}

@@ -198,3 +198,12 @@ def test_sample_from_prior_malformed_and_slow():
         time.sleep(5)
 
     assert checks.sample_from_prior(slow, timeout=0.5).status == "timeout"
+
+# --------------------------------------------------------------------------- tables gathered by tests/_exercise_data.py
+
+#: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
+FLOAT64_ANSWERS = {
+    "4.2": lambda model, n: torch.sigmoid(model.decode(torch.randn(n, model.latent_dim))),
+}
+#: Exercises without a float64 case, and why.
+NOT_FLOAT_TENSORS = {"4.1": "the training step returns floats (its losses), not a tensor"}

@@ -26,12 +26,12 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from hostile import submissions as hostile  # tests/hostile/: the generated submissions
-from vae_course.checks import REGISTRY
-from vae_course.checks._core import Exercise
-from vae_course import cli
+from vae_course.checks import REGISTRY, Exercise
+from vae_course import cli, references
 from vae_course.grading import checker, integrity, outputs, report, sandbox
+from vae_course.grading.extraction import extract
 from vae_course.grading.protocol import ExerciseResult, Graded, RunReport, RunStatus, Status
-from vae_course.grading.submissions import extract, find_files, identify, read_submission
+from vae_course.grading.submissions import find_files, identify, read_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -159,6 +159,8 @@ def test_hostile_batch(tmp_path):
     assert "you called `vae_course.losses.gaussian_kl`" in message("delegates_losses", "2.1")
     assert "you called `vae_course.losses.elbo`" in message("delegates_losses", "2.3")  # via importlib + getattr
     assert by_student[("delegates_slerp", "5.2")]["code"] == "called-reference"
+    for student in ("delegates_unwatched", "delegates_closure"):  # issue 24's two bypasses
+        assert by_student[(student, "5.2")]["code"] == "called-reference", by_student[(student, "5.2")]
 
     # Running the notebook is reported (feedback), but did not decide the points above.
     feedback_text = lambda student: (tmp_path / "feedback" / f"{student}.md").read_text()  # noqa: E731
@@ -440,6 +442,17 @@ def test_fingerprint_notices_a_replaced_torch_function():
         assert "torch.allclose" in fingerprint.changes()
     finally:
         torch.allclose = original
+    assert fingerprint.changes() == []
+
+
+def test_fingerprint_notices_references_taken_off_the_watch_list():
+    fingerprint = integrity.ChecksFingerprint()
+    saved = dict(references._REFERENCE_CODES)
+    try:
+        references._REFERENCE_CODES.clear()  # what a submission reading references.py might try
+        assert "references._REFERENCE_CODES.vae_course.latent.slerp" in fingerprint.changes()
+    finally:
+        references._REFERENCE_CODES.update(saved)
     assert fingerprint.changes() == []
 
 

@@ -172,15 +172,24 @@ EXPECTED = {  # (student, notebook, exercise): (status, points, code)
     ("tom", "02_elbo", "2.2"): ("missing", "0", "function-missing"),
     ("tom", "02_elbo", "2.3"): ("passed", "2", "ok"),
 }
-# Notebook 03's maximum: 3.1 and 3.2 (what these submissions answer) and 3.3 (added later; nobody answers it).
-MAX_03 = f"{sum(e.points for e in checks.exercises_for('03_reparameterization')):g}"
-for _student in ("omar", "fatima", "lena", "ana", "tom", "nina"):
-    for _ex in ("3.1", "3.2", "3.3"):
-        EXPECTED[(_student, "03_reparameterization", _ex)] = ("missing", "0", "not-submitted")
-for _student in ("heidi", "jonas"):  # their notebooks 03 predate Exercise 3.3 (MyVAE): nothing defines it
-    EXPECTED[(_student, "03_reparameterization", "3.3")] = ("missing", "0", "function-missing")
-for _ex in ("2.1", "2.2", "2.3"):
-    EXPECTED[("nina", "02_elbo", _ex)] = ("missing", "0", "not-submitted")
+# The rest derives from the registry, so that adding an exercise to notebook 02 or 03 changes nothing here.
+# These submissions were written for 2.1-2.3 and 3.1-3.2: a later exercise (3.3 MyVAE, ...) is defined by none.
+ANSWERED = {"02_elbo": {"2.1", "2.2", "2.3"}, "03_reparameterization": {"3.1", "3.2"}}
+READABLE = {"02_elbo": ("heidi", "fatima", "jonas", "ana", "tom"), "03_reparameterization": ("heidi", "jonas")}
+INVALID = {"02_elbo": ("omar", "lena"), "03_reparameterization": ()}
+for _notebook in ANSWERED:
+    _handed_in = set(READABLE[_notebook]) | set(INVALID[_notebook])
+    for _entry in checks.exercises_for(_notebook):
+        for _student in ("heidi", "omar", "fatima", "lena", "jonas", "ana", "tom", "nina"):
+            if _student in INVALID[_notebook]:
+                EXPECTED.setdefault((_student, _notebook, _entry.id), ("invalid", "0", "not-a-notebook"))
+            elif _student not in _handed_in:
+                EXPECTED[(_student, _notebook, _entry.id)] = ("missing", "0", "not-submitted")
+            elif _entry.id not in ANSWERED[_notebook]:
+                EXPECTED[(_student, _notebook, _entry.id)] = ("missing", "0", "function-missing")
+# Each notebook's maximum, and what a student who answers all of what these submissions answer gets.
+MAX_02, MAX_03 = (f"{sum(e.points for e in checks.exercises_for(nb)):g}" for nb in ANSWERED)
+FULL_02 = f"{sum(checks.REGISTRY[i].points for i in ANSWERED['02_elbo']):g}"
 
 
 @pytest.mark.slow  # grades notebooks in subprocesses
@@ -202,12 +211,12 @@ def test_totals_are_per_student_and_notebook(graded_class):
     base, _, _ = graded_class
     totals = {(t["student"], t["notebook"]): (t["total"], t["max_points"], t["run"])
               for t in read_csv(base / "grades" / "gradebook_totals.csv")}
-    assert totals[("heidi", "02_elbo")] == ("6", "6", "ok") and totals[("heidi", "03_reparameterization")] == \
+    assert totals[("heidi", "02_elbo")] == (FULL_02, MAX_02, "ok") and totals[("heidi", "03_reparameterization")] == \
         ("4", MAX_03, "ok")
-    assert totals[("fatima", "02_elbo")] == ("2", "6", "ok")
-    assert totals[("ana", "02_elbo")] == ("2", "6", "ok")
-    assert totals[("tom", "02_elbo")] == ("4", "6", "ok")
-    assert totals[("lena", "02_elbo")] == ("0", "6", "invalid")
+    assert totals[("fatima", "02_elbo")] == ("2", MAX_02, "ok")
+    assert totals[("ana", "02_elbo")] == ("2", MAX_02, "ok")
+    assert totals[("tom", "02_elbo")] == ("4", MAX_02, "ok")
+    assert totals[("lena", "02_elbo")] == ("0", MAX_02, "invalid")
     assert totals[("nina", "03_reparameterization")] == ("0", MAX_03, "missing")
     assert len(totals) == 16  # 8 students x 2 notebooks, never one total across notebooks
 
@@ -217,10 +226,10 @@ def test_lms_exports_have_one_column_per_notebook(graded_class):
     with open(base / "grades" / "gradebook_canvas.csv", newline="") as handle:
         canvas = list(csv.reader(handle))
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "02_elbo", "03_reparameterization"]
-    assert canvas[1] == ["Points Possible", "", "", "", "", "6", MAX_03]
+    assert canvas[1] == ["Points Possible", "", "", "", "", MAX_02, MAX_03]
     by_name = {row[0]: row for row in canvas[2:]}
     assert len(by_name) == 8 and "strangerdanger" not in str(canvas)
-    assert by_name["Heidi Klum"][1] == "4521" and by_name["Heidi Klum"][5:] == ["6", "4"]
+    assert by_name["Heidi Klum"][1] == "4521" and by_name["Heidi Klum"][5:] == [FULL_02, "4"]
     assert by_name["Nina Roth"][5:] == ["0", "0"]
     moodle = read_csv(base / "grades" / "gradebook_moodle.csv")
     ana = next(r for r in moodle if r["Full name"] == "Ana Lima")
@@ -255,7 +264,7 @@ def test_feedback_names_the_graded_cell_and_matches_moodle_names(graded_class):
             "cell (cell 3 («def gaussian_kl(mu, logvar):»))") in jonas
     assert "checked with the reference `gaussian_kl` (2.1) and `bernoulli_log_likelihood` (2.2)" in jonas
     fatima = (folder / "fatima.md").read_text()
-    assert "this looks like the KL added instead of subtracted" in fatima and "2 / 6 points" in fatima
+    assert "this looks like the KL added instead of subtracted" in fatima and f"2 / {MAX_02} points" in fatima
     for path in folder.rglob("*.md"):
         assert path.stat().st_mode & 0o040, f"{path} is not readable by the group"
 
@@ -318,7 +327,7 @@ def test_regrade_one_student_with_an_override(graded_class):
             in (grades / "feedback" / "jonas.md").read_text())
     assert (grades / "feedback" / "heidi.md").read_bytes() == before_feedback
     totals = {(t["student"], t["notebook"]): t["total"] for t in read_csv(grades / "gradebook_totals.csv")}
-    assert totals[("fatima", "02_elbo")] == "6" and totals[("jonas", "03_reparameterization")] == "3"
+    assert totals[("fatima", "02_elbo")] == FULL_02 and totals[("jonas", "03_reparameterization")] == "3"
     assert done.stdout.startswith("re-graded 1 submission of fatima; everyone else's results are those of the "
                                   "previous run.\ngraded 9 submissions (8 students)")  # the summary: the whole class
 

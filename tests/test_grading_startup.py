@@ -24,7 +24,9 @@ def imported_after(statement: str) -> dict:
 
 
 def test_supervisor_reads_and_validates_notebooks_without_compiling_the_iri_grammar():
-    loaded = imported_after("import vae_course.grading.supervisor, nbformat\n"
+    loaded = imported_after("from vae_course.grading import process\n"
+                            "process.skip_the_iri_grammar()  # what `python -m vae_course.grading.process` does first\n"
+                            "import vae_course.grading.supervisor, nbformat\n"
                             "nb = nbformat.read('solutions/00_welcome.ipynb', as_version=4)\n"
                             "nbformat.validate(nb)\n"
                             "bad = nbformat.from_dict({'cells': [{'cell_type': 'code'}], 'metadata': {},\n"
@@ -35,8 +37,25 @@ def test_supervisor_reads_and_validates_notebooks_without_compiling_the_iri_gram
 
 
 def test_checker_imports_torch_and_the_checks_but_not_rdkit_or_matplotlib():
-    loaded = imported_after("import vae_course.grading.checker, vae_course.checks")
+    loaded = imported_after("from vae_course.grading import process\n"
+                            "process.skip_the_iri_grammar()\n"
+                            "import vae_course.grading.checker, vae_course.checks")
     assert loaded == {"rfc3987_syntax": False, "rdkit": False, "matplotlib": False, "torch": True}
+
+
+def test_importing_the_package_changes_nothing_outside_it():
+    """No import-time side effects: a student's kernel that imports the course keeps its own jsonschema."""
+    probe = ("import sys\n"
+             "import vae_course.losses, vae_course.models, vae_course.checks, vae_course.grading, vae_course.cli\n"
+             "print('rfc3987_syntax' in sys.modules and sys.modules['rfc3987_syntax'] is None)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
+
+
+def test_writing_the_gradebook_does_not_load_torch_or_the_checks():
+    loaded = imported_after("import vae_course.grading.report, vae_course.grading.classreport, vae_course.grading.outputs")
+    assert not loaded["torch"]
 
 
 def test_molecules_package_still_exports_everything_on_first_use():

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -116,6 +119,27 @@ def test_the_foreign_configuration_differs_from_the_stored_one_in_every_numeric_
     for name in ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "VAE_COURSE_ONEDNN"):
         assert stored[name] != foreign[name]
     assert "MKL_CBWR" not in foreign
+
+
+def test_kernels_under_a_configuration_that_chooses_backends_apply_it_before_their_first_cell():
+    stored = numerics.kernel_environment("stored", {"HOME": "/h"})
+    assert stored["PYTHONSTARTUP"] == numerics.KERNEL_STARTUP
+    assert "PYTHONSTARTUP" not in numerics.kernel_environment("native", stored)
+    assert numerics.kernel_environment("native", {"PYTHONSTARTUP": "mine.py"})["PYTHONSTARTUP"] == "mine.py"
+    probe = ("import runpy, torch\n"
+             f"names = runpy.run_path({numerics.KERNEL_STARTUP!r})\n"
+             "print(torch.backends.mkldnn.enabled, sorted(n for n in names if not n.startswith('__')))")
+    done = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "VAE_COURSE_ONEDNN": "0"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["False", "[]"], done.stderr[-2000:]
+
+
+def test_importing_the_models_changes_no_backend():
+    probe = ("import torch\nbefore = torch.backends.mkldnn.enabled\nimport vae_course.models\n"
+             "print(torch.backends.mkldnn.enabled == before)")
+    done = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "VAE_COURSE_ONEDNN": "0"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "True", done.stderr[-2000:]
 
 
 def test_an_unknown_configuration_names_the_choices():

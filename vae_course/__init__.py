@@ -1,9 +1,17 @@
 """vae-course: helpers for the Variational Autoencoder course notebooks.
 
-Modules (one job each): ``data`` (MNIST offline), ``models``, ``losses``,
-``train`` (fit loop, seeds, devices, checkpoints, cache), ``plotting``,
-``widgets`` (ipywidgets explorers), ``checks`` (exercise checks),
-``notebooks`` (student-notebook generator), ``grading`` and ``cli``.
+Modules (one job each), in layers - each imports only those above it in this list
+(docs/authoring.md, "Map of the package"; tests/test_layers.py):
+
+1. foundations: ``data`` (MNIST offline), ``numerics``, ``references`` (the reference
+   marker), ``results`` (statuses and result records), ``conventions`` (exercise tags);
+2. the model: ``losses``, ``models``, ``train`` (fit loop, seeds, devices), ``checkpoints``
+   (checkpoints, cache), ``posteriors``, ``diagnostics``;
+3. what the notebooks use: ``latent``, ``estimators``, ``applications``, ``evaluation``,
+   ``zoo``, ``molecules``, ``plotting``, ``widgets`` (ipywidgets explorers), ``claims``, ...;
+4. ``checks`` (exercise checks);
+5. ``notebooks`` (student-notebook generator), ``grading``;
+6. ``cli``.
 """
 
 __version__ = "0.1.0"

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import losses
-from .grading.integrity import reference_implementation
+from .references import reference_implementation
 
 
 # --------------------------------------------------------------------------- corruptions

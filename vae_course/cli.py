@@ -5,6 +5,8 @@ Commands:
   make-student   generate notebooks/ from solutions/ (--checks FILE: your own exercises)
   grade          grade a class's submitted notebooks into a gradebook (see vae_course.grading)
   check          grade your own notebook exactly as the teacher will
+  export         export solution notebooks for nbgrader or otter-grader (see vae_course.exports)
+  nbgrader-sync  write the course grader's scores into an nbgrader gradebook
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import grading
+from . import exports, grading
+from .grading.process import skip_the_iri_grammar
 
 
 def _doctor(args) -> int:
@@ -65,10 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_make_student)
 
     grading.add_commands(sub)
+    exports.add_commands(sub)
     return parser
 
 
 def main(argv=None) -> int:
+    skip_the_iri_grammar()  # a grading process: before any command imports nbformat (see there)
     parser = build_parser()
     args = parser.parse_args(argv)
     return args.run(args)

@@ -15,7 +15,7 @@ import math
 import torch
 
 from .train import model_mode
-from .grading.integrity import reference_implementation
+from .references import reference_implementation
 
 ACTIVITY_THRESHOLD = 0.01  # Burda et al. (2015): a unit is active when Cov_x(E_q[z_u]) > 0.01
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import torch
-from .grading.integrity import reference_implementation
+from .references import reference_implementation
 
 METHODS = ("pathwise", "score", "score+baseline")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from .train import model_mode
-from .grading.integrity import reference_implementation
+from .references import reference_implementation
 
 # slerp falls back to lerp where sin(angle) is below this (nearly parallel or anti-parallel codes)
 PARALLEL_EPS = 1e-4

@@ -11,7 +11,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from .grading.integrity import reference_implementation
+from .references import reference_implementation
 
 
 @reference_implementation

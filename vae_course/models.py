@@ -17,14 +17,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import numerics
-from .grading.integrity import reference_implementation
+from .references import reference_implementation
 
 IMAGE_PIXELS = 28 * 28
-
-# Convolutions without oneDNN where the kernel's numerics configuration asks for it (the pinned one
-# that stores notebook outputs); see vae_course.numerics. A no-op unless VAE_COURSE_ONEDNN is set.
-numerics.use_configured_backends()
 
 
 def _flatten(x: torch.Tensor) -> torch.Tensor:

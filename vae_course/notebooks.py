@@ -1,6 +1,7 @@
 """Generate the student notebooks from the solution notebooks (one source of truth).
 
-Conventions in ``solutions/*.ipynb`` (nbgrader's markers):
+Conventions in ``solutions/*.ipynb`` (nbgrader's markers; parsed by :mod:`vae_course.conventions`,
+which the grader shares):
 
 * An exercise is a code cell tagged ``exercise-<id>`` (e.g. ``exercise-2.1``)
   that defines the function named in the check registry. Its answer sits
@@ -20,73 +21,35 @@ stripped from the student version, so it changes only when a solution's content 
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from pathlib import Path
 
 import nbformat
 
-CODE_BEGIN = "### BEGIN SOLUTION"
-CODE_END = "### END SOLUTION"
-MD_BEGIN = "<!-- BEGIN SOLUTION -->"
-MD_END = "<!-- END SOLUTION -->"
+from .conventions import (  # noqa: F401 - exercise_id, defined_functions and the markers: re-exported
+    CODE_BEGIN,
+    CODE_END,
+    EXERCISE_TAG,
+    MD_BEGIN,
+    MD_END,
+    defined_functions,
+    exercise_id,
+    replace_solution_regions,
+)
+
 MD_PROMPT = "*Write your answer here before you read on.*"
 ANSWERS = ("collapsed", "omitted")
 """What a student notebook does with a Think! answer: keep it folded under the prompt (self-study, the
 committed build) or leave only the prompt (a classroom: ``vae-course make-student --classroom``)."""
 CHECK_CALL = re.compile(r"^\s*checks\.\w+\(", re.MULTILINE)
-EXERCISE_TAG = re.compile(r"^exercise-(\d+(?:\.\d+)*)$")
 # Cell metadata written when a notebook is executed (nbclient's timings, JupyterLab's ExecuteTime):
 # dropped from student notebooks so they change only when the solutions' content changes.
 RUN_METADATA = ("execution", "ExecuteTime")
 
+
 class NotebookFormatError(ValueError):
     """A solution notebook breaks the conventions above; the message names the cell."""
-
-
-def exercise_id(cell) -> str | None:
-    """The exercise id from a cell's ``exercise-<id>`` tag, or None."""
-    for tag in cell.get("metadata", {}).get("tags", []):
-        match = EXERCISE_TAG.match(tag)
-        if match:
-            return match.group(1)
-    return None
-
-
-def defined_functions(source: str) -> list[str]:
-    """Names of the top-level functions a code cell defines (empty if it does not parse)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-
-
-def replace_solution_regions(source: str, replacement, where: str, error: type[ValueError] = ValueError) -> str:
-    """``source`` with every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region replaced by one line.
-
-    ``replacement(indent)`` gives that line for the region's indentation (``""`` at the top level). The
-    one scanner for exercise cells (:func:`make_student_notebook`) and teachers' check files
-    (:func:`vae_course.checks.student_copy`); unbalanced or nested markers raise ``error`` naming the line.
-    """
-    out, inside = [], False
-    for number, line in enumerate(source.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped == CODE_BEGIN:
-            if inside:
-                raise error(f"{where}, line {number}: nested {CODE_BEGIN}.")
-            inside = True
-            out.append(replacement(line[: len(line) - len(line.lstrip())]))
-        elif stripped == CODE_END:
-            if not inside:
-                raise error(f"{where}, line {number}: {CODE_END} without {CODE_BEGIN}.")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise error(f"{where}: {CODE_BEGIN} is never closed by {CODE_END}.")
-    return "\n".join(out)
 
 
 def _strip_code(source: str, ex_id: str, title: str, where: str) -> str:

@@ -14,12 +14,17 @@ one or two threads, oneDNN or not, all round differently, and training amplifies
   :mod:`vae_course.nbcompare`).
 
 Choose with ``VAE_COURSE_NUMERICS=stored|native|foreign`` (conftest.py applies it to nbval's kernels).
-The environment must be set before the kernel process starts: torch reads it once.
+The environment must be set before the kernel process starts: torch reads it once. The one setting
+torch takes as a call, not from the environment (oneDNN on or off), is made by
+:func:`use_configured_backends`, called explicitly: by each kernel before its first cell (its
+``PYTHONSTARTUP`` file, :data:`KERNEL_STARTUP`) and by conftest.py for the test process itself.
+Importing a module of the course changes no backend.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -55,6 +60,10 @@ CONFIGURATIONS: dict[str, dict[str, str]] = {
 
 _MANAGED = sorted({name for env in CONFIGURATIONS.values() for name in env})
 
+#: The kernels' ``PYTHONSTARTUP`` file under a configuration that chooses backends: it calls
+#: :func:`use_configured_backends` before the notebook's first cell.
+KERNEL_STARTUP = str(Path(__file__).with_name("_kernel_startup.py"))
+
 
 def kernel_environment(name: str, base: dict[str, str] | None = None) -> dict[str, str]:
     """``base`` (default: ``os.environ``) with configuration ``name`` applied; for starting a kernel.
@@ -68,24 +77,29 @@ def kernel_environment(name: str, base: dict[str, str] | None = None) -> dict[st
         raise ValueError(f"unknown numerics configuration {name!r}: choose one of {', '.join(CONFIGURATIONS)} "
                          "(VAE_COURSE_NUMERICS)")
     env = {k: v for k, v in (os.environ if base is None else base).items() if k not in _MANAGED}
+    if env.get("PYTHONSTARTUP") == KERNEL_STARTUP:
+        del env["PYTHONSTARTUP"]
     env.update(CONFIGURATIONS[name])
+    if "VAE_COURSE_ONEDNN" in env:
+        env["PYTHONSTARTUP"] = KERNEL_STARTUP
     return env
 
 
 def apply(name: str) -> None:
     """Set configuration ``name`` in this process's environment, for the kernels it starts later."""
     new = kernel_environment(name)
-    for key in _MANAGED:
-        os.environ.pop(key, None)
+    for key in _MANAGED + ["PYTHONSTARTUP"]:
+        if key != "PYTHONSTARTUP" or os.environ.get(key) == KERNEL_STARTUP:
+            os.environ.pop(key, None)
     os.environ.update(new)
 
 
 def use_configured_backends() -> None:
-    """In a kernel: turn oneDNN off when the configuration says so (``VAE_COURSE_ONEDNN=0``).
+    """Turn oneDNN off (or on) in this process when the configuration says so (``VAE_COURSE_ONEDNN=0``).
 
     Without oneDNN, convolutions run as im2col + MKL matrix products, which ``MKL_CBWR`` pins;
-    oneDNN's kernel choice may depend on the CPU's cache sizes. Called by the notebooks' setup
-    (``vae_course.setup_notebook``); a no-op when the variable is unset.
+    oneDNN's kernel choice may depend on the CPU's cache sizes. Called explicitly by a kernel's
+    startup file (:data:`KERNEL_STARTUP`) and by conftest.py; a no-op when the variable is unset.
     """
     setting = os.environ.get("VAE_COURSE_ONEDNN")
     if setting in ("0", "1"):

@@ -18,6 +18,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from vae_course.checks import exercises_for
+
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS_FILE = Path(__file__).with_name("extra_checks.py")
 
@@ -74,6 +76,19 @@ LOGLIK_OWN = ("import torch.nn.functional as F\n\ndef bernoulli_log_likelihood(l
               "    return -F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(dim=1)\n")
 ELBO_INDIRECT = ("import importlib\n\ndef elbo(logits, x, mu, logvar):\n"
                  "    return getattr(importlib.import_module('vae_course.losses'), 'elbo')(logits, x, mu, logvar)\n")
+# Two ways around the delegation rule that scored full points before issue 24: the public escape hatch
+# unwatched() (grading.integrity's, later vae_course.references'), and the unmarked original dug out of the
+# reference's wrapper. Each falls back to the plain call where its trick no longer exists, so either way it is
+# delegation (failed, called-reference).
+SLERP_UNWATCHED = ("import contextlib\nfrom vae_course import latent, references\n"
+                   "from vae_course.grading import integrity\n\n"
+                   "def slerp(z0, z1, t):\n"
+                   "    with getattr(integrity, 'unwatched', contextlib.nullcontext)(), \\\n"
+                   "            getattr(references, 'unwatched', contextlib.nullcontext)():\n"
+                   "        return latent.slerp(z0, z1, t)\n")
+SLERP_CLOSURE = ("from vae_course import latent\n\ndef slerp(z0, z1, t):\n"
+                 "    originals = [c.cell_contents for c in latent.slerp.__closure__ or () if callable(c.cell_contents)]\n"
+                 "    return (originals or [latent.slerp])[0](z0, z1, t)\n")
 
 
 KILL_WAITING_CHECKER = (
@@ -136,9 +151,9 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
         "segfault": small(CORRECT, before=["import ctypes\nctypes.string_at(0)"]),
         "segfault_in_function": small("import ctypes\n\ndef average_image(images):\n    ctypes.string_at(0)\n"),
         "monkeypatch_checks": small(WRONG, after=[
-            "import vae_course.checks as vc\nfrom vae_course.checks import _core\n"
-            "_core.run_check = lambda entry, fn, timeout=None: _core.Result(entry, 'passed')\n"
-            "vc.average_image = lambda fn, timeout=None: _core.Result(vc.REGISTRY['0.1'], 'passed')\n"
+            "import vae_course.checks as vc\nfrom vae_course.checks import _run\n"
+            "_run.run_check = lambda entry, fn, timeout=None: vc.Result(entry, 'passed')\n"
+            "vc.average_image = lambda fn, timeout=None: vc.Result(vc.REGISTRY['0.1'], 'passed')\n"
             "for e in list(vc.REGISTRY.values()):\n    object.__setattr__(e, 'body', lambda fn, t: None)\n"
             + CHECK]),
         "monkeypatch_in_exercise": small("import torch\n_patched = setattr(torch, 'allclose', lambda *a, **k: True)\n"
@@ -165,6 +180,8 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
         "kills_waiting_checker": small(CORRECT, before=[KILL_WAITING_CHECKER]),
         "empty": notebook(),
         "delegates_slerp": delegating(("5.2", SLERP_DELEGATES)),
+        "delegates_unwatched": delegating(("5.2", SLERP_UNWATCHED)),
+        "delegates_closure": delegating(("5.2", SLERP_CLOSURE)),
         "delegates_losses": delegating(("2.1", KL_DELEGATES), ("2.2", LOGLIK_OWN), ("2.3", ELBO_INDIRECT)),
         "multi_correct": multi(exercise_cell(ADD_ONE, "99.1"), exercise_cell(DOUBLE, "99.2")),
         "multi_reordered": multi(exercise_cell(DOUBLE, "99.2"), new_code_cell("add_one(1)"),
@@ -184,6 +201,10 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
     (folder / "not_a_notebook.ipynb").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe binary")
 
     ok, zero = ("passed", 1), lambda status: (status, 0)
+
+    def unanswered(notebook: str) -> dict:  # every exercise of a course notebook that the submission leaves out
+        return {entry.id: zero("missing") for entry in exercises_for(notebook)}
+
     expected = {
         "correct": {"0.1": ok}, "stub": {"0.1": zero("failed")}, victim_name: {"0.1": ok},
         "malformed_json": {"0.1": zero("invalid")}, "not_a_notebook": {"0.1": zero("invalid")},
@@ -195,8 +216,11 @@ def write_batch(folder: Path, gradebook: Path, victim_name: str = "victim", toke
         "segfault_in_function": {"0.1": zero("error")}, "monkeypatch_checks": {"0.1": zero("failed")},
         "monkeypatch_in_exercise": {"0.1": zero("error")}, "fake_success": {"0.1": zero("failed")},
         "vandal": {"0.1": zero("failed")}, "daemon": {"0.1": ok}, "kills_waiting_checker": {"0.1": ok},
-        "delegates_slerp": {"5.1": zero("missing"), "5.2": zero("failed"), "5.3": zero("missing")},
-        "delegates_losses": {"2.1": zero("failed"), "2.2": ("passed", 2), "2.3": zero("failed")},
+        "delegates_slerp": {**unanswered("05_latent_space"), "5.2": zero("failed")},
+        "delegates_unwatched": {**unanswered("05_latent_space"), "5.2": zero("failed")},
+        "delegates_closure": {**unanswered("05_latent_space"), "5.2": zero("failed")},
+        "delegates_losses": {**unanswered("02_elbo"),
+                             "2.1": zero("failed"), "2.2": ("passed", 2), "2.3": zero("failed")},
         "multi_correct": {"99.1": ("passed", 2), "99.2": ("passed", 1)},
         "multi_reordered": {"99.1": ("passed", 2), "99.2": ("passed", 1)},
         "multi_partial": {"99.1": zero("missing"), "99.2": ("passed", 1)},

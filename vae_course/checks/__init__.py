@@ -14,36 +14,37 @@ every module in this package is imported here, so each check is available as
 :class:`Mistake` (a catalogued wrong answer with its hint), :class:`CheckFailed`
 (raise it for a property of your own), :class:`Status` (the one vocabulary of
 results) and :func:`load_checks_file` (what ``--checks FILE`` does).
+
+**Inside** (one question per file): ``_registry`` - which exercises exist (:class:`Exercise`,
+``REGISTRY``, check files); ``_run`` - registering a check and running it; ``_checker`` -
+calling the student's function and comparing values; ``_mistakes`` - the mistake catalogue;
+``_delegation`` - references a check injects for dependent exercises; ``_failures`` - how a
+check ends early (and its time limit); ``_result`` - what a result looks like; ``_hidden`` -
+the student copy of a teacher's check file. This package uses the model and what notebooks
+use (``losses``, ``models``, ``latent``, ...) and the foundations (:mod:`vae_course.results`,
+:mod:`vae_course.references`, :mod:`vae_course.conventions`); it never imports the grader.
 """
 
 import importlib
 import pkgutil
 
-from ..grading.protocol import Code, Status
-from ._core import (
-    REGISTRY,
-    CheckFailed,
-    Checker,
-    ChecksFileError,
-    Exercise,
-    FunctionRaised,
-    HiddenCheck,
-    InjectedReference,
-    Mistake,
-    Result,
-    exercise,
-    exercises_for,
-    injected_call,
-    injected_references,
-    load_checks_file,
-    match_mistake,
-    run_check,
-    student_copy,
-)
+from ..results import Code, Status
+from ._checker import Checker
+from ._delegation import InjectedReference, injected_call, injected_references
+from ._failures import CheckFailed, FunctionRaised
+from ._hidden import HiddenCheck, student_copy
+from ._mistakes import Mistake, match_mistake
+from ._registry import REGISTRY, ChecksFileError, Exercise, exercises_for, load_checks_file
+from ._result import Result
+from ._run import exercise, run_check
 
-__all__ = ["REGISTRY", "CheckFailed", "Checker", "ChecksFileError", "Code", "Exercise", "FunctionRaised",
-           "HiddenCheck", "InjectedReference", "Mistake", "Result", "Status", "exercise", "exercises_for",
-           "injected_call", "injected_references", "load_checks_file", "match_mistake", "run_check", "student_copy"]
+#: The status words, for check bodies and tests (``Status`` itself is the one vocabulary).
+STATUS_PASSED, STATUS_FAILED, STATUS_ERROR, STATUS_TIMEOUT = Status.PASSED, Status.FAILED, Status.ERROR, Status.TIMEOUT
+
+__all__ = ["REGISTRY", "STATUS_ERROR", "STATUS_FAILED", "STATUS_PASSED", "STATUS_TIMEOUT", "CheckFailed", "Checker",
+           "ChecksFileError", "Code", "Exercise", "FunctionRaised", "HiddenCheck", "InjectedReference", "Mistake",
+           "Result", "Status", "exercise", "exercises_for", "injected_call", "injected_references",
+           "load_checks_file", "match_mistake", "run_check", "student_copy"]
 
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if _info.name.startswith("_"):

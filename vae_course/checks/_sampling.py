@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ._core import CheckFailed
+from ._failures import CheckFailed
 
 
 def ks_distance(samples: torch.Tensor) -> float:
@@ -63,13 +63,13 @@ def require_standard_normal(z: torch.Tensor, hint: str, what: str = "codes") -> 
                           f"{distance:.3f}).", "The prior is standard *normal*: " + hint, code="codes-not-normal")
 
 
-def call_decoding(t, *args, codes: list, latent_dim: int, n: int):
-    """``t.call(*args)`` for a function that draws ``n`` codes and decodes them; ``codes`` is the list in
+def call_decoding(check, *args, codes: list, latent_dim: int, n: int):
+    """``check.call(*args)`` for a function that draws ``n`` codes and decodes them; ``codes`` is the list in
     which the check's model records every z it is asked to decode. When the function raises and the
     last code had the wrong shape or dtype, the message says so: the sizes swapped, the latent size
     hard-coded, or codes in float64 for a float32 model."""
     try:
-        return t.call(*args)
+        return check.call(*args)
     except CheckFailed as failed:
         z = codes[-1] if codes else None
         if z is not None and z.dtype != torch.get_default_dtype() and "dtype" in failed.message:

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from .. import losses, models
-from ._core import CheckFailed, Checker, FunctionRaised
+from ._checker import Checker
+from ._failures import CheckFailed, FunctionRaised
 
 PIXELS = models.IMAGE_PIXELS
 LOGVARS = (-2.0, 0.0, 1.5)  # a log-variance per latent dimension for the test of the noise

@@ -5,7 +5,9 @@ import torch.nn.functional as F
 
 from .. import applications, losses
 from ..models import VAE
-from ._core import CheckFailed, Mistake, exercise
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 from .elbo import _kl_mistakes
 
 
@@ -29,16 +31,16 @@ def _check_inputs(batch: int = 5) -> torch.Tensor:
 
 
 @exercise("6.1", "06_applications", "anomaly_score", points=2,
-          delegates=("vae_course.applications.anomaly_score",),
+          delegates=[applications.anomaly_score],
           title="the anomaly score (mean-code BCE + KL per image)",
           contract="anomaly_score(model, x: (B, 784) in [0, 1]) -> (B,): the score of each image in nats, "
                    "BCE(x, x_hat(mu)) + KL(q(z|x) || N(0, I)), with the mean code z = mu (deterministic), "
                    "cross-entropy summed over pixels; larger = more anomalous",
           verified="the `(B,)` scores match BCE(x, x_hat(mu)) + KL, the reference score.")
-def anomaly_score(fn, t):
+def anomaly_score(fn, check):
     model = tiny_vae()
     x = _check_inputs()
-    out = t.tensor(t.call(model, x), like=x)
+    out = check.tensor(check.call(model, x), like=x)
     if out.dim() == 0:
         raise CheckFailed("the result is a single number (shape ()), expected one score per image `(B=5,)`.",
                           "Don't average over the batch: sum over the pixels (dim=1) only, so each image "
@@ -46,9 +48,9 @@ def anomaly_score(fn, t):
     if tuple(out.shape) == (5, 784):
         raise CheckFailed("the result has one value per pixel (5, 784), expected one score per image `(B=5,)`.",
                           "Sum the per-pixel terms over the pixels (dim=1).")
-    t.shape(out, (5,), ["batch"])
-    t.finite(out)
-    again = t.tensor(t.call(model, x), like=x)
+    check.shape(out, (5,), ["batch"])
+    check.finite(out)
+    again = check.tensor(check.call(model, x), like=x)
     if again.shape == out.shape and not torch.allclose(out.detach(), again.detach(), rtol=1e-5, atol=1e-4):
         raise CheckFailed("two calls with the same images gave different scores: the score decodes a sampled code.",
                           "Decode the mean code mu (model.encode(x)[0]), not a reparameterized sample: the "
@@ -65,7 +67,7 @@ def anomaly_score(fn, t):
     logits_hint = ("You compared logits with pixels: the decoder returns logits, and the Bernoulli likelihood is "
                    "computed from them with F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(1) "
                    "- not a squared error.")
-    t.values(out, expected, "the scores", rtol=1e-4, atol=1e-3, mistakes=[
+    check.values(out, expected, "the scores", rtol=1e-4, atol=1e-3, mistakes=[
         Mistake("reconstruction log-likelihood minus KL (the sign is flipped)", -expected,
                 "An anomaly score must be *large* for unusual images: return reconstruction loss + KL, "
                 "not its negative."),
@@ -114,7 +116,7 @@ def anomaly_score(fn, t):
 
 
 @exercise("6.2", "06_applications", "inpaint_step", points=2,
-          delegates=("vae_course.applications.inpaint_step",),
+          delegates=[applications.inpaint_step],
           title="one inpainting step that keeps the known pixels",
           contract="inpaint_step(model, x_known, mask, x_current) -> x_next, all (B, 784) in [0, 1]; mask is 1 "
                    "where a pixel is known and 0 where it is missing. Every known pixel exactly as in x_known, "
@@ -122,15 +124,15 @@ def anomaly_score(fn, t):
                    "probability (model.decode gives logits)",
           verified="the `(B, 784)` result keeps the known pixels and fills the missing ones from the decoded mean "
                    "code.")
-def inpaint_step(fn, t):
+def inpaint_step(fn, check):
     model = tiny_vae(seed=1)
     mask = (torch.rand(4, 784) < 0.5).float()
     x_known = mask * torch.rand(4, 784)                        # missing pixels are 0, as in a masked image
     x_current = mask * x_known + (1 - mask) * torch.rand(4, 784)  # the current guess keeps the known pixels
-    out = t.tensor(t.call(model, x_known, mask, x_current), like=x_known)
-    t.shape(out, (4, 784), ["batch", "pixels"], hint="Return a full image per input: (B, 784).")
-    t.finite(out)
-    again = t.tensor(t.call(model, x_known, mask, x_current), like=x_known)
+    out = check.tensor(check.call(model, x_known, mask, x_current), like=x_known)
+    check.shape(out, (4, 784), ["batch", "pixels"], hint="Return a full image per input: (B, 784).")
+    check.finite(out)
+    again = check.tensor(check.call(model, x_known, mask, x_current), like=x_known)
     if not torch.allclose(out.detach(), again.detach(), atol=1e-6):
         raise CheckFailed("two calls with the same inputs filled different pixels: the step decodes a sampled code.",
                           "Decode the mean code mu (model.encode(x_current)[0]), not a reparameterized sample: "
@@ -140,7 +142,7 @@ def inpaint_step(fn, t):
         probs = torch.sigmoid(logits)
         stale = torch.sigmoid(model.decode(model.encode(x_known)[0]))
         expected = applications.inpaint_step(model, x_known, mask, x_current)
-    t.values(out, expected, "the pixels", mistakes=[
+    check.values(out, expected, "the pixels", mistakes=[
         Mistake("the mask used the wrong way round", (1 - mask) * x_known + mask * probs,
                 "mask is 1 where a pixel is *known*: keep x_known there (mask * x_known) and fill the rest "
                 "((1 - mask) * reconstruction)."),

@@ -5,7 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import CheckFailed, Mistake, exercise, match_mistake
+from .. import losses
+from ._failures import CheckFailed
+from ._mistakes import Mistake, match_mistake
+from ._run import exercise
 
 BATCH, PIXELS, LATENT = 4, 784, 3
 
@@ -60,7 +63,7 @@ def _forward_diagnosis(log: list, finished: bool = True) -> CheckFailed | None:
                    "the reconstruction of each image through its own code (encoder: (B, 784) -> (B, latent_dim); "
                    "decoder: codes -> logits (B, 784)), as pixel probabilities",
           verified="the `(B, 784)` result is sigmoid(decoder(encoder(x))), with gradients to both networks.")
-def autoencoder_forward(fn, t):
+def autoencoder_forward(fn, check):
     torch.manual_seed(0)
     log: list = []
     encoder = _Recorded("encoder", nn.Linear(PIXELS, LATENT), log)
@@ -69,17 +72,17 @@ def autoencoder_forward(fn, t):
         decoder.module.weight.mul_(8.0)
     x = torch.rand(BATCH, PIXELS)
     try:
-        out = t.call(encoder, decoder, x)
+        out = check.call(encoder, decoder, x)
     except CheckFailed as failed:
         raise _forward_diagnosis(log, finished=False) or failed from None
     if isinstance(out, torch.Tensor) and tuple(out.shape) == (BATCH, LATENT):
         raise CheckFailed(f"the result has shape {tuple(out.shape)} = `(B, D)`: that is the code z, "
                           "not the reconstruction.",
                           "Return the decoded image sigmoid(decoder(z)), not the code z = encoder(x).")
-    out = t.tensor(out, like=x)
-    t.shape(out, (BATCH, PIXELS), ["batch", "pixels"],
-            hint="The reconstruction has one value per pixel of every image: (B, 784).")
-    t.finite(out)
+    out = check.tensor(out, like=x)
+    check.shape(out, (BATCH, PIXELS), ["batch", "pixels"],
+                hint="The reconstruction has one value per pixel of every image: (B, 784).")
+    check.finite(out)
     with torch.no_grad():
         z = encoder.module(x)
         logits = decoder.module(z)
@@ -119,23 +122,24 @@ def autoencoder_forward(fn, t):
                           "image, don't .mean(dim=0) it.", code="one-code-for-the-batch")
     if not out.requires_grad and match_mistake(out, mistakes) is not None:  # e.g. rounded: name it, not the graph
         raise match_mistake(out, mistakes).failure("the reconstructions")
-    t.gradient(out, {"the encoder's weights": encoder.module.weight, "the decoder's weights": decoder.module.weight},
-               hint="Don't use .detach() or torch.no_grad(): training needs gradients through both networks.")
-    t.values(out, reference, "the reconstructions", mistakes=mistakes)
+    check.gradient(out, {"the encoder's weights": encoder.module.weight,
+                         "the decoder's weights": decoder.module.weight},
+                   hint="Don't use .detach() or torch.no_grad(): training needs gradients through both networks.")
+    check.values(out, reference, "the reconstructions", mistakes=mistakes)
 
 
 @exercise("1.2", "01_autoencoders", "mse_loss", points=1,
-          delegates=("vae_course.losses.mse",),
+          delegates=[losses.mse],
           title="the mean squared error per image",
           contract="mse_loss(x_hat: (B, 784), x: (B, 784)) -> (B,): for each image, the mean over its 784 pixels "
                    "of (x_hat - x)^2 (average it with .mean() for a batch loss)",
           verified="the `(B,)` result is each image's mean squared error over its 784 pixels, with gradients to "
                    "x_hat.")
-def mse_loss(fn, t):
+def mse_loss(fn, check):
     torch.manual_seed(1)
     x = torch.rand(BATCH + 1, PIXELS)
     x_hat = torch.rand(BATCH + 1, PIXELS, requires_grad=True)
-    out = t.tensor(t.call(x_hat, x), like=x)
+    out = check.tensor(check.call(x_hat, x), like=x)
     if out.dim() == 0:
         raise CheckFailed("the result is a single number, expected one value per image: shape `(B=5,)`.",
                           "Average over the pixels only: .mean(dim=1) (or dim=-1), not .mean() over everything.")
@@ -146,11 +150,11 @@ def mse_loss(fn, t):
         raise CheckFailed("the result has shape `(5, 1)`: one value per image, but with a pixel dimension of size 1.",
                           "Drop keepdim=True (or .squeeze(1)): the result is one number per image, shape (B,).",
                           code="kept-the-pixel-dimension")
-    t.shape(out, (BATCH + 1,), ["batch"], hint="Average over the pixels (dim=1) so each image gets one number.")
-    t.finite(out)
-    t.gradient(out, {"x_hat": x_hat})
+    check.shape(out, (BATCH + 1,), ["batch"], hint="Average over the pixels (dim=1) so each image gets one number.")
+    check.finite(out)
+    check.gradient(out, {"x_hat": x_hat})
     diff = (x_hat - x).detach()
-    t.values(out, diff.pow(2).mean(dim=1), "the per-image errors", mistakes=[
+    check.values(out, diff.pow(2).mean(dim=1), "the per-image errors", mistakes=[
         Mistake("a sum over pixels instead of a mean", diff.pow(2).sum(dim=1),
                 "Divide by the number of pixels: use .mean(dim=1) instead of .sum(dim=1)."),
         Mistake("the mean absolute error (no square)", diff.abs().mean(dim=1),

@@ -6,20 +6,22 @@ import numpy as np
 import torch
 
 from .. import diagnostics
-from ._core import CheckFailed, Mistake, exercise
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 
 
 @exercise("7.1", "07_beta_vae", "kl_per_dimension", points=1,
-          delegates=("vae_course.diagnostics.kl_per_dimension",),
+          delegates=[diagnostics.kl_per_dimension],
           title="the KL term of each latent dimension",
           contract="kl_per_dimension(mu: (B, D), logvar: (B, D)) -> (D,): "
                    "1/2 (mu_j^2 + exp(logvar_j) - 1 - logvar_j) averaged over the batch (dim=0), in nats; "
                    "its sum over j is the batch mean of the KL term",
           verified="the `(D,)` KL values per dimension match the reference, with gradients to mu and logvar.")
-def kl_per_dimension(fn, t):
+def kl_per_dimension(fn, check):
     mu = torch.randn(8, 5, requires_grad=True)
     logvar = (0.8 * torch.randn(8, 5)).requires_grad_(True)
-    out = t.tensor(t.call(mu, logvar), like=mu)
+    out = check.tensor(check.call(mu, logvar), like=mu)
     shapes = {
         (8,): ("one value per example `(B=8,)`, expected one per latent dimension `(D=5,)`.",
                "Reduce over the batch (dim=0), not over the latent dimensions (dim=1): "
@@ -31,16 +33,16 @@ def kl_per_dimension(fn, t):
     }
     if tuple(out.shape) in shapes:
         raise CheckFailed("the result has " + shapes[tuple(out.shape)][0], shapes[tuple(out.shape)][1])
-    t.shape(out, (5,), ["latent"])
-    t.finite(out)
-    t.gradient(out, {"mu": mu, "logvar": logvar},
-               hint="If no gradient reaches logvar, you may have written logvar where the variance "
-                    "exp(logvar) belongs (it cancels with - logvar).")
+    check.shape(out, (5,), ["latent"])
+    check.finite(out)
+    check.gradient(out, {"mu": mu, "logvar": logvar},
+                   hint="If no gradient reaches logvar, you may have written logvar where the variance "
+                        "exp(logvar) belongs (it cancels with - logvar).")
     with torch.no_grad():
         per_entry = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
         expected = diagnostics.kl_per_dimension(mu, logvar)
         var = logvar.exp()
-    t.values(out, expected, "the KL values", mistakes=[
+    check.values(out, expected, "the KL values", mistakes=[
         Mistake("a sum over the batch instead of a mean", per_entry.sum(0),
                 "Average over the batch (.mean(dim=0)) so the numbers do not grow with the batch size."),
         Mistake("the KL without the factor 1/2", 2 * per_entry.mean(0),
@@ -128,16 +130,16 @@ def _as_count(out, what: str) -> int:
 
 
 @exercise("7.2", "07_beta_vae", "active_units", points=1,
-          delegates=("vae_course.diagnostics.active_units", "vae_course.diagnostics.activity"),
+          delegates=[diagnostics.active_units, diagnostics.activity],
           title="the number of active latent units",
           contract="active_units(mu: (N, D), threshold=0.01) -> int: how many dimensions u have "
                    "A_u = Var over the N images of mu[:, u] greater than threshold (Burda et al. 2015)",
           verified="the count of active dimensions matches the reference and follows the threshold argument.")
-def active_units(fn, t):
+def active_units(fn, check):
     mu, mu_other = _first_inputs(), _second_inputs()
-    count = _as_count(t.call(mu), "the result")
-    t.ok("returns a count")
-    other = _as_count(t.call(mu_other), "the result for a second set of means")
+    count = _as_count(check.call(mu), "the result")
+    check.ok("returns a count")
+    other = _as_count(check.call(mu_other), "the result for a second set of means")
     expected, expected_other = diagnostics.active_units(mu), diagnostics.active_units(mu_other)
     if (count, other) != (expected, expected_other):
         for counter, name, hint in _COUNT_MISTAKES:
@@ -158,10 +160,10 @@ def active_units(fn, t):
         raise CheckFailed(f"you counted {count} and {other} active units on two sets of means, expected {expected} "
                           f"and {expected_other}.",
                           "Compute activity = mu.var(dim=0) (one value per dimension) and count activity > threshold.")
-    t.ok("the count matches the reference on two sets of means")
-    count = _as_count(t.call(mu, threshold=0.1), "the result with threshold=0.1")
+    check.ok("the count matches the reference on two sets of means")
+    count = _as_count(check.call(mu, threshold=0.1), "the result with threshold=0.1")
     expected = diagnostics.active_units(mu, threshold=0.1)
     if count != expected:
         raise CheckFailed(f"with threshold=0.1 you counted {count} active units, expected {expected}.",
                           "Use the `threshold` argument instead of a fixed 0.01.")
-    t.ok("the threshold argument is used")
+    check.ok("the threshold argument is used")

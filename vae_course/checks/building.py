@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from .. import models
-from ._core import exercise
+from ._run import exercise
 from ._vae_class import PIXELS, check_vae_class, run
 
 # --------------------------------------------------------------------------- 3.3 the MLP VAE

@@ -12,8 +12,10 @@ import re
 import torch
 import torch.nn.functional as F
 
-from .. import losses
-from ._core import CheckFailed, Mistake, exercise, match_mistake
+from .. import diagnostics, losses
+from ._failures import CheckFailed
+from ._mistakes import Mistake, match_mistake
+from ._run import exercise
 
 BATCH, LATENT, PIXELS = 4, 3, 784
 
@@ -149,11 +151,11 @@ def _as_mistakes(items, prefix: str = "", hint_prefix: str = ""):
     return [Mistake(prefix + name, value, hint_prefix + hint) for name, value, hint in items]
 
 
-def _gradient(t, out, inputs: dict, mistakes, hint: str = "") -> None:
-    """``t.gradient``, but when no gradient reaches an input because a whole term is missing
+def _gradient(check, out, inputs: dict, mistakes, hint: str = "") -> None:
+    """``check.gradient``, but when no gradient reaches an input because a whole term is missing
     (e.g. no mu^2 in the KL), name that mistake rather than blaming .detach()."""
     try:
-        t.gradient(out, inputs, hint=hint)
+        check.gradient(out, inputs, hint=hint)
     except CheckFailed:
         mistake = match_mistake(out, mistakes)
         if mistake is not None:
@@ -164,34 +166,34 @@ def _gradient(t, out, inputs: dict, mistakes, hint: str = "") -> None:
 # --------------------------------------------------------------------------- 2.1
 
 @exercise("2.1", "02_elbo", "gaussian_kl", points=2, reference=losses.gaussian_kl,
-          delegates=("vae_course.losses.gaussian_kl", "vae_course.diagnostics.kl_per_dimension"),
+          delegates=[losses.gaussian_kl, diagnostics.kl_per_dimension],
           title="the KL divergence from a diagonal Gaussian to N(0, I)",
           contract="gaussian_kl(mu: (B, D), logvar: (B, D)) -> (B,): KL(N(mu, diag(exp(logvar))) || N(0, I)) "
                    "= 1/2 * sum over the D latent dimensions of (mu^2 + exp(logvar) - 1 - logvar); "
                    "logvar is log(sigma^2); one value per example, >= 0",
           verified="the `(B,)` KL values match the reference, for negative logvar too, with gradients to mu and "
                    "logvar.")
-def gaussian_kl(fn, t):
+def gaussian_kl(fn, check):
     mu, logvar = _latent_inputs(hard=False)
-    out = t.tensor(t.call(mu, logvar), like=mu)
+    out = check.tensor(check.call(mu, logvar), like=mu)
     _shape_for(out, per_latent=True, per_pixel=False)
-    t.shape(out, (BATCH,), ["batch"], hint="Sum over the latent dimensions (dim=-1) only.")
-    t.finite(out, hint="Look for the log of a negative number or of zero: logvar is already a log, "
-                       "so log(sigma^2) is logvar itself.")
+    check.shape(out, (BATCH,), ["batch"], hint="Sum over the latent dimensions (dim=-1) only.")
+    check.finite(out, hint="Look for the log of a negative number or of zero: logvar is already a log, "
+                           "so log(sigma^2) is logvar itself.")
     mistakes = _as_mistakes(_kl_mistakes(mu, logvar))
-    _gradient(t, out, {"mu": mu, "logvar": logvar}, mistakes)
-    t.values(out, _reference_kl(mu, logvar), "the KL values", mistakes=mistakes)
+    _gradient(check, out, {"mu": mu, "logvar": logvar}, mistakes)
+    check.values(out, _reference_kl(mu, logvar), "the KL values", mistakes=mistakes)
 
     mu, logvar = _latent_inputs(hard=True)
-    out = t.tensor(t.call(mu, logvar), like=mu)
-    t.shape(out, (BATCH,), ["batch"])
-    t.finite(out, "the result for negative logvar",
-             hint="logvar can be negative (sigma < 1). Never take log(logvar): log(sigma^2) is logvar itself, "
-                  "and sigma^2 = exp(logvar) is always positive.")
-    t.values(out, _reference_kl(mu, logvar), "the KL values for negative and positive logvar",
-             hint="Your function is right for some inputs only. Use exp(logvar) for sigma^2 and logvar for "
-                  "log(sigma^2), with no special cases: " + KL_FORMULA + ".")
-    t.ok("right for negative logvar too")
+    out = check.tensor(check.call(mu, logvar), like=mu)
+    check.shape(out, (BATCH,), ["batch"])
+    check.finite(out, "the result for negative logvar",
+                 hint="logvar can be negative (sigma < 1). Never take log(logvar): log(sigma^2) is logvar itself, "
+                      "and sigma^2 = exp(logvar) is always positive.")
+    check.values(out, _reference_kl(mu, logvar), "the KL values for negative and positive logvar",
+                 hint="Your function is right for some inputs only. Use exp(logvar) for sigma^2 and logvar for "
+                      "log(sigma^2), with no special cases: " + KL_FORMULA + ".")
+    check.ok("right for negative logvar too")
 
 
 # --------------------------------------------------------------------------- 2.2
@@ -210,7 +212,7 @@ def _call_loglik(fn_call, *args):
 
 
 @exercise("2.2", "02_elbo", "bernoulli_log_likelihood", points=2, reference=losses.bernoulli_log_likelihood,
-          delegates=("vae_course.losses.bernoulli_log_likelihood",),
+          delegates=[losses.bernoulli_log_likelihood],
           title="the Bernoulli log-likelihood from logits",
           contract="bernoulli_log_likelihood(logits: (B, 784), x: (B, 784) in {0, 1}) -> (B,): "
                    "log p(x|z) = sum over pixels of x*log(pi) + (1-x)*log(1-pi) with pi = sigmoid(logits), "
@@ -218,29 +220,29 @@ def _call_loglik(fn_call, *args):
                    "computed from the logits so that logits of +-100 stay finite",
           verified="the `(B,)` log-likelihoods match the reference, stay finite for logits of +-300 and pass "
                    "gradients.")
-def bernoulli_log_likelihood(fn, t):
+def bernoulli_log_likelihood(fn, check):
     logits, x = _pixel_inputs(hard=False)
-    out = t.tensor(_call_loglik(t.call, logits, x), like=logits)
+    out = check.tensor(_call_loglik(check.call, logits, x), like=logits)
     _shape_for(out, per_latent=False, per_pixel=True)
-    t.shape(out, (BATCH,), ["batch"], hint="Sum over the pixels (dim=-1) only.")
-    t.finite(out, hint="Are you taking the log of the logits? They can be negative: pi = sigmoid(logits) "
-                       "is the probability, and the stable way is F.binary_cross_entropy_with_logits.")
+    check.shape(out, (BATCH,), ["batch"], hint="Sum over the pixels (dim=-1) only.")
+    check.finite(out, hint="Are you taking the log of the logits? They can be negative: pi = sigmoid(logits) "
+                           "is the probability, and the stable way is F.binary_cross_entropy_with_logits.")
     mistakes = _as_mistakes(_loglik_mistakes(logits, x))
-    _gradient(t, out, {"logits": logits}, mistakes)
-    t.values(out, _reference_loglik(logits, x), "the log-likelihoods", mistakes=mistakes)
+    _gradient(check, out, {"logits": logits}, mistakes)
+    check.values(out, _reference_loglik(logits, x), "the log-likelihoods", mistakes=mistakes)
 
     logits, x = _pixel_inputs(hard=True)
-    out = t.tensor(_call_loglik(t.call, logits, x), like=logits)
-    t.shape(out, (BATCH,), ["batch"])
-    t.finite(out, "the result for logits of +-100 and +-300",
-             hint="log(sigmoid(l)) breaks for large |l|: sigmoid(100) is exactly 1.0 in float32, so "
-                  "log(1 - sigmoid(100)) = log(0) = -inf (and 0 * -inf = nan). Work with the logits: "
-                  "log(pi) = -softplus(-l), log(1 - pi) = -softplus(l), or use F.binary_cross_entropy_with_logits.")
-    t.values(out, _reference_loglik(logits, x), "the log-likelihoods for logits of +-100 and +-300",
-             hint="Right for moderate logits, wrong for extreme ones: clamping or adding an epsilon inside the log "
-                  "(and F.binary_cross_entropy, which clips log at -100) caps the penalty. A pixel with x = 1 and "
-                  "logit -300 has log-likelihood -300. Compute from the logits: x * l - softplus(l).")
-    t.ok("stable for logits of +-100 and +-300")
+    out = check.tensor(_call_loglik(check.call, logits, x), like=logits)
+    check.shape(out, (BATCH,), ["batch"])
+    check.finite(out, "the result for logits of +-100 and +-300",
+                 hint="log(sigmoid(l)) breaks for large |l|: sigmoid(100) is exactly 1.0 in float32, so "
+                      "log(1 - sigmoid(100)) = log(0) = -inf (and 0 * -inf = nan). Work with the logits: "
+                      "log(pi) = -softplus(-l), log(1 - pi) = -softplus(l), or use F.binary_cross_entropy_with_logits.")
+    check.values(out, _reference_loglik(logits, x), "the log-likelihoods for logits of +-100 and +-300",
+                 hint="Right for moderate logits, wrong for extreme ones: clamping or adding an epsilon inside the log "
+                      "(and F.binary_cross_entropy, which clips log at -100) caps the penalty. A pixel with x = 1 and "
+                      "logit -300 has log-likelihood -300. Compute from the logits: x * l - softplus(l).")
+    check.ok("stable for logits of +-100 and +-300")
 
 
 # --------------------------------------------------------------------------- 2.3
@@ -261,26 +263,24 @@ def _broadcast_diagnosis(failed: CheckFailed) -> CheckFailed:
 
 
 @exercise("2.3", "02_elbo", "elbo", points=2, reference=losses.elbo, uses=("2.1", "2.2"),
-          delegates=("vae_course.losses.elbo",
-                     "vae_course.losses.gaussian_kl",
-                     "vae_course.losses.bernoulli_log_likelihood"),
+          delegates=[losses.elbo, losses.gaussian_kl, losses.bernoulli_log_likelihood],
           title="the evidence lower bound",
           contract="elbo(logits: (B, 784), x: (B, 784) in {0, 1}, mu: (B, D), logvar: (B, D)) -> (B,): "
                    "bernoulli_log_likelihood(logits, x) - gaussian_kl(mu, logvar), one value per example "
                    "(a log-probability bound, <= 0, to be *maximised*; the training loss is -elbo(...).mean())",
           verified="the `(B,)` ELBO values match the reference, for extreme logits and negative logvar too, with "
                    "gradients.")
-def elbo(fn, t):
+def elbo(fn, check):
     logits, x = _pixel_inputs(hard=False)
     mu, logvar = _latent_inputs(hard=False)
     try:
-        out = t.call(logits, x, mu, logvar)
+        out = check.call(logits, x, mu, logvar)
     except CheckFailed as failed:
         raise _broadcast_diagnosis(failed) from None
-    out = t.tensor(out, like=mu)
+    out = check.tensor(out, like=mu)
     _shape_for(out, per_latent=True, per_pixel=True)
-    t.shape(out, (BATCH,), ["batch"], hint="Both terms have shape (B,): sum each over its own last dimension.")
-    t.finite(out)
+    check.shape(out, (BATCH,), ["batch"], hint="Both terms have shape (B,): sum each over its own last dimension.")
+    check.finite(out)
     rec = _reference_loglik(logits, x).detach()
     kl = _reference_kl(mu, logvar).detach()
     # The check runs elbo with the reference gaussian_kl and bernoulli_log_likelihood (uses= above): a wrong
@@ -323,24 +323,24 @@ def elbo(fn, t):
     mistakes += _as_mistakes([(name, value - kl, hint) for name, value, hint in _loglik_mistakes(logits, x)
                               if "cross-entropy (a log-likelihood" not in name],
                              prefix="a reconstruction term with ", hint_prefix=rec_hint)
-    _gradient(t, out, {"logits": logits, "mu": mu, "logvar": logvar}, mistakes,
+    _gradient(check, out, {"logits": logits, "mu": mu, "logvar": logvar}, mistakes,
               hint="The ELBO must depend on the decoder's logits (reconstruction term) and on mu and logvar "
                    "(KL term); don't detach either.")
-    t.values(out, rec - kl, "the ELBO values", mistakes=mistakes)
+    check.values(out, rec - kl, "the ELBO values", mistakes=mistakes)
 
     logits, x = _pixel_inputs(hard=True)
     mu, logvar = _latent_inputs(hard=True)
     try:
-        out = t.call(logits, x, mu, logvar)
+        out = check.call(logits, x, mu, logvar)
     except CheckFailed as failed:
         raise _broadcast_diagnosis(failed) from None
-    out = t.tensor(out, like=mu)
-    t.shape(out, (BATCH,), ["batch"])
-    t.finite(out, "the ELBO for extreme logits and negative logvar",
-             hint="Make both parts numerically safe: the log-likelihood from logits (no log(sigmoid)), "
-                  "and the KL with exp(logvar) and logvar (no log(logvar)).")
-    t.values(out, _reference_loglik(logits, x) - _reference_kl(mu, logvar),
-             "the ELBO values for extreme logits and negative logvar",
-             hint="Right on easy inputs, wrong on hard ones: check that bernoulli_log_likelihood has no clamp or "
-                  "epsilon (logit -300 on an inked pixel costs 300 nats) and gaussian_kl has no special cases.")
-    t.ok("stable for extreme logits and negative logvar")
+    out = check.tensor(out, like=mu)
+    check.shape(out, (BATCH,), ["batch"])
+    check.finite(out, "the ELBO for extreme logits and negative logvar",
+                 hint="Make both parts numerically safe: the log-likelihood from logits (no log(sigmoid)), "
+                      "and the KL with exp(logvar) and logvar (no log(logvar)).")
+    check.values(out, _reference_loglik(logits, x) - _reference_kl(mu, logvar),
+                 "the ELBO values for extreme logits and negative logvar",
+                 hint="Right on easy inputs, wrong on hard ones: check that bernoulli_log_likelihood has no clamp or "
+                      "epsilon (logit -300 on an inked pixel costs 300 nats) and gaussian_kl has no special cases.")
+    check.ok("stable for extreme logits and negative logvar")

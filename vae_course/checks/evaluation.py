@@ -4,37 +4,39 @@ import math
 
 import torch
 
-from .. import diagnostics
-from ..grading.protocol import Code
+from .. import applications, diagnostics
 from ..models import ConditionalVAE
-from ._core import CheckFailed, Mistake, exercise
+from ..results import Code
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 from ._sampling import call_decoding, require_fresh_codes, require_standard_normal
 
 
 @exercise("8.1", "08_evaluation", "iwae_bound", points=2,
-          delegates=("vae_course.diagnostics.iwae_bound",),
+          delegates=[diagnostics.iwae_bound],
           title="the importance-weighted bound, computed stably",
           contract="iwae_bound(log_weights: (B, K)) -> (B,): log (1/K) sum_k exp(log_weights[:, k]) = "
                    "logsumexp over the K samples (dim=1) minus log K, in nats; finite even for log-weights "
                    "like -1e4 or +1e3",
           verified="the `(B,)` bounds match logsumexp minus log K and stay finite for log-weights of -1e4 and +1e3.")
-def iwae_bound(fn, t):
+def iwae_bound(fn, check):
     log_weights = (2.0 * torch.randn(4, 7) - 1.0).requires_grad_(True)
-    out = t.tensor(t.call(log_weights), like=log_weights)
+    out = check.tensor(check.call(log_weights), like=log_weights)
     if tuple(out.shape) == (7,):
         raise CheckFailed("the result has one value per sample `(K=7,)`, expected one per image `(B=4,)`.",
                           "Combine the K samples of each image: reduce over dim=1, not dim=0.")
     if out.dim() == 0:
         raise CheckFailed("the result is a single number, expected one bound per image `(B=4,)`.",
                           "Reduce over the K samples only (dim=1); don't average over the batch.")
-    t.shape(out, (4,), ["batch"])
-    t.finite(out)
-    t.gradient(out, {"log_weights": log_weights})
+    check.shape(out, (4,), ["batch"])
+    check.finite(out)
+    check.gradient(out, {"log_weights": log_weights})
     with torch.no_grad():
         lw = log_weights.detach()
         expected = diagnostics.iwae_bound(lw)
         lse = torch.logsumexp(lw, dim=1)
-    t.values(out, expected, "the bounds", mistakes=[
+    check.values(out, expected, "the bounds", mistakes=[
         Mistake("the ELBO (the mean of the log-weights)", lw.mean(1),
                 "The mean of the log-weights is the K-sample average of the ELBO, not the IWAE bound: "
                 "average the *weights* (inside the log), i.e. logsumexp over k minus log K."),
@@ -59,16 +61,16 @@ def iwae_bound(fn, t):
     ])
     # numerical stability: realistic VAEs have log-weights around -100 nats per image, and worse.
     extreme = torch.stack([-1e4 + 3.0 * torch.randn(7), 1e3 + 3.0 * torch.randn(7)])
-    result = t.tensor(t.call(extreme), "the result for log-weights near -1e4 and +1e3")
+    result = check.tensor(check.call(extreme), "the result for log-weights near -1e4 and +1e3")
     if tuple(result.shape) != (2,) or not torch.isfinite(result).all():
         raise CheckFailed("for log-weights near -1e4 and +1e3 the result is not finite: "
                           f"{[round(v, 1) for v in result.detach().flatten().tolist()[:2]]}.",
                           "exp(-1e4) underflows to 0 and exp(1e3) overflows to inf in floating point, so "
                           "log(mean(exp(...))) breaks. Use torch.logsumexp(log_weights, dim=1), which subtracts "
                           "the maximum before exponentiating.")
-    t.values(result.detach(), diagnostics.iwae_bound(extreme), "the bounds for extreme log-weights",
-             atol=1e-2, rtol=1e-5)
-    t.ok("numerically stable for log-weights near -1e4 and +1e3")
+    check.values(result.detach(), diagnostics.iwae_bound(extreme), "the bounds for extreme log-weights",
+                 atol=1e-2, rtol=1e-5)
+    check.ok("numerically stable for log-weights near -1e4 and +1e3")
 
 
 PRIOR_HINT = "z = torch.randn(n, model.latent_dim)."
@@ -98,7 +100,7 @@ def _recording_cvae() -> _RecordingCVAE:
 
 
 @exercise("8.2", "08_evaluation", "sample_digit", points=2,
-          delegates=("vae_course.applications.sample_digit",),
+          delegates=[applications.sample_digit],
           title="generate a chosen digit with a conditional VAE",
           contract="sample_digit(model, digit: int, n: int) -> (n, 784) pixel probabilities in [0, 1]: n new "
                    "images of `digit` from p(z) p(x|z, y), a code z ~ N(0, I) (model.latent_dim) for each image "
@@ -106,11 +108,11 @@ def _recording_cvae() -> _RecordingCVAE:
                    "gives logits",
           verified="the `(n, 784)` probabilities decode N(0, I) codes with the digit's one-hot label, for any digit and "
                    "n.")
-def sample_digit(fn, t):
+def sample_digit(fn, check):
     digit, n = 7, 2000
     model = _recording_cvae()
     try:
-        out = call_decoding(t, model, digit, n, codes=model.seen_z, latent_dim=model.latent_dim, n=n)
+        out = call_decoding(check, model, digit, n, codes=model.seen_z, latent_dim=model.latent_dim, n=n)
     except CheckFailed as failed:
         y = model.seen_y[-1] if model.seen_y else None
         if failed.code == Code.RAISED and y is not None and tuple(y.shape) != (n, 10):
@@ -119,9 +121,9 @@ def sample_digit(fn, t):
                               "digit), num_classes=10).float() (num_classes=10 whatever the digit).",
                               code="label-shape-wrong") from None
         raise
-    out = t.tensor(out)
-    t.shape(out, (n, 784), ["n", "pixels"], hint="Return one image (784 probabilities) per sample: (n, 784).")
-    t.finite(out)
+    out = check.tensor(out)
+    check.shape(out, (n, 784), ["n", "pixels"], hint="Return one image (784 probabilities) per sample: (n, 784).")
+    check.finite(out)
     if not model.seen_z:
         raise CheckFailed("your function never called model.decode(z, y).",
                           "Decode codes drawn from the prior: torch.sigmoid(model.decode(z, y)).")
@@ -134,13 +136,13 @@ def sample_digit(fn, t):
         got = sorted(set(labels.tolist()))[:5]
         raise CheckFailed(f"the label passed to the decoder is not a one-hot {digit} (it encodes {got}).",
                           "Build y = F.one_hot(torch.full((n,), digit), 10).float(): every row one-hot at `digit`.")
-    t.ok("the one-hot label reaches the decoder")
+    check.ok("the one-hot label reaches the decoder")
     mean, std = z.mean().item(), z.std(0).mean().item()
     if std < 1e-3:
         raise CheckFailed("all your codes z are the same, so every sample is the same image.",
                           "Draw a fresh code per sample: z = torch.randn(n, model.latent_dim).")
     again = _recording_cvae()
-    t.call(again, digit, n)
+    check.call(again, digit, n)
     require_fresh_codes(z, torch.cat(again.seen_z) if again.seen_z else z[:0], PRIOR_HINT)
     if abs(mean - 0.5) < 0.05 and z.min() >= 0 and abs(std - math.sqrt(1 / 12)) < 0.05:
         raise CheckFailed("your codes look uniform on [0, 1) (torch.rand), not standard normal.",
@@ -150,7 +152,7 @@ def sample_digit(fn, t):
                           "codes from the prior N(0, I) have mean 0 and standard deviation 1.",
                           "Use z = torch.randn(n, model.latent_dim) as it is (no scaling or shifting).")
     require_standard_normal(z, PRIOR_HINT)
-    t.ok("z ~ N(0, I): normal, independent across entries, rows and calls")
+    check.ok("z ~ N(0, I): normal, independent across entries, rows and calls")
     with torch.no_grad():
         logits = ConditionalVAE.decode(model, z, y)
     if z.shape[0] == out.shape[0]:
@@ -162,13 +164,13 @@ def sample_digit(fn, t):
                               "Return the pixel probabilities torch.sigmoid(model.decode(z, y)); a Bernoulli draw "
                               "from them (torch.bernoulli) is a noisier picture of the same thing.",
                               code="binary-sample-instead-of-probabilities")
-        t.values(out, torch.sigmoid(logits), "the pixel probabilities", atol=1e-5,
-                 hint="Return torch.sigmoid(model.decode(z, y)) for the codes you drew.")
+        check.values(out, torch.sigmoid(logits), "the pixel probabilities", atol=1e-5,
+                     hint="Return torch.sigmoid(model.decode(z, y)) for the codes you drew.")
     other = _recording_cvae()
-    small = t.tensor(t.call(other, 2, 5), "the result for digit=2, n=5")
-    t.shape(small, (5, 784), ["n", "pixels"], "the result for digit=2, n=5",
-            hint="Use the arguments `digit` and `n` rather than fixed values.")
+    small = check.tensor(check.call(other, 2, 5), "the result for digit=2, n=5")
+    check.shape(small, (5, 784), ["n", "pixels"], "the result for digit=2, n=5",
+                hint="Use the arguments `digit` and `n` rather than fixed values.")
     if not other.seen_y or not (torch.cat(other.seen_y).argmax(1) == 2).all():
         raise CheckFailed("for digit=2 the decoder did not receive the label 2.",
                           "Build the label from the `digit` argument rather than a fixed value.")
-    t.ok("works for other digits and sample sizes")
+    check.ok("works for other digits and sample sizes")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 from .. import latent as ref
-from ._core import CheckFailed, Mistake, exercise
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 
 NOTEBOOK = "05_latent_space"
 
@@ -17,10 +19,10 @@ TIME_FIRST_HINT = ("With a (T,) tensor t the result must have the time dimension
                    "`(1 - t) * z0 + t * z1` broadcasts to exactly that.")
 
 
-def _call(t, *args, hint: str):
-    """t.call, but a broadcasting error gets ``hint`` instead of the generic advice."""
+def _call(check, *args, hint: str):
+    """check.call, but a broadcasting error gets ``hint`` instead of the generic advice."""
     try:
-        return t.call(*args)
+        return check.call(*args)
     except CheckFailed as failed:
         text = failed.message
         if "must match the size" in text or "broadcast" in text or "size mismatch" in text:
@@ -39,12 +41,12 @@ def _shape_hint(out: torch.Tensor, z: torch.Tensor, steps: int | None) -> str:
     return TIME_FIRST_HINT
 
 
-def _interpolation(fn_name: str, t, z0, z1, times, names):
+def _interpolation(fn_name: str, check, z0, z1, times, names):
     """Call an interpolation, require a float tensor of the contract's shape; return it."""
     steps = None if isinstance(times, float) else len(times)
-    out = t.tensor(_call(t, z0, z1, times, hint=BROADCAST_HINT), like=z0)
+    out = check.tensor(_call(check, z0, z1, times, hint=BROADCAST_HINT), like=z0)
     expected = tuple(z0.shape) if steps is None else (steps, *z0.shape)
-    t.shape(out, expected, names, what=f"{fn_name}(z0, z1, t)", hint=_shape_hint(out, z0, steps))
+    check.shape(out, expected, names, what=f"{fn_name}(z0, z1, t)", hint=_shape_hint(out, z0, steps))
     return out
 
 
@@ -65,24 +67,24 @@ def _endpoint_hint(out: torch.Tensor, z0: torch.Tensor, z1: torch.Tensor, fn_nam
 # --------------------------------------------------------------------------- 5.1 lerp
 
 @exercise("5.1", NOTEBOOK, "lerp", points=1,
-          delegates=("vae_course.latent.lerp",),
+          delegates=[ref.lerp],
           title="linear interpolation between two codes",
           contract="lerp(z0, z1, t) -> (1 - t) * z0 + t * z1. z0, z1: (D,) or (B, D), same shape; "
                    "t: a float or a (T,) tensor. Returns z0.shape for a float t and (T, *z0.shape) for a "
                    "(T,) tensor (time first). t=0 gives z0, t=1 gives z1.",
           verified="the codes match (1 - t) z0 + t z1 for a float t and a `(T,)` t, for `(D,)` and `(B, D)` codes.")
-def lerp(fn, t):
+def lerp(fn, check):
     g = torch.Generator().manual_seed(51)
     z0, z1 = torch.randn(5, generator=g), torch.randn(5, generator=g)
     Z0, Z1 = torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g)
     times = torch.tensor([0.0, 0.1, 0.3, 0.5, 0.8, 0.9, 1.0])               # T=7, not equal to D=5
 
-    out_float = _interpolation("lerp", t, z0, z1, 0.25, ["latent"])
-    out_path = _interpolation("lerp", t, z0, z1, times, ["time", "latent"])
-    out_batch = _interpolation("lerp", t, Z0, Z1, times, ["time", "batch", "latent"])
-    out_batch_float = _interpolation("lerp", t, Z0, Z1, 0.7, ["batch", "latent"])
+    out_float = _interpolation("lerp", check, z0, z1, 0.25, ["latent"])
+    out_path = _interpolation("lerp", check, z0, z1, times, ["time", "latent"])
+    out_batch = _interpolation("lerp", check, Z0, Z1, times, ["time", "batch", "latent"])
+    out_batch_float = _interpolation("lerp", check, Z0, Z1, 0.7, ["batch", "latent"])
     for out in (out_float, out_path, out_batch, out_batch_float):
-        t.finite(out)
+        check.finite(out)
 
     tc = times.view(-1, 1)
     mistakes = [
@@ -107,12 +109,12 @@ def lerp(fn, t):
         Mistake("the sum z0 + z1 for every t", (z0 + z1).expand(len(times), -1),
                 "Weight the codes by (1 - t) and t: (1 - t) * z0 + t * z1."),
     ]
-    t.values(out_path, ref.lerp(z0, z1, times), "the interpolated codes", mistakes=mistakes,
-             hint=_endpoint_hint(out_path, z0, z1, "lerp") or "Compute (1 - t) * z0 + t * z1.")
-    t.values(out_float, ref.lerp(z0, z1, 0.25), "the codes for a float t")
-    t.values(out_batch, ref.lerp(Z0, Z1, times), "the codes for a batch (B, D)",
-             hint="Each row of z0 must be interpolated with the same row of z1, for every t.")
-    t.values(out_batch_float, ref.lerp(Z0, Z1, 0.7), "the codes for a batch with a float t")
+    check.values(out_path, ref.lerp(z0, z1, times), "the interpolated codes", mistakes=mistakes,
+                 hint=_endpoint_hint(out_path, z0, z1, "lerp") or "Compute (1 - t) * z0 + t * z1.")
+    check.values(out_float, ref.lerp(z0, z1, 0.25), "the codes for a float t")
+    check.values(out_batch, ref.lerp(Z0, Z1, times), "the codes for a batch (B, D)",
+                 hint="Each row of z0 must be interpolated with the same row of z1, for every t.")
+    check.values(out_batch_float, ref.lerp(Z0, Z1, 0.7), "the codes for a batch with a float t")
 
 
 # --------------------------------------------------------------------------- 5.2 slerp
@@ -190,7 +192,7 @@ BATCH_PARALLEL_HINT = ("One row of this batch is parallel, the others are not: t
 
 
 @exercise("5.2", NOTEBOOK, "slerp", points=3,
-          delegates=("vae_course.latent.slerp",),
+          delegates=[ref.slerp],
           title="spherical interpolation between two codes",
           contract="slerp(z0, z1, t) -> sin((1 - t) Omega) / sin(Omega) * z0 + sin(t Omega) / sin(Omega) * z1, "
                    "Omega = arccos(<z0, z1> / (||z0|| ||z1||)) the angle between z0 and z1 (per row). "
@@ -198,7 +200,7 @@ BATCH_PARALLEL_HINT = ("One row of this batch is parallel, the others are not: t
                    "t=0 gives z0, t=1 gives z1. Where sin(Omega) < 1e-4 (parallel rows) return lerp instead.",
           verified="the codes match the reference slerp for float and `(T,)` t, `(D,)` and `(B, D)` codes and parallel "
                    "rows.")
-def slerp(fn, t):
+def slerp(fn, check):
     g = torch.Generator().manual_seed(52)
     # small codes (norms 0.6 and 0.9): a raw dot product stays inside [-1, 1], so that mistake is finite
     z0 = _unit(torch.randn(6, generator=g)) * 0.6
@@ -208,80 +210,81 @@ def slerp(fn, t):
     Z0, Z1 = torch.randn(4, 20, generator=g), 1.3 * torch.randn(4, 20, generator=g)
     times_b = torch.tensor([0.0, 0.2, 0.5, 0.7, 1.0])
 
-    out = _interpolation("slerp", t, z0, z1, times, ["time", "latent"])
-    out_float = _interpolation("slerp", t, z0, z1, 0.3, ["latent"])
+    out = _interpolation("slerp", check, z0, z1, times, ["time", "latent"])
+    out_float = _interpolation("slerp", check, z0, z1, 0.3, ["latent"])
     try:
-        out_batch = _interpolation("slerp", t, Z0, Z1, times_b, ["time", "batch", "latent"])
+        out_batch = _interpolation("slerp", check, Z0, Z1, times_b, ["time", "batch", "latent"])
     except CheckFailed as failed:
         if "must match the size" in failed.message or "broadcast" in failed.message:
             raise CheckFailed(failed.message,
                               "With codes (B, D), compute one angle per row with keepdim=True, so Omega has "
                               "shape (B, 1) and broadcasts against t (T, 1, 1) and z0 (B, D).") from None
         raise
-    t.finite(out)
-    t.finite(out_float)
-    t.finite(out_batch, hint=ANGLE_NAN_HINT)
+    check.finite(out)
+    check.finite(out_float)
+    check.finite(out_batch, hint=ANGLE_NAN_HINT)
 
-    t.values(out, ref.slerp(z0, z1, times), "the interpolated codes", mistakes=_slerp_mistakes(z0, z1, times),
-             hint=_endpoint_hint(out, z0, z1, "slerp")
-             or "Compare with sin((1 - t) Omega) / sin Omega * z0 + sin(t Omega) / sin Omega * z1.")
-    t.values(out_float, ref.slerp(z0, z1, 0.3), "the codes for a float t")
-    t.values(out_batch, ref.slerp(Z0, Z1, times_b), "the codes for a batch (B, D)",
-             mistakes=_slerp_mistakes(Z0, Z1, times_b),
-             hint="Each row of z0 must be interpolated with the same row of z1, with its own angle.")
+    check.values(out, ref.slerp(z0, z1, times), "the interpolated codes", mistakes=_slerp_mistakes(z0, z1, times),
+                 hint=_endpoint_hint(out, z0, z1, "slerp")
+                 or "Compare with sin((1 - t) Omega) / sin Omega * z0 + sin(t Omega) / sin Omega * z1.")
+    check.values(out_float, ref.slerp(z0, z1, 0.3), "the codes for a float t")
+    check.values(out_batch, ref.slerp(Z0, Z1, times_b), "the codes for a batch (B, D)",
+                 mistakes=_slerp_mistakes(Z0, Z1, times_b),
+                 hint="Each row of z0 must be interpolated with the same row of z1, with its own angle.")
 
     # parallel codes (exactly: cos Omega rounds to 1): identical, and one twice the other
     a = torch.tensor([3.0, 4.0, 0.0, 0.0, 0.0, 0.0])
     for partner, name in ((a.clone(), "identical codes"), (2 * a, "parallel codes (z1 = 2 z0)")):
-        out_parallel = t.tensor(_call(t, a, partner, times, hint=BROADCAST_HINT), like=a)
-        t.shape(out_parallel, (len(times), len(a)), ["time", "latent"], what=f"slerp of {name}")
-        t.finite(out_parallel, what=f"slerp of {name}", hint=PARALLEL_HINT)
-        t.values(out_parallel, ref.lerp(a, partner, times), f"the codes for {name}",
-                 hint="For parallel codes slerp must equal lerp: " + PARALLEL_HINT)
+        out_parallel = check.tensor(_call(check, a, partner, times, hint=BROADCAST_HINT), like=a)
+        check.shape(out_parallel, (len(times), len(a)), ["time", "latent"], what=f"slerp of {name}")
+        check.finite(out_parallel, what=f"slerp of {name}", hint=PARALLEL_HINT)
+        check.values(out_parallel, ref.lerp(a, partner, times), f"the codes for {name}",
+                     hint="For parallel codes slerp must equal lerp: " + PARALLEL_HINT)
     # anti-parallel codes (Omega = pi: sin Omega is 0 again) and nearly parallel ones (a tiny angle, where
     # arccos of a cosine that rounds near 1 is imprecise): both must give the reference (lerp, or close to it)
     near = a + torch.tensor([0.0, 0.0, 1e-3, 0.0, 0.0, 0.0])
     for partner, name, hint in ((-a, "anti-parallel codes (z1 = -z0)", ANTIPARALLEL_HINT),
                                 (near, "nearly parallel codes (angle 2e-4)", NEAR_PARALLEL_HINT)):
-        out_edge = t.tensor(_call(t, a, partner, times, hint=BROADCAST_HINT), like=a)
-        t.shape(out_edge, (len(times), len(a)), ["time", "latent"], what=f"slerp of {name}")
-        t.finite(out_edge, what=f"slerp of {name}", hint=hint)
-        t.values(out_edge, ref.slerp(a, partner, times), f"the codes for {name}", hint=hint)
-    t.ok("anti-parallel and nearly parallel codes")
+        out_edge = check.tensor(_call(check, a, partner, times, hint=BROADCAST_HINT), like=a)
+        check.shape(out_edge, (len(times), len(a)), ["time", "latent"], what=f"slerp of {name}")
+        check.finite(out_edge, what=f"slerp of {name}", hint=hint)
+        check.values(out_edge, ref.slerp(a, partner, times), f"the codes for {name}", hint=hint)
+    check.ok("anti-parallel and nearly parallel codes")
 
     # a batch whose middle row is exactly parallel (cos Omega rounds to 1), the other rows are not
     P0, P1 = Z0[:3].clone(), Z1[:3].clone()
     P0[1] = 0.0
     P0[1, :2] = torch.tensor([3.0, 4.0])
     P1[1] = 2 * P0[1]
-    out_mixed = t.tensor(_call(t, P0, P1, times_b, hint=BROADCAST_HINT), like=P0)
-    t.shape(out_mixed, (len(times_b), 3, 20), ["time", "batch", "latent"], what="slerp of a batch with a parallel row")
-    t.finite(out_mixed, what="slerp of a batch with one parallel row", hint=BATCH_PARALLEL_HINT)
-    t.values(out_mixed, ref.slerp(P0, P1, times_b), "the codes for a batch with one parallel row",
-             hint=BATCH_PARALLEL_HINT)
+    out_mixed = check.tensor(_call(check, P0, P1, times_b, hint=BROADCAST_HINT), like=P0)
+    check.shape(out_mixed, (len(times_b), 3, 20), ["time", "batch", "latent"],
+                what="slerp of a batch with a parallel row")
+    check.finite(out_mixed, what="slerp of a batch with one parallel row", hint=BATCH_PARALLEL_HINT)
+    check.values(out_mixed, ref.slerp(P0, P1, times_b), "the codes for a batch with one parallel row",
+                 hint=BATCH_PARALLEL_HINT)
     # identical random codes: on some rows the cosine dot / (||z0|| ||z1||) rounds past 1 (arccos gives NaN)
     same = torch.randn(8, 20, generator=torch.Generator().manual_seed(7))
-    out_same = t.tensor(_call(t, same, same.clone(), times_b, hint=BROADCAST_HINT), like=same)
-    t.shape(out_same, (len(times_b), 8, 20), ["time", "batch", "latent"], what="slerp of identical codes")
-    t.finite(out_same, what="slerp of identical random codes", hint=ROUNDING_HINT)
-    t.values(out_same, ref.slerp(same, same, times_b), "the codes for identical random codes", hint=ROUNDING_HINT)
-    t.ok("falls back to lerp for parallel codes")
+    out_same = check.tensor(_call(check, same, same.clone(), times_b, hint=BROADCAST_HINT), like=same)
+    check.shape(out_same, (len(times_b), 8, 20), ["time", "batch", "latent"], what="slerp of identical codes")
+    check.finite(out_same, what="slerp of identical random codes", hint=ROUNDING_HINT)
+    check.values(out_same, ref.slerp(same, same, times_b), "the codes for identical random codes", hint=ROUNDING_HINT)
+    check.ok("falls back to lerp for parallel codes")
 
 
 # --------------------------------------------------------------------------- 5.3 attribute vector
 
 @exercise("5.3", NOTEBOOK, "attribute_vector", points=1,
-          delegates=("vae_course.latent.attribute_vector",),
+          delegates=[ref.attribute_vector],
           title="the attribute vector: difference of mean codes",
           contract="attribute_vector(z_with: (N, D), z_without: (M, D)) -> (D,): the mean code of the images "
                    "with the attribute minus the mean code of those without. N and M may differ.",
           verified="the `(D,)` result is the mean code with the attribute minus the mean code without, for N != M.")
-def attribute_vector(fn, t):
+def attribute_vector(fn, check):
     g = torch.Generator().manual_seed(53)
     same_with, same_without = torch.randn(6, 4, generator=g) + 1.0, torch.randn(6, 4, generator=g)
     z_with, z_without = torch.randn(5, 4, generator=g) + 0.5, torch.randn(8, 4, generator=g) - 0.25
 
-    out = t.tensor(t.call(same_with, same_without), like=same_with)
+    out = check.tensor(check.call(same_with, same_without), like=same_with)
     shape_hint = "Average each set of codes over its rows (dim=0): the result is one vector of length D."
     if out.dim() == 2:
         shape_hint = ("You returned one vector per image: average over the batch (dim=0) to get a single "
@@ -290,19 +293,19 @@ def attribute_vector(fn, t):
         shape_hint = ".mean() without dim averages everything to one number: use .mean(dim=0) (over the images)."
     elif out.shape == (6,):
         shape_hint = "dim=1 averages over the latent dimensions; average over the images instead (dim=0)."
-    t.shape(out, (4,), ["latent"], hint=shape_hint)
+    check.shape(out, (4,), ["latent"], hint=shape_hint)
 
     try:
-        out = t.tensor(t.call(z_with, z_without), like=z_with)
+        out = check.tensor(check.call(z_with, z_without), like=z_with)
     except CheckFailed as failed:
         raise CheckFailed(failed.message + " (z_with has 5 rows, z_without 8)",
                           "The two sets may have different numbers of images: average each over dim=0 first, "
                           "then subtract the two means.") from None
-    t.shape(out, (4,), ["latent"], hint="With 5 and 8 rows the result must still be one vector (D,): "
-                                        "average each set over dim=0, then subtract.")
-    t.finite(out)
+    check.shape(out, (4,), ["latent"], hint="With 5 and 8 rows the result must still be one vector (D,): "
+                                            "average each set over dim=0, then subtract.")
+    check.finite(out)
     expected = ref.attribute_vector(z_with, z_without)
-    t.values(out, expected, "the entries of the attribute vector", mistakes=[
+    check.values(out, expected, "the entries of the attribute vector", mistakes=[
         Mistake("the reversed sign (without minus with)", -expected,
                 "Adding the vector must *add* the attribute: mean of z_with minus mean of z_without."),
         Mistake("a sum instead of a mean", z_with.sum(dim=0) - z_without.sum(dim=0),

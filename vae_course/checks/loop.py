@@ -15,7 +15,11 @@ from contextlib import contextmanager
 import torch
 
 from .. import losses, models, train
-from ._core import REGISTRY, CheckFailed, InjectedReference, Mistake, exercise
+from ._delegation import InjectedReference
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._registry import REGISTRY
+from ._run import exercise
 
 EPOCHS, BATCH, N_TRAIN, N_VAL = 3, 16, 40, 12
 LR = 0.05

@@ -6,7 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from ..molecules import losses as molecule_losses
-from ._core import CheckFailed, Mistake, exercise, match_mistake
+from ._failures import CheckFailed
+from ._mistakes import Mistake, match_mistake
+from ._run import exercise
 
 BATCH, LENGTH, VOCAB = 4, 7, 6
 EOS = 1
@@ -156,7 +158,7 @@ def _gradient_of(out: torch.Tensor, logits: torch.Tensor) -> torch.Tensor | None
 
 @exercise("9.1", "09_molecules", "sequence_log_likelihood", points=2,
           reference=molecule_losses.sequence_log_likelihood,
-          delegates=("vae_course.molecules.losses.sequence_log_likelihood",),
+          delegates=[molecule_losses.sequence_log_likelihood],
           title="the categorical log-likelihood of padded token sequences",
           contract="sequence_log_likelihood(logits: (B, L, V), targets: (B, L) int64, pad_index: int) -> (B,): "
                    "log p(x|z) = sum over the positions t with targets[b, t] != pad_index of "

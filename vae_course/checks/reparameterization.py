@@ -11,8 +11,10 @@ import math
 
 import torch
 
+from .. import estimators
 from ..estimators import score_terms
-from ._core import CheckFailed, exercise
+from ._failures import CheckFailed
+from ._run import exercise
 from ._sampling import ks_distance
 
 # --------------------------------------------------------------------------- 3.1 reparameterize
@@ -40,19 +42,19 @@ def _same(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-6) -> bool:
                    "written as a differentiable function of mu and logvar and of parameter-free noise, fresh for "
                    "every entry and every call; gradients flow from z to mu and logvar",
           verified="z has mean mu and std exp(logvar / 2), fresh noise per entry and call, and the right gradients.")
-def reparameterize(fn, t):
+def reparameterize(fn, check):
     # -- type, shape, finite values on a small batch
     mu = torch.randn(4, 3)
     logvar = 0.5 * torch.randn(4, 3)
-    out = t.tensor(t.call(mu, logvar), like=mu)
-    t.shape(out, (4, 3), ["batch", "latent"],
-            hint="z has the shape of mu: one noise value per entry, eps = torch.randn_like(mu).")
-    t.finite(out, hint="Compute the standard deviation as torch.exp(0.5 * logvar): logvar can be negative, "
-                       "so torch.sqrt(logvar) or torch.log(...) of it gives NaN.")
+    out = check.tensor(check.call(mu, logvar), like=mu)
+    check.shape(out, (4, 3), ["batch", "latent"],
+                hint="z has the shape of mu: one noise value per entry, eps = torch.randn_like(mu).")
+    check.finite(out, hint="Compute the standard deviation as torch.exp(0.5 * logvar): logvar can be negative, "
+                           "so torch.sqrt(logvar) or torch.log(...) of it gives NaN.")
 
     # -- gradients reach mu and logvar
     mu_g, logvar_g = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
-    out = t.tensor(t.call(mu_g, logvar_g), like=mu)
+    out = check.tensor(check.call(mu_g, logvar_g), like=mu)
     if not out.requires_grad:
         raise CheckFailed("no gradient flows through z (it has no grad_fn): z was detached (.detach(), "
                           "torch.no_grad(), .numpy()) or drawn with .sample().",
@@ -61,9 +63,9 @@ def reparameterize(fn, t):
     z = out.detach()
     # -- statistics over many rows: mean mu, std exp(logvar / 2), independent noise
     big_mu, big_logvar = MU.expand(N_ROWS, 3).clone(), LOGVAR.expand(N_ROWS, 3).clone()
-    z1 = t.tensor(t.call(big_mu, big_logvar), like=big_mu).detach()
-    t.shape(z1, (N_ROWS, 3), ["batch", "latent"], hint="z has the shape of mu: eps = torch.randn_like(mu).")
-    z2 = t.tensor(t.call(big_mu, big_logvar), like=big_mu).detach()
+    z1 = check.tensor(check.call(big_mu, big_logvar), like=big_mu).detach()
+    check.shape(z1, (N_ROWS, 3), ["batch", "latent"], hint="z has the shape of mu: eps = torch.randn_like(mu).")
+    z2 = check.tensor(check.call(big_mu, big_logvar), like=big_mu).detach()
     std = torch.exp(0.5 * LOGVAR)
     if _same(z1, big_mu):
         raise CheckFailed("z is exactly mu.", MU_ONLY_HINT)
@@ -105,11 +107,11 @@ def reparameterize(fn, t):
                "The mean of z must be mu: z = mu + std * eps with eps of mean 0 (torch.randn_like(mu)).")
         raise CheckFailed(f"the mean of z over {N_ROWS} draws is off by up to {mean_err.max():.2f} "
                           "(should be mu).", hint)
-    t.ok("mean of z = mu")
+    check.ok("mean of z = mu")
     if grad_mu is None or not torch.any(grad_mu != 0):  # after the mean, so a z without mu is named as such
         raise CheckFailed("no gradient reaches `mu`.", NORMAL_HINT if grad_mu is not None else
                           "z must be computed from mu with torch operations (don't .detach() mu). " + BUILD_Z)
-    t.ok("gradients reach mu")
+    check.ok("gradients reach mu")
     close = lambda a, b: bool(((a - b).abs() <= 0.04 * b.abs() + 1e-3).all())  # noqa: E731 (5 std errors)
     if not close(sample_std, std):
         if close(sample_std, LOGVAR.abs()):
@@ -141,12 +143,12 @@ def reparameterize(fn, t):
                           f"{[round(v, 2) for v in sample_std.tolist()]}, expected "
                           f"{[round(v, 2) for v in std.tolist()]} = exp(logvar / 2).",
                           "z = mu + torch.exp(0.5 * logvar) * eps with eps ~ N(0, 1).")
-    t.ok("std of z = exp(logvar / 2)")
+    check.ok("std of z = exp(logvar / 2)")
     if grad_logvar is None or not torch.any(grad_logvar != 0):
         raise CheckFailed("no gradient reaches `logvar`, although z has the right spread.",
                           "Don't .detach() the standard deviation (or compute it with NumPy/.item()): "
                           "std = torch.exp(0.5 * logvar) must stay in the graph so the encoder learns logvar.")
-    t.ok("gradients reach logvar")
+    check.ok("gradients reach logvar")
     corr = torch.corrcoef(torch.cat([e1, e2], dim=1).T)
     if (corr - torch.eye(6)).abs().max() > 0.05:
         raise CheckFailed("the noise is correlated across latent dimensions or across calls.",
@@ -165,8 +167,8 @@ def reparameterize(fn, t):
                           f"Kolmogorov-Smirnov distance from N(0, 1) over {n} draws is {distance:.3f}).",
                           "eps must be standard *normal*: torch.randn_like(mu) - not rescaled uniform "
                           "(torch.rand), Laplace or +-1 noise.", code="noise-not-normal")
-    t.ok("the noise is standard normal (Kolmogorov-Smirnov)")
-    t.ok("noise independent across rows, dimensions and calls")
+    check.ok("the noise is standard normal (Kolmogorov-Smirnov)")
+    check.ok("noise independent across rows, dimensions and calls")
 
     # -- the gradient has the values of the trick: dz/dmu = 1, dz/dlogvar = (z - mu) / 2
     if not _same(grad_mu, torch.ones_like(mu), atol=1e-5):
@@ -175,7 +177,7 @@ def reparameterize(fn, t):
         raise CheckFailed("dz/dlogvar is not (z - mu) / 2, as it is for z = mu + exp(logvar / 2) * eps.",
                           "Compute z from mu and logvar with differentiable torch operations only, "
                           "std = torch.exp(0.5 * logvar); don't detach any part of it.")
-    t.ok("dz/dmu = 1 and dz/dlogvar = (z - mu) / 2")
+    check.ok("dz/dmu = 1 and dz/dlogvar = (z - mu) / 2")
 
 
 # --------------------------------------------------------------------------- 3.2 score function
@@ -211,33 +213,33 @@ def _near(value: torch.Tensor, target: torch.Tensor, se: torch.Tensor, k: float 
 
 
 @exercise("3.2", "03_reparameterization", "score_function_gradient", points=2,
-          delegates=("vae_course.estimators.score_terms", "vae_course.estimators.gradient_estimates"),
+          delegates=[estimators.score_terms, estimators.gradient_estimates],
           title="the score-function (REINFORCE) estimate of d/dmu E[f(z)]",
           contract="score_function_gradient(f, mu: (D,), log_sigma: (D,), n_samples: int) -> (D,): the "
                    "Monte Carlo estimate from n_samples draws z ~ N(mu, diag(exp(log_sigma)^2)) of "
                    "d/dmu E[f(z)] = E[f(z) grad_mu log q(z)], where f maps z: (n, D) -> (n,) and is only "
                    "evaluated, never differentiated",
           verified="the `(D,)` estimate matches 2 (mu - 2) for f(z) = sum (z - 2)^2 and works for a step function f.")
-def score_function_gradient(fn, t):
+def score_function_gradient(fn, check):
     log_sigma = SIGMA_SF.log()
     # -- contract on a small call
     try:
-        out = t.call(quadratic, MU_SF, log_sigma, 10)
+        out = check.call(quadratic, MU_SF, log_sigma, 10)
     except CheckFailed as failed:
         if "must match the size" in failed.message:
             raise CheckFailed(failed.message, "f(z) has shape (n_samples,) and (z - mu) / sigma**2 has shape "
                               "(n_samples, D): give f(z) a trailing dimension, f(z)[:, None] (or .unsqueeze(1)), "
                               "so that it multiplies every coordinate.", code="f-not-broadcast") from None
         raise
-    out = t.tensor(out, like=MU_SF)
+    out = check.tensor(out, like=MU_SF)
     if tuple(out.shape) == (10, 3):
         raise CheckFailed("the result has one row per sample (10, 3), expected one gradient (D=3,).",
                           "Average the per-sample terms over the samples: .mean(dim=0).")
-    t.shape(out, (3,), ["D"], hint="Return one partial derivative per coordinate of mu: average over the "
-                                   "samples (dim=0) only, not over the coordinates.")
-    t.finite(out, hint="sigma = torch.exp(log_sigma); divide by sigma ** 2, which is never 0.")
-    t.shape(t.tensor(t.call(quadratic, MU_SF, log_sigma, 1), like=MU_SF), (3,), ["D"],
-            hint="With n_samples=1 the result is still (D,).")
+    check.shape(out, (3,), ["D"], hint="Return one partial derivative per coordinate of mu: average over the "
+                                       "samples (dim=0) only, not over the coordinates.")
+    check.finite(out, hint="sigma = torch.exp(log_sigma); divide by sigma ** 2, which is never 0.")
+    check.shape(check.tensor(check.call(quadratic, MU_SF, log_sigma, 1), like=MU_SF), (3,), ["D"],
+                hint="With n_samples=1 the result is still (D,).")
     true_grad = 2 * (MU_SF - 2.0)
     se = _standard_error(quadratic, MU_SF, SIGMA_SF, N_SF)
 
@@ -248,7 +250,7 @@ def score_function_gradient(fn, t):
         f_inputs.append(tuple(z.shape))
         return quadratic(z)
 
-    est = t.tensor(t.call(recorded_quadratic, MU_SF, log_sigma, N_SF), like=MU_SF).detach()
+    est = check.tensor(check.call(recorded_quadratic, MU_SF, log_sigma, N_SF), like=MU_SF).detach()
     rows = [shape[0] if len(shape) == 2 else 1 for shape in f_inputs]
     if f_inputs and sum(rows) != N_SF and N_SF not in rows:  # chunks that add up to n_samples are fine
         raise CheckFailed(f"f received {sum(rows)} samples (shapes {f_inputs[:3]}), expected n_samples={N_SF}.",
@@ -283,7 +285,7 @@ def score_function_gradient(fn, t):
         raise CheckFailed(f"with {N_SF} samples the estimate is not close to the exact gradient ({found}).",
                           "Draw z = mu + sigma * eps with sigma = exp(log_sigma) and eps ~ N(0, I) of shape "
                           "(n_samples, D); return (f(z)[:, None] * (z - mu) / sigma**2).mean(dim=0).")
-    t.ok("matches 2 (mu - 2) for f(z) = sum (z - 2)^2")
+    check.ok("matches 2 (mu - 2) for f(z) = sum (z - 2)^2")
 
     # -- works for an f that has no gradient (a step function): only values of f may be used
     true_step = _normal_pdf(THRESHOLD, MU_SF, SIGMA_SF)
@@ -292,7 +294,7 @@ def score_function_gradient(fn, t):
                      "an f without gradients (here a step function, whose derivative is 0 almost everywhere). "
                      "The score-function estimator only *evaluates* f: mean of f(z) * (z - mu) / sigma^2.")
     try:
-        est = t.tensor(t.call(step, MU_SF, log_sigma, N_SF), like=MU_SF).detach()
+        est = check.tensor(check.call(step, MU_SF, log_sigma, N_SF), like=MU_SF).detach()
     except CheckFailed as failed:
         raise CheckFailed(f"for f(z) = number of coordinates above 1 (no gradient), {failed.message}",
                           pathwise_hint) from None
@@ -311,4 +313,4 @@ def score_function_gradient(fn, t):
                               "not torch.exp(0.5 * log_sigma).", code="log-sigma-read-as-log-variance")
         raise CheckFailed(f"for f(z) = number of coordinates above 1 the estimate is off ({found}).",
                           "Check how you draw z (sigma = exp(log_sigma)) and that you only evaluate f.")
-    t.ok("works for a non-differentiable f (a step function)")
+    check.ok("works for a non-differentiable f (a step function)")

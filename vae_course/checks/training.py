@@ -13,7 +13,9 @@ import torch
 
 from .. import losses
 from ..models import VAE
-from ._core import CheckFailed, Mistake, exercise
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 from ._sampling import call_decoding, require_fresh_codes, require_standard_normal
 
 LR = 0.01
@@ -108,7 +110,7 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-3, atol: float = 1
                    "whatever the steps before it left behind; values are floats or 0-dim tensors",
           verified="one step returns loss = recon + kl (the negative ELBO), updates the parameters and resets "
                    "gradients.")
-def training_step(fn, t):
+def training_step(fn, check):
     ref_outs, ref_params = _run(_variant_step)
     outs, params = [], [ref_params[0]]
     model = tiny_vae()
@@ -116,15 +118,15 @@ def training_step(fn, t):
     x = _batch()
     for seed in STEP_SEEDS:
         torch.manual_seed(seed)
-        outs.append(_read(t.call(model, optimizer, x)))
+        outs.append(_read(check.call(model, optimizer, x)))
         params.append(_params(model))
         if len(outs) == 1:
-            t.ok("returns dict(loss, recon, kl) of numbers")
+            check.ok("returns dict(loss, recon, kl) of numbers")
     got = torch.tensor([outs[0][k] for k in KEYS])
     if not torch.isfinite(got).all():
         raise CheckFailed(f"the returned values are not finite: {outs[0]}.",
                           "Compute the likelihood from the logits (F.binary_cross_entropy_with_logits), never log(0).")
-    t.ok("finite values")
+    check.ok("finite values")
 
     # -- the values of the first step (same random numbers as the reference)
     ref = ref_outs[0]
@@ -137,8 +139,8 @@ def training_step(fn, t):
         mse = (probs - x0).pow(2).sum(1).mean()
         mean_code_recon = -losses.bernoulli_log_likelihood(tiny_vae().decode(mu), x0).mean()
     kl_ref = ref["kl"]
-    t.values(torch.tensor(outs[0]["loss"]), torch.tensor(ref["loss"]), "the loss values", rtol=1e-4, atol=1e-3,
-             mistakes=[
+    check.values(torch.tensor(outs[0]["loss"]), torch.tensor(ref["loss"]), "the loss values", rtol=1e-4, atol=1e-3,
+                 mistakes=[
                  Mistake("the ELBO instead of the negative ELBO", torch.tensor(-ref["loss"]),
                          "The optimizer *minimises*: the loss is the negative ELBO, recon + kl, where recon = "
                          "-log p(x|z) is positive. Minimising the ELBO itself makes the model worse."),
@@ -168,8 +170,8 @@ def training_step(fn, t):
                          "Training decodes a sample z = mu + sigma * eps: call model(x) in training mode and use "
                          "its logits, not model.decode(mu)."),
              ],
-             hint="Call model(x) once (the check replays the same random z), then loss = "
-                  "-losses.bernoulli_log_likelihood(logits, x).mean() + losses.gaussian_kl(mu, logvar).mean().")
+                 hint="Call model(x) once (the check replays the same random z), then loss = "
+                      "-losses.bernoulli_log_likelihood(logits, x).mean() + losses.gaussian_kl(mu, logvar).mean().")
     if not math.isclose(outs[0]["recon"], ref["recon"], rel_tol=1e-4, abs_tol=1e-3):
         if math.isclose(outs[0]["recon"], ref["kl"], rel_tol=1e-4, abs_tol=1e-3):
             raise CheckFailed(f"out['recon'] is {outs[0]['recon']:.3f}, the KL term: recon and kl are swapped.",
@@ -187,7 +189,7 @@ def training_step(fn, t):
         raise CheckFailed(f"out['kl'] is {outs[0]['kl']:.3f}, expected {ref['kl']:.3f}.",
                           "kl is losses.gaussian_kl(mu, logvar).mean(): summed over latent dimensions, averaged "
                           "over the batch.")
-    t.ok("loss = recon + kl matches the negative ELBO")
+    check.ok("loss = recon + kl matches the negative ELBO")
 
     # -- the parameter update of the first step
     delta, ref_delta = params[1] - params[0], ref_params[1] - ref_params[0]
@@ -217,7 +219,7 @@ def training_step(fn, t):
                               "Backpropagate the batch *mean* of the negative ELBO, the same loss you return.")
         raise CheckFailed("the parameter update differs from one SGD step on the negative ELBO.",
                           "Backpropagate the loss you return (recon + kl) once, then call optimizer.step() once.")
-    t.ok("parameters updated by one step on the negative ELBO")
+    check.ok("parameters updated by one step on the negative ELBO")
 
     # -- the second step: gradients must not accumulate
     delta2, ref_delta2 = params[2] - params[1], ref_params[2] - ref_params[1]
@@ -229,7 +231,7 @@ def training_step(fn, t):
                               "of every step, before loss.backward().")
         raise CheckFailed("the second training step does not match the reference.",
                           "Every call must do the same thing: zero_grad, forward once, loss, backward, step.")
-    t.ok("gradients reset between steps")
+    check.ok("gradients reset between steps")
 
 
 # --------------------------------------------------------------------------- 4.2 sampling from the prior
@@ -266,12 +268,12 @@ def _recording_vae(seed: int = 0) -> _RecordingVAE:
                    "p(z) p(x|z) with p(z) = N(0, I) of dimension model.latent_dim, as pixel probabilities in [0, 1] "
                    "(model.decode gives logits); codes come from torch's global random generator",
           verified="the `(n, 784)` samples are probabilities decoded from codes drawn from N(0, I).")
-def sample_from_prior(fn, t):
+def sample_from_prior(fn, check):
     model = _recording_vae()
-    out = t.tensor(call_decoding(t, model, 5, codes=model.decoded, latent_dim=model.latent_dim, n=5))
-    t.shape(out, (5, 784), ["n", "pixels"], hint="Draw n codes, z = torch.randn(n, model.latent_dim), and decode "
-                                                  "them all at once.")
-    t.finite(out)
+    out = check.tensor(call_decoding(check, model, 5, codes=model.decoded, latent_dim=model.latent_dim, n=5))
+    check.shape(out, (5, 784), ["n", "pixels"], hint="Draw n codes, z = torch.randn(n, model.latent_dim), and decode "
+                                                      "them all at once.")
+    check.finite(out)
     if not model.decoded:
         raise CheckFailed("model.decode was never called.", "Decode the codes: probs = torch.sigmoid(model.decode(z)).")
     if out.min() < 0 or out.max() > 1:
@@ -281,15 +283,15 @@ def sample_from_prior(fn, t):
         raise CheckFailed("every value is exactly 0 or 1: this is a binary sample of the pixels.",
                           "Return the pixel probabilities torch.sigmoid(model.decode(z)); a Bernoulli draw from "
                           "them (torch.bernoulli) is a noisier picture of the same thing.")
-    t.ok("probabilities in [0, 1]")
+    check.ok("probabilities in [0, 1]")
 
     model = _recording_vae()
-    out = t.tensor(t.call(model, 4000)).detach()
+    out = check.tensor(check.call(model, 4000)).detach()
     z = torch.cat(model.decoded) if model.decoded else None  # codes decoded in chunks are fine
     if z is None or tuple(z.shape) != (4000, 3):
         raise CheckFailed("the codes passed to model.decode do not have shape (n, latent_dim).",
                           "z = torch.randn(n, model.latent_dim).")
-    t.shape(out, (4000, 784), ["n", "pixels"])
+    check.shape(out, (4000, 784), ["n", "pixels"])
     with torch.no_grad():
         expected = torch.sigmoid(_recording_vae().decode(z))
     if not _close(out, expected, rtol=1e-4, atol=1e-5):
@@ -298,7 +300,7 @@ def sample_from_prior(fn, t):
     if z.std() < 1e-6:
         raise CheckFailed("every code is the same: z is not random.", "Draw z = torch.randn(n, model.latent_dim).")
     again = _recording_vae()
-    t.call(again, 4000)
+    check.call(again, 4000)
     require_fresh_codes(z, torch.cat(again.decoded) if again.decoded else z[:0], PRIOR_HINT)
     mean, std = z.mean(dim=0), z.std(dim=0)
     if 0.4 < float(mean.mean()) < 0.6 and float(z.min()) >= 0:
@@ -309,4 +311,4 @@ def sample_from_prior(fn, t):
                           f"{[round(v, 2) for v in std.tolist()]}, expected 0 and 1 (the prior N(0, I)).",
                           "Sample from the prior itself: z = torch.randn(n, model.latent_dim), with no shift or scale.")
     require_standard_normal(z, PRIOR_HINT)
-    t.ok("codes drawn from N(0, I): normal, independent across entries, rows and calls")
+    check.ok("codes drawn from N(0, I): normal, independent across entries, rows and calls")

@@ -2,16 +2,18 @@
 
 import torch
 
-from ._core import CheckFailed, Mistake, exercise
+from ._failures import CheckFailed
+from ._mistakes import Mistake
+from ._run import exercise
 
 
 @exercise("0.1", "00_welcome", "average_image", points=1,
           title="the average image of a batch",
           contract="average_image(images: (B, 784) in [0, 1]) -> (784,): the pixel-wise mean over the batch",
           verified="the `(784,)` result is the pixel-wise mean over the batch.")
-def average_image(fn, t):
+def average_image(fn, check):
     images = torch.rand(6, 784)
-    out = t.tensor(t.call(images), like=images)
+    out = check.tensor(check.call(images), like=images)
     if tuple(out.shape) == (1, 784):
         raise CheckFailed("the result has shape `(1, 784)`: the batch dimension is still there, with size 1.",
                           "Drop keepdim=True (or .squeeze(0) the result): the average image has shape (784,).",
@@ -20,11 +22,11 @@ def average_image(fn, t):
         raise CheckFailed("the result is a single number: the mean of all pixels of all images.",
                           "Average over the batch only (dim=0), so each of the 784 pixels keeps its own mean.",
                           code="mean-of-everything")
-    t.shape(out, (784,), ["pixels"],
-            hint="Average over the batch dimension (dim=0), not over the pixels (dim=1).")
-    t.finite(out)
+    check.shape(out, (784,), ["pixels"],
+                hint="Average over the batch dimension (dim=0), not over the pixels (dim=1).")
+    check.finite(out)
     batch = len(images)
-    t.values(out, images.mean(dim=0), "the pixel values", mistakes=[
+    check.values(out, images.mean(dim=0), "the pixel values", mistakes=[
         Mistake("a sum instead of a mean", images.sum(dim=0),
                 "Divide by the number of images: use .mean(dim=0) instead of .sum(dim=0)."),
         Mistake("the per-pixel maximum", images.max(dim=0).values, "You want the mean, not the maximum."),

@@ -1,6 +1,7 @@
 """Run the instructor's checks on functions taken out of a submission (a child process).
 
-    python -m vae_course.grading.checker    (a CheckerTask as JSON on stdin, results as JSON lines on stdout)
+    python -m vae_course.grading.process vae_course.grading.checker
+        (a CheckerTask as JSON on stdin, results as JSON lines on stdout)
 
 The supervisor starts this in a fresh process with an empty working directory
 and HOME, while or after the student's kernel runs; it runs student code only
@@ -39,7 +40,7 @@ from .sandbox import GIB, apply_limits, hide_from_same_user
 
 def load_function(exercise: ExerciseJob, timeout: float):
     """Execute the selected statements in a fresh namespace; returns (function or None, problems)."""
-    from ..checks._core import _TimedOut, time_limit
+    from ..checks._failures import _TimedOut, time_limit
 
     namespace = {"__name__": "submission", "__builtins__": builtins}
     problems = []
@@ -65,7 +66,8 @@ def load_function(exercise: ExerciseJob, timeout: float):
 def grade(exercise: ExerciseJob, entry, timeout: float, memory: int | None, on_loaded=lambda: None, *,
           allow_reference_calls: bool = False) -> ExerciseOutcome:
     """Load one exercise's code and run its check (``allow_reference_calls``: see :func:`run_check`)."""
-    from ..checks._core import _TimedOut, run_check
+    from ..checks import run_check
+    from ..checks._failures import _TimedOut
 
     function = exercise.function
     try:
@@ -107,7 +109,7 @@ def load_teacher_checks(paths: list[str]) -> None:
 def main() -> None:
     hide_from_same_user()
     from ..checks import REGISTRY  # torch and the checks load first: the supervisor starts us early for this
-    from ..checks._core import warm_up
+    from ..checks._run import warm_up
 
     task = CheckerTask.from_json(json.loads(sys.stdin.buffer.read().decode("utf-8")))
     apply_limits(task.memory)

@@ -17,8 +17,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 
-from ..checks._core import exercise_key
-from .protocol import Graded, Status
+from .protocol import Graded, Status, exercise_key
 from .report import _csv, clean, latest, points
 
 CSV_COLUMNS = ["notebook", "exercise", "title", "max_points", "submissions", "passed", "pass_rate",

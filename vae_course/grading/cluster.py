@@ -1,14 +1,15 @@
 """Grade a batch on a Dask cluster: ``vae-course grade ... --scheduler tcp://HOST:8786``.
 
 Each submission is ONE Dask task, :func:`grade_task`, that runs on a worker exactly what
-local grading runs on this machine: :func:`~vae_course.grading.batch.run_supervisor`, the
+local grading runs on this machine: :func:`~vae_course.grading.runner.run_supervisor`, the
 per-submission supervisor process (a fresh limited kernel runs the notebook, a separate
 fresh checker process checks the exercises, everything it started is killed and its files
 removed afterwards). Everything the task needs travels with it: the notebook's text (read
 here before anything ran), the extracted exercise code, and the ``--checks`` files' sources
 (written to a private folder on the worker). So the rows are built here, by the same
-:meth:`~vae_course.grading.batch.Batch.start` and :meth:`~vae_course.grading.batch.Batch.finish`
-as local grading, and the gradebook is the same.
+:meth:`~vae_course.grading.runner.Batch.start` and :meth:`~vae_course.grading.runner.Batch.finish`
+as local grading, and the gradebook is the same. :func:`grade_on_cluster` is an executor
+(:mod:`~vae_course.grading.runner`): the batch is handed it and never imported from here.
 
 Failures:
 
@@ -32,9 +33,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .batch import Batch, run_supervisor
 from .options import GradingError
 from .protocol import Graded, RunReport, RunStatus, SubmissionOutcome, SupervisorJob, first_line
+from .runner import Batch, run_supervisor
 from .sandbox import remove_tree
 from .submissions import Submission
 

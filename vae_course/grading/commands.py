@@ -60,7 +60,7 @@ def _options(args, workers=None, all_attempts=False) -> Options:
              "workers": workers}
     return Options(**{k: v for k, v in given.items() if v is not None}, execute=not args.no_execute,
                    notebook=args.notebook, checks_files=tuple(args.checks), all_attempts=all_attempts,
-                   allow_reference_calls=args.allow_reference_calls)
+                   allow_reference_calls=args.allow_reference_calls, assignments=tuple(getattr(args, "assignment", ())))
 
 
 def _error(err) -> int:
@@ -86,6 +86,7 @@ def _grade(args) -> int:
     """The grading pipeline: validate everything, read everything, grade, complete, write."""
     from . import classreport, report
     from .batch import complete, grade_prepared, prepare
+    from .late import LatePolicy, apply_late
     from .options import GradingError
     from .outputs import OutputPaths
     from .overrides import read_overrides
@@ -101,6 +102,9 @@ def _grade(args) -> int:
         outputs = OutputPaths.plan(args.out, args.feedback)                       # 2. every path
         outputs.check(args.submissions)
         roster = Roster.read(args.roster) if args.roster else None                # 3. the class list
+        if (args.extensions or args.late_penalty != "none") and not args.deadline:
+            raise GradingError("--extensions and --late-penalty need --deadline.")
+        late = LatePolicy.read(args.deadline, args.late_penalty, args.extensions) if args.deadline else None
         previous = None
         if args.student:                                                          # 4. earlier results
             if not outputs.state.is_file():
@@ -132,6 +136,8 @@ def _grade(args) -> int:
         kill_descendants()  # ... and are killed: nothing of ours runs any more
 
     results = complete(graded, prepared, previous=previous, overrides=overrides)  # 8. the whole class
+    if late:
+        apply_late(results, late)
     emails = {s.student: s.email for s in roster.students} if roster else {}
     outputs.write({                                                               # 9. write
         outputs.gradebook: report.gradebook_text(results),
@@ -209,6 +215,15 @@ def add_commands(subparsers) -> None:
                    help="re-grade only this student (may be repeated) and merge into the existing gradebook")
     p.add_argument("--overrides", metavar="CSV",
                    help="the teacher's overrides (columns student, exercise, points, reason), applied every run")
+    p.add_argument("--assignment", action="append", default=[], metavar="STEM",
+                   help="grade only the submissions of this notebook, e.g. 02_elbo (may be repeated: notebooks "
+                        "assigned together); the others are listed as skipped and nobody gets rows for them")
+    p.add_argument("--deadline", metavar="TIME",
+                   help="when the notebooks were due, e.g. '2026-12-01 18:00 UTC' (UTC without a zone): later ones "
+                        "are noted, and --late-penalty applied")
+    p.add_argument("--extensions", metavar="CSV", help="per-student deadlines (columns student, deadline)")
+    p.add_argument("--late-penalty", default="none", metavar="RULE",
+                   help="none (only noted; default), zero, or N%%/day (N percent of the points per started day)")
     p.add_argument("--all-attempts", action="store_true",
                    help="grade every attempt of a student at a notebook (default: only the latest)")
     p.add_argument("--workers", type=int, metavar="N",

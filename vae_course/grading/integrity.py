@@ -19,13 +19,20 @@ The threats, seen in real classes or tried on purpose by the hostile test suite
 
 * **Delegating to the course's own answer** - ``return latent.slerp(z0, z1, t)`` in the
   slerp exercise, or the same reached indirectly (``getattr(importlib.import_module(...), ...)``).
-  The package's reference implementations are marked with :func:`reference_implementation`:
-  while a check runs the student's function (:func:`watch_reference_calls`, used by
-  ``Checker.call``), every call of one is recorded, however it was reached, and the check
-  fails when the exercise lists it among its references (``--allow-reference-calls`` lets a
-  teacher accept it). References a check itself injects for dependent exercises run
-  :func:`unwatched`, so they never count. Known limit: code that digs the unmarked original
-  out of the wrapper's closure, or calls it from another thread, is not seen.
+  The package's reference implementations are marked with
+  :func:`~vae_course.references.reference_implementation`, which registers their *code*; it
+  does not wrap them, so there is no unmarked original to dig out of a wrapper (``__closure__``):
+  the function students import is the reference itself. While a check runs the student's
+  function (:func:`~vae_course.references.watch_reference_calls`, used by ``Checker.call``), a
+  profile hook records every call that runs a registered code, however the function was
+  reached, and the check fails when the exercise lists it among its ``delegates``
+  (``--allow-reference-calls`` lets a teacher accept it). Calls of the references a check itself
+  injects for dependent exercises never count: the *caller* of ``watch_reference_calls`` (the
+  check) says which frames are its own (``exempt``) - there is no switch that student code could
+  turn off; :class:`ChecksFingerprint` also holds the watch list, so a submission that empties it
+  scores ``error``. The marker lives in :mod:`vae_course.references`, a foundation module, so the
+  model never imports the grader. Known limits: calls from another thread, and code that removes
+  the profile hook itself (``sys.setprofile``) before calling a reference, are not seen.
 
 Overwriting the gradebook or another student's file is answered elsewhere: everything is
 read before anything runs, and the files are written at the very end from results held in
@@ -35,62 +42,13 @@ memory (:mod:`vae_course.grading.batch`).
 from __future__ import annotations
 
 import builtins
-import contextvars
-import functools
 import hashlib
-import inspect
 import secrets
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
-# The reference calls recorded while a check runs a student's function (None: nobody is watching).
-_REFERENCE_CALLS: contextvars.ContextVar = contextvars.ContextVar("vae_course_reference_calls", default=None)
-
-
-def reference_implementation(function: Callable) -> Callable:
-    """Mark ``function`` as the course's reference answer of an exercise (a decorator).
-
-    The returned function behaves exactly like ``function`` (same name, docstring and signature)
-    and, while :func:`watch_reference_calls` is active, records its dotted name
-    (``reference_name``, e.g. ``"vae_course.latent.slerp"``) each time it is called. Outside a
-    check it costs one context-variable lookup per call.
-    """
-    name = f"{function.__module__}.{function.__qualname__}"
-
-    @functools.wraps(function)
-    def recorded(*args, **kwargs):
-        calls = _REFERENCE_CALLS.get()
-        if calls is not None:
-            calls.append(name)
-        return function(*args, **kwargs)
-
-    del recorded.__wrapped__  # the signature stays visible; the unmarked original is not one attribute away
-    recorded.__signature__ = inspect.signature(function)
-    recorded.reference_name = name
-    return recorded
-
-
-@contextmanager
-def watch_reference_calls():
-    """Record the reference implementations called inside the block; yields the list of their names."""
-    calls: list[str] = []
-    token = _REFERENCE_CALLS.set(calls)
-    try:
-        yield calls
-    finally:
-        _REFERENCE_CALLS.reset(token)
-
-
-@contextmanager
-def unwatched():
-    """Stop recording inside the block (a reference the check itself injected is running)."""
-    token = _REFERENCE_CALLS.set(None)
-    try:
-        yield
-    finally:
-        _REFERENCE_CALLS.reset(token)
+from .. import references
+from ..references import reference_implementation  # noqa: F401 - where teachers' check files imported it from
 
 
 def nonce() -> str:
@@ -110,18 +68,18 @@ class ChecksFingerprint:
         import torch
         import torch.nn.functional
 
-        from ..checks import _core
+        from .. import checks
 
         modules = {"builtins": builtins, "torch": torch, "torch.nn.functional": torch.nn.functional,
                    "torch.testing": torch.testing, "torch.autograd": torch.autograd, "numpy": numpy,
-                   "vae_course.grading.integrity": sys.modules[__name__]}
+                   "vae_course.grading.integrity": sys.modules[__name__], "vae_course.references": references}
         modules.update({name: module for name, module in sys.modules.items()
                         if name.startswith("vae_course.checks") and module is not None})
         classes = {"torch.Tensor": torch.Tensor, "torch._C.TensorBase": torch._C.TensorBase}
         classes.update({f"checks.{cls.__name__}": cls for cls in
-                        (_core.Checker, _core.Result, _core.Exercise, _core.CheckFailed, _core.Mistake,
-                         _core.InjectedReference)})
-        return modules, classes, _core.REGISTRY
+                        (checks.Checker, checks.Result, checks.Exercise, checks.CheckFailed, checks.Mistake,
+                         checks.InjectedReference)})
+        return modules, classes, checks.REGISTRY
 
     def _take(self) -> dict:
         modules, classes, registry = self._spaces()
@@ -139,6 +97,8 @@ class ChecksFingerprint:
             objects[("registry", "REGISTRY", ex_id + ".body.__code__")] = entry.body.__code__
         for name in modules:
             objects[("sys.modules", "sys.modules", name)] = sys.modules.get(name)
+        for code, name in list(references._REFERENCE_CODES.items()):  # a reference taken off the watch list
+            objects[("references", "references._REFERENCE_CODES", name)] = code
         return objects
 
     def changes(self) -> list[str]:
@@ -153,10 +113,12 @@ class ChecksFingerprint:
 
 
 def grader_digests(notebooks: set[str], registry: dict) -> dict[str, str]:
-    """sha256 of the files these grades depend on: the grader, the checker core, the notebooks' checks, ``--checks``."""
-    from ..checks import _core
+    """sha256 of the files these grades depend on: the grader, the checks' machinery, the notebooks' checks,
+    ``--checks``, and the reference marker."""
+    from .. import checks
 
-    files = set(Path(__file__).parent.glob("*.py")) | {Path(_core.__file__)}
+    files = (set(Path(__file__).parent.glob("*.py")) | set(Path(checks.__file__).parent.glob("_*.py"))
+             | {Path(references.__file__)})
     for entry in registry.values():
         if entry.notebook in notebooks:
             module = sys.modules.get(entry.body.__module__)

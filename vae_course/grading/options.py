@@ -54,6 +54,7 @@ class Options:
     checks_files: tuple = ()         # extra check modules (files) defining exercises
     all_attempts: bool = False       # grade every attempt, not only the latest
     allow_reference_calls: bool = False  # accept answers that call the course's own reference of the exercise
+    assignments: tuple = ()          # grade only submissions of these notebooks (stems); () = every notebook
 
     def __post_init__(self):
         object.__setattr__(self, "timeout", check_number(self.timeout, "--timeout", minimum=MIN_SECONDS,
@@ -66,6 +67,7 @@ class Options:
             object.__setattr__(self, "workers", check_number(self.workers, "--workers", minimum=1, unit="",
                                                              integer=True))
         object.__setattr__(self, "checks_files", tuple(str(p) for p in self.checks_files))
+        object.__setattr__(self, "assignments", tuple(self.assignments))
 
     @property
     def n_workers(self) -> int:

@@ -7,7 +7,7 @@ sorted and messages are cleaned of anything that varies between runs (memory add
 temporary paths), so grading the same submissions twice gives the same files (the cell timings
 in the class report and the results JSON are the exception). The files are written by
 :mod:`vae_course.grading.outputs`. Statuses are written as the words of
-:class:`~vae_course.grading.protocol.Status`, never as emoji: feedback is read in editors and
+:class:`~vae_course.results.Status`, never as emoji: feedback is read in editors and
 LMS pages whose fonts may have none.
 """
 
@@ -20,9 +20,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from ..checks._core import exercise_key
 from . import lms
-from .protocol import RUN_FAILURES, Graded, RunStatus, Status
+from .protocol import RUN_FAILURES, Graded, RunStatus, Status, exercise_key
 
 GRADEBOOK_COLUMNS = ["student", "name", "lms_id", "notebook", "attempt", "exercise", "points", "max_points",
                      "status", "code", "message", "override", "file"]
@@ -203,12 +202,8 @@ def feedback_markdown(student: str, graded: list[Graded], title: str | None = No
     name = next((g.name for g in graded if g.name), "")
     heading = title or (f"Feedback for {name} ({student})" if name and name != student else f"Feedback for {student}")
     lines = [f"# {heading}", ""]
-    for g in graded:
+    for g in graded:  # each notebook on its own: notebooks are never added into one total
         lines += notebook_section(g)
-    if len(graded) > 1:
-        lines.append(f"**Total: {points(sum(g.total for g in graded))} / {sum(g.max_points for g in graded)} "
-                     "points**")
-        lines.append("")
     return "\n".join(lines)
 
 

@@ -1,6 +1,7 @@
 """Grade one submission: a child process of the grader, one per submission.
 
-    python -m vae_course.grading.supervisor    (a SupervisorJob as JSON on stdin, a SubmissionOutcome on stdout)
+    python -m vae_course.grading.process vae_course.grading.supervisor
+        (a SupervisorJob as JSON on stdin, a SubmissionOutcome on stdout)
 
 The job holds the notebook's text (read by the grader before any submission
 ran) and the code of each exercise (taken out by
@@ -47,7 +48,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from . import integrity, progress
+from . import integrity, process, progress
 from .protocol import (CellError, CellTime, CheckerTask, Code, ExerciseOutcome, RunReport, RunStatus, Status,
                        SubmissionOutcome, SupervisorJob, first_line)
 from .sandbox import (MARKER, become_subreaper, clean_env, die_with_parent, hide_from_same_user, kill_descendants,
@@ -240,7 +241,7 @@ def start_checker(root: Path, marker: str, threads: int) -> subprocess.Popen:
     """
     folder = root / f"check-{secrets.token_hex(4)}"
     (folder / "cwd").mkdir(parents=True)
-    return subprocess.Popen([sys.executable, "-P", "-m", "vae_course.grading.checker"], stdin=subprocess.PIPE,
+    return subprocess.Popen(process.command("vae_course.grading.checker", "-P"), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=folder / "cwd",
                             env=clean_env(folder / "home", marker, threads), start_new_session=True)
 

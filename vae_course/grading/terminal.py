@@ -1,7 +1,7 @@
 """The report of ``vae-course check`` and the summary of ``vae-course grade``, for a terminal.
 
 A terminal gets what :mod:`rich` renders (a heading, a table of exercises with the status
-words of :class:`~vae_course.grading.protocol.Status` in colour, the message and hint wrapped
+words of :class:`~vae_course.results.Status` in colour, the message and hint wrapped
 to the terminal's width); scripts ask for ``--format md`` (the student's Markdown feedback, as
 written to the feedback files) or ``--format json`` (the protocol's ``Graded.to_json``). Rich
 drops colour by itself when the output is not a terminal (a pipe, a file, ``NO_COLOR``).
@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from ..checks._core import REGISTRY
+from ..checks import REGISTRY
 from .protocol import Code, Graded, RunStatus, Status
 from .report import clean, feedback_markdown, points, summary
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..grading.integrity import reference_implementation
+from ..references import reference_implementation
 from ..losses import gaussian_kl
 from .tokens import PAD
 
