@@ -135,9 +135,9 @@ def graded_class(tmp_path_factory):
     """The class graded once with roster and feedback, as a teacher would run it."""
     base = tmp_path_factory.mktemp("class")
     paths = write_class(base)
-    done = vae_course("grade", paths["canvas"], paths["moodle"], "--roster", paths["roster"],
-                      "--out", base / "grades" / "gradebook.csv", "--feedback", base / "grades" / "feedback",
-                      "--workers", 2, "--timeout", 30, cwd=base)
+    # As docs/teaching.md shows it: paths relative to the folder the teacher works in.
+    done = vae_course("grade", "canvas", "moodle", "--roster", "roster.csv", "--out", "grades/gradebook.csv",
+                      "--feedback", "grades/feedback", "--workers", 2, "--timeout", 30, cwd=base)
     assert done.returncode == 0, done.stderr[-3000:]
     return base, paths, done
 
@@ -205,6 +205,20 @@ def test_every_roster_student_gets_exactly_the_points_they_deserve(graded_class)
     assert "invalid JSON" in rows[("lena", "02_elbo", "2.1")]["message"]
     assert "no code cell defines `bernoulli_log_likelihood`" in rows[("tom", "02_elbo", "2.2")]["message"]
     assert "graded 9 submissions (8 students); 2 failed to run (2 invalid); 7 missing;" in done.stdout
+
+
+@pytest.mark.slow  # grades notebooks in subprocesses
+def test_the_teachers_guide_shows_this_very_run(graded_class):
+    """docs/teaching.md's "Step 2: grade" is this class's own output, line for line: when an exercise, a
+    message or a point total changes (they come from the registry), this test says the guide must follow."""
+    _, _, done = graded_class
+    guide = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
+    block = guide.split("### Step 2: grade", 1)[1].split("```console\n", 1)[1].split("```", 1)[0]
+    command, *shown = block.splitlines()
+    assert command == ("$ vae-course grade canvas moodle --roster roster.csv --out grades/gradebook.csv "
+                       "--feedback grades/feedback")
+    printed = [line.rstrip() for line in done.stdout.splitlines()]  # rich pads a title to the table's width
+    assert shown == printed, "docs/teaching.md's step 2 no longer shows what the grader prints"
 
 
 def test_totals_are_per_student_and_notebook(graded_class):
@@ -310,10 +324,16 @@ def test_regrade_one_student_with_an_override(graded_class):
     save(nb02(), paths["fatima"])  # Fatima hands in a corrected notebook
     (base / "overrides.csv").write_text("student,exercise,points,reason\n"
                                         "jonas,3.2,1,partial credit: the derivation in the Markdown cell is right\n")
-    done = vae_course("grade", paths["canvas"], paths["moodle"], "--roster", paths["roster"], "--out",
-                      grades / "gradebook.csv", "--feedback", grades / "feedback", "--student", "fatima",
-                      "--overrides", base / "overrides.csv", "--timeout", 30, cwd=base)
+    done = vae_course("grade", "canvas", "moodle", "--roster", "roster.csv", "--out", "grades/gradebook.csv",
+                      "--feedback", "grades/feedback", "--overrides", "overrides.csv", "--student", "fatima",
+                      "--timeout", 30, cwd=base)  # the same paths as the first run, as a teacher would
     assert done.returncode == 0, done.stderr[-3000:]
+    guide = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")  # it shows this run: its first lines
+    command, *shown = guide.split("Re-grade only Fatima", 1)[1].split("```console\n", 1)[1].splitlines()
+    shown = shown[:shown.index("  ...")]
+    assert command == ("$ vae-course grade canvas moodle --roster roster.csv --out grades/gradebook.csv "
+                       "--feedback grades/feedback --overrides overrides.csv --student fatima")
+    assert [line.rstrip() for line in done.stdout.splitlines()][:len(shown)] == shown
     after = rows_by_key(grades / "gradebook.csv")
     assert set(after) == set(before)
     changed = {key for key in after if after[key] != before[key]}
