@@ -3,7 +3,8 @@
 Every process that may run student code (the notebook's kernel, the checker)
 
 * gets resource limits set on itself before any student code runs
-  (:func:`apply_limits`: address space, no core files, a cap on file sizes);
+  (:func:`apply_limits`: address space, no core files, a cap on file sizes; the kernel is started
+  through :func:`launch_kernel`, ``python -m vae_course.grading.sandbox MEMORY_BYTES -f FILE``);
 * runs in a clean environment (:func:`clean_env`): a private empty ``HOME``
   and ``TMPDIR``, no credentials from the teacher's environment, one thread
   per worker, and a marker variable unique to the submission;
@@ -211,3 +212,21 @@ def remove_tree(path: Path) -> None:
 
     if os.path.lexists(path):
         shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+def launch_kernel(argv: list[str]) -> None:
+    """Start an IPython kernel under the grader's limits: ``argv`` is ``MEMORY_BYTES -f CONNECTION_FILE``.
+
+    The grader's kernel spec points here instead of ``ipykernel_launcher``, so the limits are set on
+    the kernel process itself before it can run any cell.
+    """
+    apply_limits(int(argv[0]) or None)
+    if sys.path and sys.path[0] == "":  # as ipykernel_launcher does
+        del sys.path[0]
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance(argv=argv[1:])
+
+
+if __name__ == "__main__":
+    launch_kernel(sys.argv[1:])

@@ -74,12 +74,12 @@ def grace(timeout: float) -> float:
 
 
 class _GraderKernels(KernelSpecManager):
-    """One kernel spec: this Python, started through vae_course.grading.kernel (limits first)."""
+    """One kernel spec: this Python, started through vae_course.grading.sandbox (limits first)."""
 
     memory = 0
 
     def get_kernel_spec(self, kernel_name):
-        return KernelSpec(argv=[sys.executable, "-m", "vae_course.grading.kernel", str(self.memory),
+        return KernelSpec(argv=[sys.executable, "-m", "vae_course.grading.sandbox", str(self.memory),
                                 "-f", "{connection_file}"],
                           name="vae-grader", display_name="Python 3 (grader)", language="python")
 
