@@ -38,7 +38,7 @@ book: setup
 student-notebooks: setup
 	$(VENV)/bin/vae-course make-student solutions notebooks
 
-# Re-resolve requirements.lock for every platform (uv), then requirements-cpu.lock and binder/ from it.
+# Re-resolve requirements.lock and requirements-lab.lock for every platform (uv), then binder/ from them.
 lock: setup
 	$(PY) scripts/lock.py
 
