@@ -109,9 +109,9 @@ def cpu_variant(lock_text: str, header: str = "") -> str:
 
 def stamp_for(need: str, torch: str) -> dict:
     """What the stamp records: what was installed, and hashes of the files that decide it."""
-    digest = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()  # noqa: E731
+    inputs = (*LOCKS.values(), ROOT / "pyproject.toml")
     return {"need": need, "torch": torch, "python": platform.python_version(),
-            "inputs": {path.name: digest(path) for path in (*LOCKS.values(), ROOT / "pyproject.toml")}}
+            "inputs": {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in inputs}}
 
 
 def is_set_up(need: str, torch: str) -> bool:
@@ -211,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="which PyTorch build to install (default: pypi; cpu: Linux without a GPU)")
     parser.epilog = "Arguments after -- go to JupyterLab (lab) or pytest (test), e.g. `test -- tests/test_data.py`."
     argv = sys.argv[1:] if argv is None else argv
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    options = parser.parse_args(argv[:len(argv) - len(extra) - (1 if "--" in argv else 0)])
+    cut = argv.index("--") if "--" in argv else len(argv)
+    options, extra = parser.parse_args(argv[:cut]), argv[cut + 1:]
     if options.command == "browser":
         return 0 if install_browser() else 1
 

@@ -7,15 +7,14 @@ for that target, and `--only-binary :all:` fails on any package without a wheel 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from _scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 # The platforms of the README's install table, as uv names them (macOS: from 14, the oldest torch 2.14.1 supports).
@@ -32,22 +31,13 @@ PYTHONS = ("3.11.0", "3.14")
 LOCKS = ("requirements.lock", "requirements-lab.lock")
 
 
-def load_script(name: str):
-    """A module of scripts/ (they import each other, as when run from there)."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
-    return module
+course, lock_script = load_script("course"), load_script("lock")
 
 
 def pins(text: str) -> dict[str, set[str]]:
     """name -> the versions a lock (or uv's output) pins for it, markers aside."""
     found: dict[str, set[str]] = {}
-    for line in load_script("course").requirement_lines(text):
+    for line in course.requirement_lines(text):
         name, version = line.split(";")[0].split("==")
         found.setdefault(re.sub(r"[-_.]+", "-", name.strip()).lower(), set()).add(version.strip())
     return found
@@ -100,7 +90,7 @@ def test_a_linux_only_lock_is_caught(tmp_path):
 def test_binder_is_the_lab_lock_with_torch_for_the_cpu():
     """Binder and GPU-less hubs: the lab lock's versions, PyTorch's CPU build, no CUDA libraries."""
     binder = (REPO / "binder" / "requirements.txt").read_text(encoding="utf-8")
-    assert binder == load_script("lock").binder_requirements(), "binder/requirements.txt is out of date: `make lock`"
+    assert binder == lock_script.binder_requirements(), "binder/requirements.txt is out of date: `make lock`"
     cpu, lab = pins(binder), pins((REPO / "requirements-lab.lock").read_text(encoding="utf-8"))
     assert cpu["torch"] == {"2.14.1+cpu"} and cpu["torchvision"] == {"0.29.1+cpu"}
     assert not [name for name in cpu if name.startswith(("nvidia-", "cuda-")) or name == "triton"]
@@ -131,7 +121,7 @@ def test_environment_yml_installs_the_lock():
     ("Darwin", "x86_64", "14.2", False),
 ])
 def test_setup_says_plainly_where_torch_has_no_wheels(system, machine, mac_version, supported):
-    reason = load_script("course").unsupported_platform(system, machine, mac_version)
+    reason = course.unsupported_platform(system, machine, mac_version)
     assert (reason is None) == supported
     if not supported:
         assert "PyTorch 2.14.1" in reason and "Binder" in reason

@@ -23,7 +23,6 @@ Environment variables:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import secrets
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _scripts import load_script
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Flags needed on closed networks / containers: without the background-networking
@@ -106,9 +106,7 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """A Chromium or Chrome executable: found, or installed the way `scripts/course.py browser` does."""
-    spec = importlib.util.spec_from_file_location("course_setup", REPO_ROOT / "scripts" / "course.py")
-    course = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(course)
+    course = load_script("course")
     path = course.install_browser()
     if path is None:
         message = (
