@@ -51,6 +51,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     os.environ["CI"] = "true"
+    os.environ["VAE_COURSE_STRICT_CLAIMS"] = "1"  # a broken prose guard stops the run (vae_course.claims)
     numerics.apply("stored")
     paths = sorted((ROOT / "solutions").glob("*.ipynb"))
     if args.prefixes:

@@ -163,5 +163,31 @@ def test_claim_with_nan_fails():
         claims.claim("a finite value", float("nan"), between=(0, 1))
 
 
+def test_a_claim_fed_by_a_students_passed_answer_notes_instead_of_failing(monkeypatch, capsys):
+    """In a student's run a guard must not fail because of their answer; in a test run it always fails."""
+    from vae_course.exercises import forget_checks, record_check, solved_or_reference
+
+    def answer(x):
+        return x + 1
+
+    forget_checks()
+    try:
+        record_check("5.1", answer, passed=True)
+        solved_or_reference(answer, lambda x: x, exercise="5.1")(1)
+        monkeypatch.delenv("VAE_COURSE_STRICT_CLAIMS", raising=False)
+        claims.claim("slerp is sharper", False)
+        out = capsys.readouterr().out
+        assert out.startswith('Note: The notebook says "slerp is sharper"') and "Exercise 5.1" in out
+        monkeypatch.setenv("VAE_COURSE_STRICT_CLAIMS", "1")
+        with pytest.raises(claims.ClaimBroken):
+            claims.claim("slerp is sharper", False)
+        forget_checks()
+        monkeypatch.delenv("VAE_COURSE_STRICT_CLAIMS")
+        with pytest.raises(claims.ClaimBroken):  # no student answer fed it: the course's own error
+            claims.claim("slerp is sharper", False)
+    finally:
+        forget_checks()
+
+
 def test_nbcompare_number_pattern_reads_signs_commas_and_exponents():
     assert nbcompare.NUMBER.findall("-4.9 to 4,500 and 1e-3, z2") == ["-4.9", "4,500", "1e-3"]

@@ -134,21 +134,36 @@ THINK = new_markdown_cell("**Think!** Why?\n\n<!-- BEGIN SOLUTION -->\nBecause *
                           "Secret two.<!-- END SOLUTION -->")
 
 
-def test_classroom_notebooks_replace_think_answers_by_a_prompt(toy_exercise):
+def _think_cells(student):
+    """The cells made from THINK (the toy notebook's fourth cell onwards, up to its end)."""
+    return [cell for cell in student.cells[3:] if cell.cell_type == "markdown"]
+
+
+def test_classroom_notebooks_give_each_think_prompt_an_empty_answer_cell_of_its_own(toy_exercise):
     student = make_student_notebook(toy_notebook(THINK), "99_toy.ipynb", answers="omitted")
-    text = student.cells[3].source
-    assert "reasons" not in text and "Secret two" not in text and "SOLUTION" not in text
-    assert text.count(MD_PROMPT) == 2
-    assert text.startswith("**Think!** Why?") and "And a second question?" in text
+    cells = _think_cells(student)
+    assert [cell.source for cell in cells] == ["**Think!** Why?", MD_PROMPT, "And a second question?", MD_PROMPT]
+    assert [cell.metadata.get("tags") for cell in cells] == [None, ["your-answer"], None, ["your-answer"]]
+    assert cells[0].id == THINK.id, "the prompt keeps the solution cell's id"
+    assert len({cell.id for cell in student.cells}) == len(student.cells), "cell ids stay unique"
+    nbformat.validate(student)
 
 
-def test_self_study_notebooks_fold_each_think_answer_under_its_prompt(toy_exercise):
-    student = make_student_notebook(toy_notebook(THINK), "99_toy.ipynb")  # the committed build
-    text = student.cells[3].source
-    assert "SOLUTION" not in text and text.count(MD_PROMPT) == 2
-    assert text.count("<details>") == 2 and text.count("</details>") == 2
-    assert text.index(MD_PROMPT) < text.index("<details>") < text.index("Because **reasons**.") < text.index("</details>")
-    assert "solutions notebook" not in text, "teachers withhold the solutions: the prompt must not point there"
+def test_self_study_notebooks_fold_each_answer_in_a_cell_after_the_students_own(toy_exercise):
+    solution = toy_notebook(THINK)
+    student = make_student_notebook(solution, "99_toy.ipynb")  # the committed build
+    cells = _think_cells(student)
+    assert [cell.source.split("\n")[0] for cell in cells] == [
+        "**Think!** Why?", MD_PROMPT, "<details><summary>Show an answer (try first)</summary>",
+        "And a second question?", MD_PROMPT, "<details><summary>Show an answer (try first)</summary>"]
+    assert "Because **reasons**." in cells[2].source and "Secret two." in cells[5].source
+    assert not any("SOLUTION" in cell.source for cell in cells)
+    assert not any("reasons" in cell.source for cell in cells[:2]), "no prompt cell holds its own answer"
+    assert "solutions notebook" not in "".join(cell.source for cell in cells), \
+        "teachers withhold the solutions: the prompt must not point there"
+    again = make_student_notebook(solution, "99_toy.ipynb")
+    assert [cell.id for cell in again.cells] == [cell.id for cell in student.cells], "ids are stable"
+    nbformat.validate(student)
 
 
 def test_the_readers_version_keeps_outputs_but_not_those_of_exercises_and_checks(toy_exercise):

@@ -8,8 +8,9 @@ which the grader shares):
   between ``### BEGIN SOLUTION`` and ``### END SOLUTION``; the student version
   replaces that region with ``raise NotImplementedError("Exercise <id>: ...")``
   at the same indentation.
-* A "Think!" answer in a Markdown cell sits between ``<!-- BEGIN SOLUTION -->``
-  and ``<!-- END SOLUTION -->``; the student version shows a prompt instead.
+* A "Think!" or "Predict." answer in a Markdown cell sits between ``<!-- BEGIN SOLUTION -->``
+  and ``<!-- END SOLUTION -->``; the student version splits the cell: the prompt, an empty cell
+  for the student's own answer, and the answer folded in a cell of its own (or left out for a classroom).
 * A cell tagged ``uses-exercise`` calls the student's function beyond its
   check (e.g. trains with the student's training step). In the student
   version it is tagged ``raises-exception`` so nbval accepts the
@@ -38,10 +39,10 @@ from .conventions import (  # noqa: F401 - exercise_id, defined_functions and th
     replace_solution_regions,
 )
 
-MD_PROMPT = "*Write your answer here before you read on.*"
+MD_PROMPT = "*Your answer (double-click this cell to write it):*"
 ANSWERS = ("collapsed", "omitted")
-"""What a student notebook does with a Think! answer: keep it folded under the prompt (self-study, the
-committed build) or leave only the prompt (a classroom: ``vae-course make-student --classroom``)."""
+"""What a student notebook does with a Think! answer: keep it folded after the student's answer cell
+(self-study, the committed build) or leave it out (a classroom: ``vae-course make-student --classroom``)."""
 CHECK_CALL = re.compile(r"^\s*checks\.\w+\(", re.MULTILINE)
 # Cell metadata written when a notebook is executed (nbclient's timings, JupyterLab's ExecuteTime):
 # dropped from student notebooks so they change only when the solutions' content changes.
@@ -58,68 +59,109 @@ def _strip_code(source: str, ex_id: str, title: str, where: str) -> str:
                                     NotebookFormatError)
 
 
-def _strip_markdown(source: str, where: str, answers: str = "collapsed") -> str:
-    pattern = re.compile(re.escape(MD_BEGIN) + r"(.*?)" + re.escape(MD_END), re.DOTALL)
+def _answer_cells(cell: nbformat.NotebookNode, where: str, answers: str) -> list[nbformat.NotebookNode]:
+    """A Markdown cell with Think!/Predict answers, as the student sees it: one cell per part.
+
+    Each answer becomes: the prompt before it (the original cell, keeping its id and metadata), an
+    empty cell for the student's own answer (:data:`MD_PROMPT`, tagged ``your-answer``), and - in
+    the self-study build - the answer folded in a cell of its own; text after the last answer
+    stays a cell of its own. The new cells' ids derive from the original's, so the build is stable.
+    """
+    source = cell.source
     if source.count(MD_BEGIN) != source.count(MD_END):
         raise NotebookFormatError(f"{where}: unbalanced {MD_BEGIN} / {MD_END}.")
-
-    def replace(match: re.Match) -> str:
-        if answers == "omitted":
-            return MD_PROMPT
-        return f"{MD_PROMPT}\n\n<details><summary>Show an answer (try first)</summary>\n\n{match.group(1).strip()}\n\n</details>"
-
-    stripped = pattern.sub(replace, source)
-    if MD_BEGIN in stripped or MD_END in stripped:
+    pieces = re.split(re.escape(MD_BEGIN) + r"(.*?)" + re.escape(MD_END), source, flags=re.DOTALL)
+    texts, solutions = pieces[0::2], pieces[1::2]
+    if any(MD_BEGIN in text or MD_END in text for text in texts):
         raise NotebookFormatError(f"{where}: {MD_END} comes before its {MD_BEGIN}.")
-    return stripped
+    ident = cell.get("id")
+
+    def new_cell(text: str, suffix: str, tags: tuple = ()) -> nbformat.NotebookNode:
+        made = nbformat.v4.new_markdown_cell(text)
+        made.metadata = {"tags": list(tags)} if tags else {}
+        if ident is None:
+            made.pop("id", None)
+        else:
+            made.id = f"{ident}-{suffix}"[:64]
+        return made
+
+    cells = []
+    for number, (prompt, answer) in enumerate(zip(texts, solutions), start=1):
+        if prompt.strip():
+            if not cells:
+                first = nbformat.from_dict(cell)
+                first.source = prompt.strip()
+                cells.append(first)
+            else:
+                cells.append(new_cell(prompt.strip(), f"prompt{number}"))
+        cells.append(new_cell(MD_PROMPT, f"yours{number}", ("your-answer",)))
+        if answers == "collapsed":
+            cells.append(new_cell(f"<details><summary>Show an answer (try first)</summary>\n\n{answer.strip()}\n\n"
+                                  "</details>", f"answer{number}"))
+    if texts[-1].strip():
+        cells.append(new_cell(texts[-1].strip(), "after"))
+    return cells
+
+
+def student_cells(cell: nbformat.NotebookNode, where: str, *, answers: str = "collapsed", keep_outputs: bool = False,
+                  seen: set | None = None) -> list[nbformat.NotebookNode]:
+    """The student version of one solution cell (a copy): usually one cell, several for Think! answers.
+
+    where: how errors name the cell (``"02_elbo.ipynb, cell 7"``); seen: exercise ids met so far in
+    this notebook (a repeated id is an error). See :func:`make_student_notebook`.
+    """
+    from .checks import REGISTRY
+
+    cell = nbformat.from_dict(cell)
+    seen = set() if seen is None else seen
+    tags = list(cell.get("metadata", {}).get("tags", []))
+    for key in RUN_METADATA:
+        cell.get("metadata", {}).pop(key, None)
+    cell.get("metadata", {}).pop("tolerance", None)  # compares stored outputs; student notebooks store none
+    if cell.cell_type == "markdown":
+        return _answer_cells(cell, where, answers) if MD_BEGIN in cell.source or MD_END in cell.source else [cell]
+    if cell.cell_type != "code":
+        return [cell]
+    ex_id = exercise_id(cell)
+    if not keep_outputs or ex_id is not None or CHECK_CALL.search(cell.source):
+        cell.outputs = []
+        cell.execution_count = None
+    if ex_id is not None:
+        if ex_id not in REGISTRY:
+            raise NotebookFormatError(f"{where}: tag exercise-{ex_id} has no check in vae_course.checks.REGISTRY.")
+        if ex_id in seen:
+            raise NotebookFormatError(f"{where}: exercise {ex_id} appears twice.")
+        seen.add(ex_id)
+        entry = REGISTRY[ex_id]
+        if entry.function not in defined_functions(cell.source):
+            raise NotebookFormatError(f"{where}: exercise {ex_id} must define `{entry.function}`.")
+        if CODE_BEGIN not in cell.source:
+            raise NotebookFormatError(f"{where}: exercise {ex_id} has no {CODE_BEGIN} marker.")
+        cell.source = _strip_code(cell.source, ex_id, entry.title, where)
+    elif CODE_BEGIN in cell.source:
+        raise NotebookFormatError(f"{where}: {CODE_BEGIN} outside a cell tagged exercise-<id>.")
+    if "uses-exercise" in tags and "raises-exception" not in tags:
+        cell.metadata["tags"] = tags + ["raises-exception"]
+    return [cell]
 
 
 def make_student_notebook(solution: nbformat.NotebookNode, name: str = "notebook", *, answers: str = "collapsed",
                           keep_outputs: bool = False) -> nbformat.NotebookNode:
     """Return the student version of a solution notebook (the input is not modified).
 
-    answers: ``"collapsed"`` (Think! answers folded under their prompt) or ``"omitted"`` (a classroom).
+    answers: ``"collapsed"`` (each Think! answer folded in a cell after the student's own answer
+    cell: self-study) or ``"omitted"`` (a classroom: only the prompt and the student's answer cell).
     keep_outputs: keep the stored outputs of every cell except exercises and their checks (whose
     outputs came from the solution) - the reader's version the course website shows.
     """
-    from .checks import REGISTRY
-
     if answers not in ANSWERS:
         raise ValueError(f"answers must be one of {ANSWERS}, got {answers!r}")
     nb = nbformat.from_dict(solution)  # deep copy
     nb.metadata.pop("widgets", None)  # widget state of the last run (random model ids): an output, not content
-    seen = set()
-    for index, cell in enumerate(nb.cells):
-        where = f"{name}, cell {index + 1}"
-        tags = list(cell.get("metadata", {}).get("tags", []))
-        for key in RUN_METADATA:
-            cell.get("metadata", {}).pop(key, None)
-        cell.get("metadata", {}).pop("tolerance", None)  # compares stored outputs; student notebooks store none
-        if cell.cell_type == "markdown":
-            cell.source = _strip_markdown(cell.source, where, answers)
-            continue
-        if cell.cell_type != "code":
-            continue
-        ex_id = exercise_id(cell)
-        if not keep_outputs or ex_id is not None or CHECK_CALL.search(cell.source):
-            cell.outputs = []
-            cell.execution_count = None
-        if ex_id is not None:
-            if ex_id not in REGISTRY:
-                raise NotebookFormatError(f"{where}: tag exercise-{ex_id} has no check in vae_course.checks.REGISTRY.")
-            if ex_id in seen:
-                raise NotebookFormatError(f"{where}: exercise {ex_id} appears twice.")
-            seen.add(ex_id)
-            entry = REGISTRY[ex_id]
-            if entry.function not in defined_functions(cell.source):
-                raise NotebookFormatError(f"{where}: exercise {ex_id} must define `{entry.function}`.")
-            if CODE_BEGIN not in cell.source:
-                raise NotebookFormatError(f"{where}: exercise {ex_id} has no {CODE_BEGIN} marker.")
-            cell.source = _strip_code(cell.source, ex_id, entry.title, where)
-        elif CODE_BEGIN in cell.source:
-            raise NotebookFormatError(f"{where}: {CODE_BEGIN} outside a cell tagged exercise-<id>.")
-        if "uses-exercise" in tags and "raises-exception" not in tags:
-            cell.metadata["tags"] = tags + ["raises-exception"]
+    seen: set = set()
+    nb.cells = [made for index, cell in enumerate(nb.cells)
+                for made in student_cells(cell, f"{name}, cell {index + 1}", answers=answers,
+                                          keep_outputs=keep_outputs, seen=seen)]
     return nb
 
 

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..exercises import record_check
 from ..results import Code, Status
 from ._checker import Checker
 from ._delegation import injected_references
@@ -99,7 +100,17 @@ def run_check(entry: Exercise, fn: Callable, timeout: float | None = DEFAULT_TIM
 
     An answer that calls the exercise's own reference (``entry.delegates``) fails with code
     ``called-reference``, unless ``allow_reference_calls`` (then a note says which it called).
+    The verdict is recorded (:func:`vae_course.exercises.record_check`): the notebook's later cells use
+    ``fn`` only once it passed.
     """
+    result = _checked(entry, fn, timeout, allow_reference_calls)
+    if callable(fn):
+        record_check(entry.id, fn, passed=result.status == Status.PASSED,
+                     answered=result.code != Code.NOT_ANSWERED, uses=entry.uses)
+    return result
+
+
+def _checked(entry: Exercise, fn: Callable, timeout: float | None, allow_reference_calls: bool) -> Result:
     if not callable(fn):
         return Result(entry, Status.ERROR, f"expected your function `{entry.function}`, got a {type(fn).__name__}.",
                       f"Pass the function itself: checks.{entry.function}({entry.function}).", code=Code.NOT_CALLABLE)

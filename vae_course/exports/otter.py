@@ -18,8 +18,8 @@ tests      one test: the course's check, which raises ``AssertionError`` with th
 ========== =====================================================================================
 
 The notebook's own check cell is replaced by otter's ``grader.check("q<id>")``. Every other
-cell is taken from the student version, so a Think! answer is left out (only its prompt
-stays): otter grades no free-text answers without Gradescope.
+cell is taken from the student version, so a Think! answer is left out (its prompt and an empty
+answer cell stay): otter grades no free-text answers without Gradescope.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_raw_cell
 
 from ..conventions import safe_id
-from ..notebooks import CODE_BEGIN, CODE_END, make_student_notebook
+from ..notebooks import CODE_BEGIN, CODE_END, make_student_notebook, student_cells
 from .cells import CHECK, EXERCISE, classify, read_solution
 
 
@@ -73,11 +73,13 @@ def otter_notebook(solution, name: str = "notebook"):
     stem = Path(name).stem
     student = make_student_notebook(solution, name, answers="omitted")
     cells = [new_raw_cell(_config(stem))]
-    for part, student_cell in zip(classify(nbformat.from_dict(solution), name), student.cells):
+    seen: set = set()
+    for index, part in enumerate(classify(nbformat.from_dict(solution), name)):
+        made = student_cells(part.cell, f"{name}, cell {index + 1}", answers="omitted", seen=seen)
         if part.kind == EXERCISE:
-            cells += _question(part.entry, student_cell, part.cell)
+            cells += _question(part.entry, made[0], part.cell)
         elif part.kind != CHECK:  # otter's init cell and grader.check(...) take the check cell's place
-            cells.append(student_cell)
+            cells += made
     nb = nbformat.from_dict(student)
     nb.cells = cells
     return nb
