@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "vae_course"
 #: exercise checks, 5 the notebook generator and the grader, 6 the command line.
 LAYERS = {
     # 1 foundations: import nothing of the package
-    "data": 1, "numerics": 1, "_kernel_startup": 1, "references": 1, "results": 1, "conventions": 1,
+    "data": 1, "numerics": 1, "stats": 1, "_kernel_startup": 1, "references": 1, "results": 1, "conventions": 1,
     # 2 the model
     "losses": 2, "models": 2, "train": 2, "checkpoints": 2, "posteriors": 2, "diagnostics": 2,
     # 3 what the notebooks use (the package root's `doctor` reports on layer 2)
