@@ -212,7 +212,8 @@ def molecule_elbo(fn, check):
                           "of its own.", "Build every code from the given eps (z_k = mu + sigma * eps[k]), so "
                           "that the estimate is reproducible; draw no random numbers.", code="draws-its-own-noise")
     expected, mistakes = _expected_and_mistakes(model, tokens, eps.detach())
-    if _gradient_of(out, eps) is None:
+    grad = _gradient_of(out, eps)
+    if grad is None or not torch.any(grad != 0):
         mistake = match_mistake(out, mistakes)       # z = mu has no gradient to eps: say which mistake it is
         if mistake is not None:
             raise mistake.failure("the ELBOs")
