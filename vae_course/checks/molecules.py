@@ -1,4 +1,4 @@
-"""Checks for notebook 09 (molecules): the reconstruction term of a sequence VAE."""
+"""Checks for notebook 09 (molecules), Exercise 9.1: the reconstruction term of a sequence VAE (9.2 is in molecules_elbo)."""
 
 from __future__ import annotations
 
