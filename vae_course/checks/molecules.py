@@ -1,4 +1,4 @@
-"""Checks for notebook 09 (molecules): the reconstruction term of a sequence VAE."""
+"""Checks for notebook 09 (molecules), Exercise 9.1: the reconstruction term of a sequence VAE (9.2 is in molecules_elbo)."""
 
 from __future__ import annotations
 
@@ -92,6 +92,20 @@ def _mistakes(logits, targets, pad_index):
                 ((logits.argmax(-1) == targets).float() * real).sum(-1),
                 "The likelihood scores the probability the model gives to the true token, not whether its top "
                 "guess is right (argmax has no gradient): sum the log-probabilities of the targets."),
+        Mistake("<eos> left out (only the tokens before it summed)", (picked * real * (targets != EOS)).sum(-1),
+                "<eos> is a real token of the molecule: the model must learn where a molecule ends, so its "
+                "log-probability belongs to the sum. Leave out only the positions that hold pad_index."),
+        Mistake("<eos> masked instead of the padding", (picked * (targets != EOS)).sum(-1),
+                "Mask the positions that hold pad_index, not <eos>: <eos> is part of the molecule (the model must "
+                "learn where it ends), the padding after it is not."),
+        Mistake("log-probabilities gathered along the positions (dim=1) instead of the vocabulary",
+                (logp[..., 0].gather(1, targets) * real).sum(-1),
+                "The token ids index the vocabulary, the last dimension of the logits: pick along dim=-1 "
+                "(gather along dim=1 reads the scores of other positions)."),
+        Mistake("the log-probabilities of every token summed, not only of the target token",
+                (logp * real[..., None]).sum(dim=(-1, -2)),
+                "At each position only the true token counts: pick its log-probability (one entry of the "
+                "vocabulary dimension), then sum those over the positions."),
         Mistake("a softmax over the batch (dim=0) instead of the vocabulary",
                 (F.log_softmax(logits, dim=0).gather(2, targets[..., None])[..., 0] * real).sum(-1),
                 "The distribution at each position is over the vocabulary, the last dimension: "
@@ -130,15 +144,33 @@ def _shape_for(out: torch.Tensor) -> None:
                           "F.cross_entropy), then sum over the positions.", code="vocabulary-dimension-left")
 
 
+#: What a student's function raises for a known reason: (words of the error, hint, code). First match wins.
+_RAISED = [
+    (("expected target size", "expected target"),
+     "F.cross_entropy wants the classes in dimension 1: pass the logits as (B, V, L) with targets (B, L), or "
+     "flatten both to (B*L, V) and (B*L,).", "cross-entropy-classes-not-in-dim-1"),
+    (("index tensor must have the same number of dimensions",),
+     "Tensor.gather needs an index with as many dimensions as the tensor it picks from: give the (B, L) targets a "
+     "last dimension of size 1, and remove it from the result.", "gather-index-without-the-last-dimension"),
+    (("for index", "only applicable to index tensor", "expected scalar type long", "expected long",
+      "must be long", "expected floating point type for target"),
+     "Token ids are integers: keep targets int64 when you use them to pick log-probabilities (multiplying them by "
+     "a float mask or calling .float() turns them into floats).", "token-ids-used-as-floats"),
+    (("out of bounds", "index out of range"),
+     "The token ids index the vocabulary, the last dimension of the logits: pick along dim=-1 (along dim 0 or 1 "
+     "they index molecules or positions, and run out of range).", "picked-along-the-wrong-dimension"),
+]
+
+
 def _call(check, logits, targets, pad_index):
+    """Run the student's function; an error with a known cause gets that cause named instead of a traceback."""
     try:
         return check.call(logits, targets, pad_index)
     except CheckFailed as failed:
-        if "Expected target size" in failed.message or "expected target" in failed.message.lower():
-            raise CheckFailed(failed.message,
-                              "F.cross_entropy wants the classes in dimension 1: pass logits.transpose(1, 2) "
-                              "(B, V, L) with targets (B, L), or flatten both to (B*L, V) and (B*L,).",
-                              code="cross-entropy-classes-not-in-dim-1") from None
+        text = failed.message.lower()
+        for words, hint, code in _RAISED:
+            if failed.code == "raised" and any(w in text for w in words):
+                raise CheckFailed(failed.message, hint, code=code) from None
         raise
 
 
@@ -153,7 +185,10 @@ def _gradient_of(out: torch.Tensor, logits: torch.Tensor) -> torch.Tensor | None
     """d out.sum() / d logits (B, L, V), keeping the graph for the checker's own gradient test; None if none flows."""
     if not out.requires_grad:
         return None
-    return torch.autograd.grad(out.sum(), logits, allow_unused=True, retain_graph=True)[0]
+    try:
+        return torch.autograd.grad(out.sum(), logits, allow_unused=True, retain_graph=True)[0]
+    except RuntimeError:      # a graph torch cannot differentiate: the checker's gradient test says so
+        return None
 
 
 @exercise("9.1", "09_molecules", "sequence_log_likelihood", points=2,

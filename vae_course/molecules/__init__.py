@@ -21,7 +21,7 @@ _HOME = {
     "chem": ["canonical", "draw_molecules", "is_valid", "largest_ring", "moses_metrics", "properties", "similarity",
              "to_molecule"],
     "data": ["MoleculeDataError", "load_molecules"],
-    "losses": ["sequence_elbo", "sequence_log_likelihood", "sequence_vae_loss"],
+    "losses": ["molecule_elbo", "sequence_elbo", "sequence_log_likelihood", "sequence_vae_loss"],
     "model": ["SequenceVAE"],
     "plotting": ["molecule_grid"],
     "pretrained": ["checkpoint_path", "load_molecule_vae", "molecule_vae_info", "save_molecule_vae"],
@@ -45,6 +45,7 @@ def __dir__():
 __all__ = [
     "MoleculeDataError", "REPRESENTATIONS", "SequenceVAE", "TokenError", "Vocabulary", "canonical",
     "checkpoint_path", "detokenize", "draw_molecules", "is_valid", "largest_ring", "load_molecule_vae",
-    "load_molecules", "molecule_grid", "molecule_vae_info", "moses_metrics", "properties", "save_molecule_vae",
-    "sequence_elbo", "sequence_log_likelihood", "sequence_vae_loss", "similarity", "to_molecule", "tokenize",
+    "load_molecules", "molecule_elbo", "molecule_grid", "molecule_vae_info", "moses_metrics", "properties",
+    "save_molecule_vae", "sequence_elbo", "sequence_log_likelihood", "sequence_vae_loss", "similarity", "to_molecule",
+    "tokenize",
 ]

@@ -28,10 +28,29 @@ def sequence_log_likelihood(logits: torch.Tensor, targets: torch.Tensor, pad_ind
     return -nll.sum(dim=-1)
 
 
+@reference_implementation
 def sequence_elbo(logits: torch.Tensor, targets: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                   beta: float = 1.0, pad_index: int = PAD) -> torch.Tensor:
     """ELBO per molecule -> (B,): sequence_log_likelihood - beta * KL(q(z|x) || N(0, I)), in nats."""
     return sequence_log_likelihood(logits, targets, pad_index) - beta * gaussian_kl(mu, logvar)
+
+
+@reference_implementation
+def molecule_elbo(model, tokens: torch.Tensor, eps: torch.Tensor, pad_index: int = PAD) -> torch.Tensor:
+    """Monte Carlo ELBO of each molecule -> (B,): (1/K) sum_k log p(x | z_k) - KL(q(z|x) || N(0, I)), in nats.
+
+    ``tokens``: (B, L) int64, laid out as *tokens, <eos>, pad_index...*; ``eps``: (K, B, D) standard normal
+    noise, one draw per sample and molecule, so that the estimate is reproducible. Each code is the
+    reparameterized sample z_k = mu + exp(logvar / 2) * eps[k] of q(z|x) = N(mu, diag(exp(logvar))) (notebook
+    03), decoded with teacher forcing (``model.decode(z_k, tokens)`` shifts the tokens itself). The
+    reconstruction term is averaged over the K samples; the KL is the closed form of notebook 02, once.
+    """
+    mu, logvar = model.encode(tokens)                                       # (B, D) each
+    n_samples, batch = eps.shape[:2]
+    z = (mu + torch.exp(0.5 * logvar) * eps).reshape(n_samples * batch, -1)  # (K*B, D): the K samples stacked
+    repeated = tokens.repeat(n_samples, 1)                                  # (K*B, L), in the same order
+    log_likelihood = sequence_log_likelihood(model.decode(z, repeated), repeated, pad_index)
+    return log_likelihood.view(n_samples, batch).mean(dim=0) - gaussian_kl(mu, logvar)
 
 
 def sequence_vae_loss(model, tokens: torch.Tensor, beta: float = 1.0) -> dict:
