@@ -171,3 +171,62 @@ IMPORTANCE_WEIGHTS = {
         "noise on the CPU": (_on_the_cpu, "tensor-created-without-device"),
     },
 }
+
+
+# --------------------------------------------------------------------------- 8.1 iwae_bound: mistakes named later
+
+IWAE_BOUND_WRONG = {
+    "log of len (the batch size)": (lambda lw: torch.logsumexp(lw, 1) - math.log(len(lw)), "batch size"),
+    "log of all entries": (lambda lw: torch.logsumexp(lw, 1) - math.log(lw.numel()), "log(B K)"),
+    "negative bound": (lambda lw: math.log(lw.shape[1]) - torch.logsumexp(lw, 1), "negative of the bound"),
+    "log-weights divided by K": (lambda lw: torch.logsumexp(lw / lw.shape[1], 1), "log-weights divided by K"),
+    "torch.log of an int": (lambda lw: torch.logsumexp(lw, 1) - torch.log(lw.shape[1]), "math.log"),
+    "max without keepdim": (lambda lw: lw.max(1).values + torch.log(torch.exp(lw - lw.max(1).values).mean(1)),
+                            "keepdim=True"),
+    "keepdim kept": (lambda lw: torch.logsumexp(lw, 1, keepdim=True) - math.log(lw.shape[1]), "keepdim-left-a-dimension"),
+    "(B, 1) max added to (B,)": (lambda lw: lw.max(1, keepdim=True).values
+                                 + torch.log(torch.exp(lw - lw.max(1, keepdim=True).values).mean(1)),
+                                 "max-kept-its-dimension"),
+}
+
+
+# --------------------------------------------------------------------------- 8.2 sample_digit: on the model's device
+
+def _device(model):
+    return next(model.parameters()).device
+
+
+def _digit(model, digit, n, z=None, y=None):
+    z = torch.randn(n, model.latent_dim, device=_device(model)) if z is None else z
+    y = F.one_hot(torch.full((n,), digit, device=_device(model)), 10).float() if y is None else y
+    return torch.sigmoid(model.decode(z, y))
+
+
+def _digit_by_index(model, digit, n):
+    parameter = next(model.parameters())
+    y = parameter.new_zeros(n, 10)
+    y[:, digit] = 1
+    with torch.no_grad():
+        return model.decode(torch.randn(n, model.latent_dim).to(parameter.device), y).sigmoid()
+
+
+SAMPLE_DIGIT_CORRECT = {  # the contract asks for the model's device since the 'meta' test (issue 22): these follow it
+    "integer labels": lambda model, digit, n: _digit(model, digit, n, y=torch.full((n,), digit, device=_device(model))),
+    "index assignment, moved with .to, no_grad": _digit_by_index,
+    "chunks": lambda model, digit, n: torch.cat([_digit(model, digit, len(c)) for c in torch.arange(n).split(500)]),
+    "float64": lambda model, digit, n: _digit(model, digit, n).double(),
+}
+SAMPLE_DIGIT_WRONG = {
+    "codes on the CPU": (lambda m, d, n: _digit(m, d, n, z=torch.randn(n, m.latent_dim)), "tensor-created-without-device"),
+    "labels on the CPU": (lambda m, d, n: _digit(m, d, n, y=F.one_hot(torch.full((n,), d), 10).float()),
+                          "tensor-created-without-device"),
+}
+
+
+def register(catalogue: dict) -> None:
+    """Add notebook 08's entries to ``catalogue`` (tests/test_checks_catalogue.py's CATALOGUE): 8.3 whole, and the
+    answers of 8.1 and 8.2 named since; 8.2's correct answers follow the model's device now."""
+    catalogue["8.3"] = IMPORTANCE_WEIGHTS
+    catalogue["8.1"]["wrong"].update(IWAE_BOUND_WRONG)
+    catalogue["8.2"]["correct"] = SAMPLE_DIGIT_CORRECT
+    catalogue["8.2"]["wrong"].update(SAMPLE_DIGIT_WRONG)

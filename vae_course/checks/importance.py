@@ -31,7 +31,7 @@ from ..results import Code
 from ._failures import CheckFailed, FunctionRaised
 from ._mistakes import Mistake
 from ._run import exercise
-from ._sampling import require_standard_normal
+from ._sampling import require_any_device, require_standard_normal
 
 B, K, D = 8, 60, 3
 LOG_2PI = math.log(2 * math.pi)
@@ -293,7 +293,10 @@ def log_importance_weights(fn, check):
                           "Don't re-seed (torch.manual_seed) inside the function: every call draws new noise.",
                           code="same-codes-on-every-call")
     check.ok("new codes on every call")
-    _any_device(check)
+    model, x = _model()
+    out = require_any_device(check, model.to("meta"), x.to("meta"), 3, what="the model and x on another device")
+    if out is not None:
+        check.shape(out, (B, 3), ["B", "K"], "the result for the model and x on another device")
 
 
 def _confident_logits(check) -> torch.Tensor:
@@ -323,25 +326,3 @@ def _confident_logits(check) -> torch.Tensor:
                  rtol=1e-4, atol=1e-2)
     check.ok("stable for confident logits")
     return z
-
-
-def _any_device(check) -> None:
-    """Run the answer with the model and x on the 'meta' device: a tensor created without a device fails there."""
-    model, x = _model()
-    model, x = model.to("meta"), x.to("meta")
-    validate = torch.distributions.Distribution._validate_args
-    torch.distributions.Distribution.set_default_validate_args(False)  # validation reads values, which meta lacks
-    try:
-        out = check.call(model, x, 3)
-    except FunctionRaised as failed:
-        if "device" not in failed.message:
-            return  # needs the values themselves (e.g. .item()): this test cannot say anything
-        raise CheckFailed("your function creates a tensor on the CPU whatever the device of the model: with the model "
-                          "and x on another device (here PyTorch's 'meta' device, standing in for a GPU) it fails: "
-                          f"{failed.message}", "Create every new tensor where the inputs are: give it the device (and "
-                          "dtype) of x or mu, or use a *_like function.", code="tensor-created-without-device") from None
-    finally:
-        torch.distributions.Distribution.set_default_validate_args(validate)
-    out = check.tensor(out, "the result for a model on another device", like=x)
-    check.shape(out, (B, 3), ["B", "K"], "the result for a model on another device")
-    check.ok("follows the model's device")
