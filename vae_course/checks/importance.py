@@ -245,8 +245,8 @@ def _gradients(out, model, x, eps):
                    "latent dimension, from torch's global generator on x's device; log p(x|z) Bernoulli from "
                    "model.decode(z) logits (B, 784), summed over pixels; p(z) = N(0, I), q = N(mu, diag(sigma^2)), "
                    "each summed over the D dimensions; differentiable (don't detach)",
-          verified="the `(B, K)` log-weights match p(x|z) p(z) / q(z|x) at your own fresh N(mu, sigma^2) codes, with "
-                   "the reparameterized gradient, stable logits, on any device.")
+          verified="the `(B, K)` log-weights match p(x|z) p(z) / q(z|x) at your fresh codes z ~ q(z|x), with their "
+                   "gradient, on any device.")
 def log_importance_weights(fn, check):
     model, x = _model()
     out = check.tensor(_call(check, model, x, K), like=x)
