@@ -6,7 +6,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from vae_course import applications, checks, diagnostics
+from vae_course import applications, checks, diagnostics, evaluation
 from vae_course.models import ConditionalVAE
 
 
@@ -74,13 +74,16 @@ def test_iwae_bound_gradient_and_malformed_returns():
 
 def test_sample_digit_reference_and_variants_pass():
     def integer_labels(model, digit, n):  # the model also accepts integer labels
-        z = torch.randn(n, model.latent_dim)
-        return torch.sigmoid(model.decode(z, torch.full((n,), digit)))
+        device = next(model.parameters()).device
+        z = torch.randn(n, model.latent_dim, device=device)
+        return torch.sigmoid(model.decode(z, torch.full((n,), digit, device=device)))
 
     def one_by_one(model, digit, n):
-        y = torch.zeros(1, 10)
+        weight = next(model.parameters())
+        y = weight.new_zeros(1, 10)
         y[0, digit] = 1.0
-        return torch.cat([torch.sigmoid(model.decode(torch.randn(1, model.latent_dim), y)) for _ in range(n)])
+        return torch.cat([torch.sigmoid(model.decode(torch.randn_like(weight[:1, :model.latent_dim]), y))
+                          for _ in range(n)])
 
     for fn in (applications.sample_digit, integer_labels, one_by_one):
         result, text = run(checks.sample_digit, fn)
@@ -142,14 +145,96 @@ def test_conditional_vae_shapes_and_labels():
 
 # --------------------------------------------------------------------------- tables gathered by tests/_exercise_data.py
 
+def test_sample_digit_must_follow_the_model_device():
+    """Tensors created without a device fail on a 'meta' model (the GPU's stand-in on a CPU-only machine)."""
+    on_the_cpu = (lambda m, d, n: torch.sigmoid(m.decode(torch.randn(n, m.latent_dim), _one_hot(d, n))))
+    result, text = run(checks.sample_digit, on_the_cpu)
+    assert result.code == "tensor-created-without-device" and "'meta' device" in text, text
+
+    def needs_values(model, digit, n):  # .item() cannot run on 'meta': the device test then says nothing
+        device = next(model.parameters()).device
+        z = torch.randn(n, model.latent_dim, device=device)
+        assert float(z.abs().sum().item()) >= 0
+        return torch.sigmoid(model.decode(z, torch.full((n,), digit, device=device)))
+
+    result, text = run(checks.sample_digit, needs_values)
+    assert result.passed and "follows the model's device" not in text, text
+
+
+# --------------------------------------------------------------------------- 8.3 log_importance_weights
+
+def _weights(model, x, k):
+    mu, logvar = model.encode(x)
+    eps = torch.randn((k,) + tuple(mu.shape), device=mu.device, dtype=mu.dtype)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    logits = model.decode(z.reshape(-1, mu.shape[1])).reshape(k, len(x), -1)
+    log_px = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
+    log_pz = -0.5 * (z**2 + math.log(2 * math.pi)).sum(-1)
+    log_qz = -0.5 * ((z - mu) ** 2 / logvar.exp() + logvar + math.log(2 * math.pi)).sum(-1)
+    return (log_px + log_pz - log_qz).T
+
+
+def test_log_importance_weights_reference_passes_and_says_what_it_verified():
+    for fn in (evaluation.log_importance_weights, _weights):
+        result, text = run(checks.log_importance_weights, fn)
+        assert result.passed, text
+        assert "follows the model's device" in result.checks and "new codes on every call" in result.checks
+
+
+def test_log_importance_weights_reference_is_a_delegate():
+    result = checks.log_importance_weights(evaluation.log_importance_weights)
+    assert result.code == "called-reference", result.text()
+
+
+def test_log_importance_weights_malformed_returns():
+    cases = {
+        (lambda m, x, k: None): "forget the `return`",
+        (lambda m, x, k: _weights(m, x, k).detach().numpy()): "NumPy array",
+        (lambda m, x, k: _weights(m, x, k).mean(1)): "wrong shape",
+        (lambda m, x, k: _weights(m, x, k).sum().item()): "float",
+        (lambda m, x, k: torch.zeros(len(x), k)): "never called model.decode",
+        (lambda m, x, k: m.decode(torch.randn(k, m.latent_dim)).sum(1).expand(len(x), -1)): "expected K=",
+        (lambda m, x, k: m.decode(torch.randn(m.latent_dim, k * len(x)))): "wrong shape",
+    }
+    for fn, needle in cases.items():
+        result, text = run(checks.log_importance_weights, fn)
+        assert not result.passed and needle in text, text
+
+    def slow(model, x, k):
+        time.sleep(3)
+
+    assert checks.log_importance_weights(slow, timeout=0.5).status == "timeout"
+
+
+def test_log_importance_weights_check_keeps_the_notebook_random_stream():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    checks.log_importance_weights(_weights)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_the_reference_with_a_generator_is_reproducible_and_follows_the_dtype():
+    from vae_course.models import VAE
+    model = VAE(hidden_dim=8, latent_dim=2).double()
+    x = torch.bernoulli(torch.full((3, 784), 0.5, dtype=torch.float64))
+    a = evaluation.log_importance_weights(model, x, 4, torch.Generator().manual_seed(1))
+    b = evaluation.log_importance_weights(model, x, 4, torch.Generator().manual_seed(1))
+    assert a.shape == (3, 4) and a.dtype == torch.float64 and torch.equal(a, b)
+
+
 #: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
 FLOAT64_ANSWERS = {
     "8.1": lambda lw: torch.logsumexp(lw, dim=1) - math.log(lw.shape[1]),
     "8.2": lambda model, digit, n: torch.sigmoid(model.decode(
-        torch.randn(n, model.latent_dim), F.one_hot(torch.full((n,), digit), 10).float())),
+        torch.randn(n, model.latent_dim, device=next(model.parameters()).device),
+        F.one_hot(torch.full((n,), digit, device=next(model.parameters()).device), 10).float())),
+    "8.3": _weights,
 }
 #: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py).
 DELEGATIONS = {
     ("8.1", "vae_course.diagnostics.iwae_bound"): lambda lw: diagnostics.iwae_bound(lw),
     ("8.2", "vae_course.applications.sample_digit"): lambda model, digit, n: applications.sample_digit(model, digit, n),
+    ("8.3", "vae_course.evaluation.log_importance_weights"): lambda model, x, k: evaluation.log_importance_weights(
+        model, x, k),
 }

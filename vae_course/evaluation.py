@@ -21,6 +21,7 @@ import math
 import torch
 
 from . import losses
+from .references import reference_implementation
 from .train import model_mode
 
 
@@ -30,15 +31,21 @@ def _images(data) -> torch.Tensor:
     return images.reshape(len(images), -1)
 
 
-@torch.no_grad()
+@reference_implementation
 def log_importance_weights(model, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for K codes z_k ~ q(z|x).
+    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for K codes z_k ~ q(z|x); the reference of Exercise 8.3.
 
     x: (B, 784) in [0, 1] -> log-weights (B, K) in nats. The model needs ``encode(x) -> (mu, logvar)``
-    and ``decode(z) -> logits (B, 784)`` (every VAE of :mod:`vae_course.models`).
+    and ``decode(z) -> logits (B, 784)`` (every VAE of :mod:`vae_course.models`). The noise comes from
+    ``generator`` (on its own device, then moved to x's) or, without one, from torch's global generator
+    on x's device; differentiable (z = mu + sigma * eps), so it also serves the IWAE objective.
     """
     mu, logvar = model.encode(x)                                        # (B, D) each
-    eps = torch.randn((k,) + tuple(mu.shape), generator=generator).to(mu.device)  # (K, B, D)
+    shape = (k,) + tuple(mu.shape)                                      # (K, B, D)
+    if generator is None:
+        eps = torch.randn(shape, dtype=mu.dtype, device=mu.device)
+    else:
+        eps = torch.randn(shape, generator=generator, dtype=mu.dtype, device=generator.device).to(mu.device)
     z = mu + torch.exp(0.5 * logvar) * eps                              # (K, B, D)
     logits = model.decode(z.reshape(-1, mu.shape[1]))                   # (K*B, 784)
     log_px_z = losses.bernoulli_log_likelihood(logits, x.repeat(k, 1)).reshape(k, len(x))

@@ -87,11 +87,25 @@ def warm_up(entries) -> None:
     """
     if any(entry.notebook in OPTIMIZER_NOTEBOOKS for entry in entries):
         _build_a_first_optimizer()
+    if any(entry.notebook in META_DEVICE_NOTEBOOKS for entry in entries):
+        _use_the_meta_device()
 
 
 @functools.cache
 def _build_a_first_optimizer() -> None:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
+#: Notebooks whose checks run answers on PyTorch's 'meta' device (a device test on any machine): its first use
+#: loads torch's meta kernels and decompositions (3-4 s of CPU, more on a busy machine), also paid in :func:`warm_up`.
+META_DEVICE_NOTEBOOKS = frozenset({"08_evaluation"})
+
+
+@functools.cache
+def _use_the_meta_device() -> None:
+    z = torch.randn(2, 3, device="meta")
+    torch.nn.functional.binary_cross_entropy_with_logits(torch.nn.functional.linear(z, z), torch.zeros(2, 2, device="meta"))
+    torch.nn.functional.logsigmoid(z).logsumexp(1)
 
 
 def run_check(entry: Exercise, fn: Callable, timeout: float | None = DEFAULT_TIMEOUT, *,

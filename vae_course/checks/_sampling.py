@@ -13,7 +13,8 @@ import math
 
 import torch
 
-from ._failures import CheckFailed
+from ..results import Code
+from ._failures import CheckFailed, _NotImplementedYet
 
 
 def ks_distance(samples: torch.Tensor) -> float:
@@ -88,3 +89,37 @@ def call_decoding(check, *args, codes: list, latent_dim: int, n: int):
                           f"latent_dim={latent_dim}).", f"The codes must have model.latent_dim entries (here "
                           f"{latent_dim}): z = torch.randn(n, model.latent_dim), not a fixed size.",
                           code="latent-size-hard-coded") from None
+
+
+def require_any_device(check, *args, what: str = "a model on another device"):
+    """Run the answer on ``args`` (a model and inputs on PyTorch's 'meta' device) -> its result there.
+
+    'meta' tensors have shapes and a device but no data, so a CPU-only machine can test device-following:
+    a tensor created without a device lands on the CPU and fails next to the model, as it would on a GPU.
+    An answer that needs values (``.item()``, printing, a copy to the CPU) cannot run there; then the test says
+    nothing (None).
+    Checks that use it list their notebook in ``_run.META_DEVICE_NOTEBOOKS`` (the first use of 'meta' is slow).
+    """
+    validate = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(False)  # validation reads values, which meta lacks
+    try:
+        out = check.call(*args)
+    except _NotImplementedYet:  # 'meta' cannot do it (e.g. copy to the CPU); the answer ran fine before
+        return None
+    except CheckFailed as failed:
+        if "device" not in failed.message:
+            return None
+        raise CheckFailed("your function creates a tensor on the CPU whatever the device of its inputs: with "
+                          f"{what} (PyTorch's 'meta' device, standing in for a GPU) it fails: {failed.message}",
+                          "Create every new tensor where the model and inputs are: give it their device (and "
+                          "dtype), e.g. that of a parameter or an input, or use a *_like function.",
+                          code="tensor-created-without-device") from None
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(validate)
+    out = check.tensor(out, f"the result for {what}")
+    if out.device.type != "meta":
+        raise CheckFailed(f"the result for {what} is on {out.device}, expected the model's device.",
+                          "Keep the result where the model is: don't move it to the CPU inside the function.",
+                          code=Code.WRONG_DEVICE)
+    check.ok("follows the model's device")
+    return out

@@ -7,10 +7,10 @@ import torch
 from .. import applications, diagnostics
 from ..models import ConditionalVAE
 from ..results import Code
-from ._failures import CheckFailed
+from ._failures import CheckFailed, FunctionRaised
 from ._mistakes import Mistake
 from ._run import exercise
-from ._sampling import call_decoding, require_fresh_codes, require_standard_normal
+from ._sampling import call_decoding, require_any_device, require_fresh_codes, require_standard_normal
 
 
 @exercise("8.1", "08_evaluation", "iwae_bound", points=2,
@@ -22,13 +22,34 @@ from ._sampling import call_decoding, require_fresh_codes, require_standard_norm
           verified="the `(B,)` bounds match logsumexp minus log K and stay finite for log-weights of -1e4 and +1e3.")
 def iwae_bound(fn, check):
     log_weights = (2.0 * torch.randn(4, 7) - 1.0).requires_grad_(True)
-    out = check.tensor(check.call(log_weights), like=log_weights)
+    try:
+        out = check.tensor(check.call(log_weights), like=log_weights)
+    except FunctionRaised as failed:
+        if "must be Tensor, not int" in failed.message:
+            raise CheckFailed(f"{failed.message.rstrip('.')} - K is a Python int, and torch functions take tensors.",
+                              "For the log of a plain number use math.log (or turn K into a float tensor first).",
+                              code="torch-function-on-a-python-int") from None
+        if "must match the size of tensor" not in failed.message:
+            raise
+        raise CheckFailed(f"{failed.message.rstrip('.')} - a `(B=4,)` and a `(B=4, K=7)` tensor were combined.",
+                          "A per-row maximum subtracted from a (B, K) tensor must keep its reduced dimension "
+                          "(keepdim=True), and it is taken over the samples, dim=1.",
+                          code="max-trick-shapes-do-not-broadcast") from None
     if tuple(out.shape) == (7,):
         raise CheckFailed("the result has one value per sample `(K=7,)`, expected one per image `(B=4,)`.",
                           "Combine the K samples of each image: reduce over dim=1, not dim=0.")
     if out.dim() == 0:
         raise CheckFailed("the result is a single number, expected one bound per image `(B=4,)`.",
                           "Reduce over the K samples only (dim=1); don't average over the batch.")
+    if tuple(out.shape) == (4, 1):
+        raise CheckFailed("the result has shape `(4, 1)`, expected `(B=4,)`: the reduced dimension was kept.",
+                          "Drop keepdim (or squeeze dimension 1) so that there is one number per image.",
+                          code="keepdim-left-a-dimension")
+    if tuple(out.shape) == (4, 4):
+        raise CheckFailed("the result has shape `(4, 4)`, expected `(B=4,)`: a `(B, 1)` maximum was added to a `(B,)` "
+                          "tensor and broadcast to `(B, B)`.", "Bring the kept maximum back to shape (B,) before adding "
+                          "it to the per-image log-mean (or keep both at (B, 1) and drop the dimension at the end).",
+                          code="max-kept-its-dimension")
     check.shape(out, (4,), ["batch"])
     check.finite(out)
     check.gradient(out, {"log_weights": log_weights})
@@ -58,6 +79,14 @@ def iwae_bound(fn, check):
                 "Averaging the weights inside the log means subtracting log K, not dividing the log by K."),
         Mistake("a log-sum-exp + log K", lse + math.log(7),
                 "Average the weights: subtract log K (math.log(K)), don't add it."),
+        Mistake("a log-sum-exp minus log B, the batch size, instead of log K", lse - math.log(4),
+                "K is the number of samples, the size of dim 1: len(log_weights) and shape[0] are the batch size B."),
+        Mistake("a log-sum-exp minus log(B K), the number of all entries", lse - math.log(28),
+                "Each image averages its own K weights: subtract log K, not the log of all B * K entries."),
+        Mistake("the negative of the bound (an NLL)", -(lse - math.log(7)),
+                "Return the bound log (1/K) sum_k w_k itself; the notebook negates it where it prints nats."),
+        Mistake("the log-sum-exp of the log-weights divided by K", torch.logsumexp(lw / 7, dim=1),
+                "Dividing a weight by K is subtracting log K from its log-weight, not dividing the log-weight by K."),
     ])
     # numerical stability: realistic VAEs have log-weights around -100 nats per image, and worse.
     extreme = torch.stack([-1e4 + 3.0 * torch.randn(7), 1e3 + 3.0 * torch.randn(7)])
@@ -73,7 +102,7 @@ def iwae_bound(fn, check):
     check.ok("numerically stable for log-weights near -1e4 and +1e3")
 
 
-PRIOR_HINT = "z = torch.randn(n, model.latent_dim)."
+PRIOR_HINT = "The codes are standard normal noise (torch.randn) of shape (n, model.latent_dim), nothing else."
 
 
 class _RecordingCVAE(ConditionalVAE):
@@ -117,8 +146,8 @@ def sample_digit(fn, check):
         y = model.seen_y[-1] if model.seen_y else None
         if failed.code == Code.RAISED and y is not None and tuple(y.shape) != (n, 10):
             raise CheckFailed(f"{failed.message} - the label passed to the decoder has shape {tuple(y.shape)}, "
-                              f"expected (n={n}, 10).", "One one-hot row per sample: y = F.one_hot(torch.full((n,), "
-                              "digit), num_classes=10).float() (num_classes=10 whatever the digit).",
+                              f"expected (n={n}, 10).", "One one-hot row per sample: n rows of 10 columns, built from an integer tensor of n "
+                              "copies of digit (num_classes=10 whatever the digit).",
                               code="label-shape-wrong") from None
         raise
     out = check.tensor(out)
@@ -126,21 +155,21 @@ def sample_digit(fn, check):
     check.finite(out)
     if not model.seen_z:
         raise CheckFailed("your function never called model.decode(z, y).",
-                          "Decode codes drawn from the prior: torch.sigmoid(model.decode(z, y)).")
+                          "Decode codes drawn from the prior with the label, and turn the logits into probabilities.")
     z, y = torch.cat(model.seen_z), torch.cat(model.seen_y)
     if tuple(z.shape) != (n, model.latent_dim):
         raise CheckFailed(f"the decoder received codes of shape {tuple(z.shape)}, expected (n={n}, latent={model.latent_dim}).",
-                          "Draw one code per sample: torch.randn(n, model.latent_dim).")
+                          "Draw one code per sample: n rows of model.latent_dim entries.")
     labels = y.argmax(1)
     if not torch.allclose(y.sum(1), torch.ones(n)) or not (labels == digit).all():
         got = sorted(set(labels.tolist()))[:5]
         raise CheckFailed(f"the label passed to the decoder is not a one-hot {digit} (it encodes {got}).",
-                          "Build y = F.one_hot(torch.full((n,), digit), 10).float(): every row one-hot at `digit`.")
+                          "Build the label from n copies of `digit` with F.one_hot (10 classes, as floats): every row one-hot at `digit`.")
     check.ok("the one-hot label reaches the decoder")
     mean, std = z.mean().item(), z.std(0).mean().item()
     if std < 1e-3:
         raise CheckFailed("all your codes z are the same, so every sample is the same image.",
-                          "Draw a fresh code per sample: z = torch.randn(n, model.latent_dim).")
+                          "Draw a fresh code per sample: standard normal noise with n rows.")
     again = _recording_cvae()
     check.call(again, digit, n)
     require_fresh_codes(z, torch.cat(again.seen_z) if again.seen_z else z[:0], PRIOR_HINT)
@@ -150,7 +179,7 @@ def sample_digit(fn, check):
     if abs(mean) > 0.1 or abs(std - 1) > 0.1:
         raise CheckFailed(f"your codes have mean {mean:.2f} and standard deviation {std:.2f}; "
                           "codes from the prior N(0, I) have mean 0 and standard deviation 1.",
-                          "Use z = torch.randn(n, model.latent_dim) as it is (no scaling or shifting).")
+                          "Use the standard normal draws as they are (no scaling or shifting).")
     require_standard_normal(z, PRIOR_HINT)
     check.ok("z ~ N(0, I): normal, independent across entries, rows and calls")
     with torch.no_grad():
@@ -161,11 +190,11 @@ def sample_digit(fn, check):
                               "Apply torch.sigmoid to turn logits into pixel probabilities in [0, 1].")
         if torch.all((out == 0) | (out == 1)):
             raise CheckFailed("every value is exactly 0 or 1: this is a binary sample of the pixels.",
-                              "Return the pixel probabilities torch.sigmoid(model.decode(z, y)); a Bernoulli draw "
+                              "Return the pixel probabilities (the sigmoid of the decoder's logits); a Bernoulli draw "
                               "from them (torch.bernoulli) is a noisier picture of the same thing.",
                               code="binary-sample-instead-of-probabilities")
         check.values(out, torch.sigmoid(logits), "the pixel probabilities", atol=1e-5,
-                     hint="Return torch.sigmoid(model.decode(z, y)) for the codes you drew.")
+                     hint="Return the sigmoid of the decoder's logits for the codes you drew.")
     other = _recording_cvae()
     small = check.tensor(check.call(other, 2, 5), "the result for digit=2, n=5")
     check.shape(small, (5, 784), ["n", "pixels"], "the result for digit=2, n=5",
@@ -174,3 +203,4 @@ def sample_digit(fn, check):
         raise CheckFailed("for digit=2 the decoder did not receive the label 2.",
                           "Build the label from the `digit` argument rather than a fixed value.")
     check.ok("works for other digits and sample sizes")
+    require_any_device(check, _recording_cvae().to("meta"), 3, 4)
