@@ -35,6 +35,11 @@ def _batch(size: int, seed: int = 3) -> torch.Tensor:
 
 METHODS = ("encode", "reparameterize", "decode", "forward")
 
+#: the hint for logits of the wrong shape, by exercise (the MLP's is the default)
+LOGITS_HINTS = {"4.4": "The decoder ends with 784 logits per image, flattened to (B, 784): transposed convolutions with "
+                       "kernel 4, stride 2, padding 1 take 7x7 to 14x14 to 28x28, and the (B, 1, 28, 28) map is "
+                       "flattened at the end."}
+
 
 def _build(check: Checker, config: dict) -> nn.Module:
     """The student's class built with ``config`` (keywords), with the contract's methods and ``latent_dim``."""
@@ -120,10 +125,9 @@ def _forward(check: Checker, model: nn.Module, x: torch.Tensor, latent: int) -> 
                           "Use the constructor's latent_dim for the sizes of the two heads, not a fixed number."
                           if ignores else "Each head is a layer hidden -> latent_dim, applied to the whole batch.",
                           code="ignores-latent-dim" if ignores else "wrong-code-shape")
-    check.shape(logits, (size, PIXELS), ["B", "784"], "the logits",
-                hint="The decoder's last layer gives 784 outputs, one logit per pixel: flatten a (B, 1, 28, 28) "
-                     "image with .reshape(len(z), -1); transposed convolutions with kernel 4, stride 2, padding 1 "
-                     "take 7x7 to 14x14 to 28x28.")
+    check.shape(logits, (size, PIXELS), ["B", "784"], "the logits", hint=LOGITS_HINTS.get(
+        check.exercise.id, "The decoder's last layer gives input_dim = 784 outputs, one logit per pixel, for each of "
+                           "the B codes: a (B, 784) matrix."))
     return logits, mu, logvar
 
 
