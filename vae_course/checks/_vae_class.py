@@ -77,7 +77,7 @@ def _build(check: Checker, config: dict) -> nn.Module:
     if found != config["latent_dim"]:
         raise CheckFailed(f"`model.latent_dim` is {getattr(model, 'latent_dim', None)!r}, expected "
                           f"{config['latent_dim']} (the constructor's latent_dim).",
-                          "Store the size: self.latent_dim = latent_dim (sampling from the prior reads it).",
+                          "Store the constructor's latent_dim as the attribute latent_dim (sampling from the prior reads it).",
                           code="no-latent-dim-attribute")
     return model
 
@@ -194,7 +194,8 @@ def _noise(check: Checker, model: nn.Module, x: torch.Tensor) -> None:
     if _same(z, mu):
         raise CheckFailed("in training mode reparameterize returns mu: no sample is drawn.",
                           "While training (self.training is True) return mu + exp(logvar / 2) * eps with "
-                          "eps = torch.randn_like(mu); only eval mode returns mu.", code="no-sample-in-training")
+                          "eps standard normal noise of the shape of mu; only eval mode returns mu.",
+                          code="no-sample-in-training")
     eps = (z - mu).detach()
     if torch.allclose(eps, eps[:1].expand_as(eps)):
         raise CheckFailed("every row got the same noise.",
@@ -225,7 +226,7 @@ def _noise(check: Checker, model: nn.Module, x: torch.Tensor) -> None:
     if not ((ratio - 1).abs() < 0.08).all() or (eps.mean(dim=0).abs() > 0.1 * expected).any():
         raise CheckFailed(f"the samples have standard deviations {[round(v, 2) for v in std.tolist()]} around mu, "
                           f"expected exp(logvar / 2) = {[round(v, 2) for v in expected.tolist()]}.",
-                          "z = mu + exp(logvar / 2) * eps with eps = torch.randn_like(mu).", code="wrong-noise-scale")
+                          "z = mu + exp(logvar / 2) * eps with eps standard normal, of the shape of mu.", code="wrong-noise-scale")
     check.ok("training mode: z = mu + exp(logvar / 2) * eps, fresh noise")
     logits1, _, _ = _forward(check, model, x, model.latent_dim)
     logits2, _, _ = _forward(check, model, x, model.latent_dim)

@@ -305,7 +305,7 @@ def _data() -> tuple[torch.Tensor, torch.Tensor]:
                    "validation images (not over batches), in eval mode (z = mu) without gradients",
           delegates=[train.fit, train.evaluate],
           verified="all images once per epoch, shuffled afresh, in batches, in training mode; validation in eval mode "
-                   "without gradients; the per-epoch losses and the per-image mean-code validation loss.")
+                   "without gradients; the right numbers.")
 def train_vae(fn, check):
     train_images, val_images = _data()
     model = RecordingVAE(train_images, val_images).eval()  # the loop must switch to training mode itself
