@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
 import _catalogue_01_04
+import _catalogue_03
+import _catalogue_05
 import _catalogue_05_08
 import _catalogue_08
 import _catalogue_09
@@ -307,6 +309,7 @@ CATALOGUE = {
 }
 CATALOGUE.update(_catalogue_01_04.ENTRIES)
 CATALOGUE.update(_catalogue_05_08.ENTRIES)
+CATALOGUE.update({**_catalogue_03.ENTRIES, **_catalogue_05.entries(CATALOGUE)})
 _catalogue_08.register(CATALOGUE)
 CATALOGUE.update(_catalogue_09.ENTRIES)
 

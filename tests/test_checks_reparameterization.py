@@ -172,7 +172,7 @@ MISTAKES_32 = {
     "missing f": (_score(use_f=False), "averages to 0"),
     "sum over samples": (_score(reduce="sum"), "don't sum"),
     "per-sample terms": (_score(reduce="none"), ".mean(dim=0)"),
-    "log_sigma as sigma": (_score(sigma_from=lambda ls: ls), "sigma = torch.exp(log_sigma)"),
+    "log_sigma as sigma": (_score(sigma_from=lambda ls: ls), "sigma = exp(log_sigma)"),
 }
 
 

@@ -104,7 +104,7 @@ MISTAKES_41 = {
     "zero_grad after backward": (make_step(zero_grad_after_backward=True), "erases the gradient"),
     "maximised the negative ELBO": (make_step(sign=-1.0), "Minimising the ELBO itself"),
     "sum over batch": (make_step(reduce="sum"), "B times larger"),
-    "KL missing": (make_step(kl=False), "Add the KL term"),
+    "KL missing": (make_step(kl=False), "add the KL term"),
     "double sigmoid": (make_step(recon="double sigmoid"), "without torch.sigmoid"),
     "squared error": (make_step(recon="mse"), "not a squared error"),
     "backprop the sum": (backprop_sum_return_mean, "Backpropagate the batch *mean*"),
@@ -176,7 +176,7 @@ MISTAKES_42 = {
     "zero codes": (lambda model, n: torch.sigmoid(model.decode(torch.zeros(n, model.latent_dim))), "not random"),
     "scaled codes": (lambda model, n: torch.sigmoid(model.decode(2 * torch.randn(n, model.latent_dim))),
                      "no shift or scale"),
-    "no decoding": (lambda model, n: torch.rand(n, 784), "model.decode("),
+    "no decoding": (lambda model, n: torch.rand(n, 784), "model.decode was never called"),
     "wrong latent size": (lambda model, n: torch.sigmoid(model.decode(torch.randn(n, 20))),
                           "model.latent_dim entries"),
 }

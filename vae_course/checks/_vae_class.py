@@ -17,8 +17,11 @@ import torch
 from torch import nn
 
 from .. import losses, models
+from ..results import Code
 from ._checker import Checker
 from ._failures import CheckFailed, FunctionRaised
+from ._noise import noise_dependence
+from ._vae_run import run
 
 PIXELS = models.IMAGE_PIXELS
 LOGVARS = (-2.0, 0.0, 1.5)  # a log-variance per latent dimension for the test of the noise
@@ -30,39 +33,12 @@ def _batch(size: int, seed: int = 3) -> torch.Tensor:
     return (torch.rand(size, PIXELS, generator=torch.Generator().manual_seed(seed)) < 0.2).float()
 
 
-def run(check: Checker, f: Callable, *args):
-    """``f(*args)`` (a method of the student's model) run as ``check.call`` runs the student's function.
-
-    Exceptions become a named failure, ``NotImplementedError`` means "not answered", and calls of the
-    course's own models inside count as delegation. ``check`` records what passed.
-    """
-    inner = Checker(f, check.exercise, allow_reference_calls=check.allow_reference_calls)
-    inner.passed, inner.reference_calls = check.passed, check.reference_calls
-    try:
-        return inner.call(*args)
-    except FunctionRaised as raised:
-        for needle, message, hint, code in _KNOWN_CRASHES:
-            if needle in raised.message:
-                raise CheckFailed(f"{message}: {raised.message.removeprefix('your function raised ')}",
-                                  hint, code=code) from None
-        raise
-
-
-# Errors of the student's model that point to one mistake: (text in the error, message, hint, code).
-_KNOWN_CRASHES = [
-    ("mat1 and mat2 shapes cannot be multiplied",
-     "the features reaching a linear layer do not have the size it expects",
-     "Follow the sizes: two convolutions with kernel 4, stride 2, padding 1 take 28x28 to 14x14 to 7x7, so the "
-     "flattened map has 2c*7*7 numbers (flatten it first: h.reshape(len(h), -1)); in the MLP the first layer takes "
-     "input_dim = 784 numbers per image.", "feature-map-size-mismatch"),
-    ("channels, but got",
-     "a convolution got images without their channel dimension",
-     "Conv2d wants (B, 1, 28, 28): reshape with x.reshape(-1, 1, 28, 28), not (-1, 28, 28).",
-     "missing-channel-dimension"),
-]
-
-
 METHODS = ("encode", "reparameterize", "decode", "forward")
+
+#: the hint for logits of the wrong shape, by exercise (the MLP's is the default)
+LOGITS_HINTS = {"4.4": "The decoder ends with 784 logits per image, flattened to (B, 784): transposed convolutions with "
+                       "kernel 4, stride 2, padding 1 take 7x7 to 14x14 to 28x28, and the (B, 1, 28, 28) map is "
+                       "flattened at the end."}
 
 
 def _build(check: Checker, config: dict) -> nn.Module:
@@ -101,14 +77,32 @@ def _build(check: Checker, config: dict) -> nn.Module:
     if found != config["latent_dim"]:
         raise CheckFailed(f"`model.latent_dim` is {getattr(model, 'latent_dim', None)!r}, expected "
                           f"{config['latent_dim']} (the constructor's latent_dim).",
-                          "Store the size: self.latent_dim = latent_dim (sampling from the prior reads it).",
+                          "Store the constructor's latent_dim as the attribute latent_dim (sampling from the prior reads it).",
                           code="no-latent-dim-attribute")
     return model
 
 
+def _encode(check: Checker, model: nn.Module, x: torch.Tensor, latent: int) -> None:
+    """encode(x) alone: a combined head split along the batch gives halves of the batch, named before decode crashes."""
+    out = run(check, model.encode, x)
+    if isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(v, torch.Tensor) for v in out):
+        mu, logvar = out
+        if mu.dim() == 2 and mu.shape[-1] == 2 * latent and mu.shape[0] + logvar.shape[0] == len(x):
+            raise CheckFailed(f"encode returns mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} for {len(x)} images: "
+                              "the combined head was split along the batch, not along the features.",
+                              "Split the (B, 2 * latent_dim) output of the head along its last dimension (dim=-1): "
+                              "the first latent_dim numbers are mu, the last latent_dim are logvar.",
+                              code="head-split-along-the-batch")
+
+
 def _forward(check: Checker, model: nn.Module, x: torch.Tensor, latent: int) -> tuple:
     """model(x) -> (logits, mu, logvar), checked for type and shapes."""
-    out = run(check, model, x)
+    try:
+        out = run(check, model, x)
+    except CheckFailed as failed:
+        if failed.code != Code.CALLED_REFERENCE:
+            _encode(check, model, x, latent)  # a crash of decode may come from how encode split its head
+        raise
     if isinstance(out, torch.Tensor):
         raise CheckFailed("forward returns one tensor, expected the tuple (logits, mu, logvar).",
                           "Return all three: `return self.decode(z), mu, logvar` (the loss needs mu and logvar).",
@@ -124,16 +118,16 @@ def _forward(check: Checker, model: nn.Module, x: torch.Tensor, latent: int) -> 
         raise CheckFailed("forward returns the logits after the codes: the outputs are in the wrong order.",
                           "Return them as the course's models do: `logits, mu, logvar`.", code="outputs-in-wrong-order")
     if mu.shape != (size, latent) or logvar.shape != (size, latent):
+        _encode(check, model, x, latent)
         got = f"mu {tuple(mu.shape)}, logvar {tuple(logvar.shape)}"
         ignores = mu.dim() == 2 and mu.shape[0] == size and mu.shape[1] != latent
         raise CheckFailed(f"built with latent_dim={latent}, forward gives {got}; expected `(B={size}, D={latent})` each.",
                           "Use the constructor's latent_dim for the sizes of the two heads, not a fixed number."
                           if ignores else "Each head is a layer hidden -> latent_dim, applied to the whole batch.",
                           code="ignores-latent-dim" if ignores else "wrong-code-shape")
-    check.shape(logits, (size, PIXELS), ["B", "784"], "the logits",
-                hint="The decoder's last layer gives 784 outputs, one logit per pixel: flatten a (B, 1, 28, 28) "
-                     "image with .reshape(len(z), -1); transposed convolutions with kernel 4, stride 2, padding 1 "
-                     "take 7x7 to 14x14 to 28x28.")
+    check.shape(logits, (size, PIXELS), ["B", "784"], "the logits", hint=LOGITS_HINTS.get(
+        check.exercise.id, "The decoder's last layer gives input_dim = 784 outputs, one logit per pixel, for each of "
+                           "the B codes: a (B, 784) matrix."))
     return logits, mu, logvar
 
 
@@ -200,12 +194,15 @@ def _noise(check: Checker, model: nn.Module, x: torch.Tensor) -> None:
     if _same(z, mu):
         raise CheckFailed("in training mode reparameterize returns mu: no sample is drawn.",
                           "While training (self.training is True) return mu + exp(logvar / 2) * eps with "
-                          "eps = torch.randn_like(mu); only eval mode returns mu.", code="no-sample-in-training")
+                          "eps standard normal noise of the shape of mu; only eval mode returns mu.",
+                          code="no-sample-in-training")
     eps = (z - mu).detach()
     if torch.allclose(eps, eps[:1].expand_as(eps)):
         raise CheckFailed("every row got the same noise.",
                           "Draw one eps per entry: torch.randn_like(mu), not torch.randn(latent_dim).",
                           code="same-noise-for-every-row")
+    noise_dependence(eps / torch.exp(0.5 * torch.tensor(LOGVARS)), "In reparameterize, draw eps with the shape "
+                     "of mu (B, D): one independent standard normal number per entry.")
     again = check.tensor(run(check, model.reparameterize, mu, logvar), "reparameterize(mu, logvar)", like=mu)
     if _same(again, z):
         raise CheckFailed("two calls gave the same sample: the noise is drawn once and reused.",
@@ -229,7 +226,7 @@ def _noise(check: Checker, model: nn.Module, x: torch.Tensor) -> None:
     if not ((ratio - 1).abs() < 0.08).all() or (eps.mean(dim=0).abs() > 0.1 * expected).any():
         raise CheckFailed(f"the samples have standard deviations {[round(v, 2) for v in std.tolist()]} around mu, "
                           f"expected exp(logvar / 2) = {[round(v, 2) for v in expected.tolist()]}.",
-                          "z = mu + exp(logvar / 2) * eps with eps = torch.randn_like(mu).", code="wrong-noise-scale")
+                          "z = mu + exp(logvar / 2) * eps with eps standard normal, of the shape of mu.", code="wrong-noise-scale")
     check.ok("training mode: z = mu + exp(logvar / 2) * eps, fresh noise")
     logits1, _, _ = _forward(check, model, x, model.latent_dim)
     logits2, _, _ = _forward(check, model, x, model.latent_dim)
@@ -256,7 +253,7 @@ def _gradients(check: Checker, model: nn.Module, x: torch.Tensor) -> None:
     if not recon.requires_grad:
         raise CheckFailed("no gradient flows from the logits to the parameters.",
                           "Don't use torch.no_grad(), .detach() or .item() inside the model.", code="no-gradient")
-    recon.backward()
+    run(check, recon.backward)  # an in-place change of a saved tensor raises here: named like any crash
     missing = [name for name, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
     if missing:
         raise CheckFailed(f"the reconstruction term sends no gradient to {', '.join(f'`{n}`' for n in missing[:4])}"
@@ -285,7 +282,47 @@ def _nonlinear(check: Checker, model: nn.Module, x: torch.Tensor) -> None:
             raise CheckFailed("the logits are an affine function of z: the decoder has no nonlinearity.",
                               "Put a ReLU after the decoder's hidden layer (not after the last layer).",
                               code="linear-decoder")
-    check.ok("nonlinear encoder and decoder")
+        for part, f, inputs in (("encoder", model.encode, x), ("decoder", model.decode, z)):
+            _nonlinear_between_layers(check, model, part, f, inputs)
+    check.ok("nonlinear encoder and decoder, a nonlinearity between consecutive layers")
+
+
+_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d)
+
+
+def _copy(value):
+    """A detached copy of a tensor (an in-place ReLU after the layer must not change what was recorded)."""
+    return value.detach().clone() if isinstance(value, torch.Tensor) else value
+
+
+def _nonlinear_between_layers(check: Checker, model: nn.Module, part: str, f: Callable, inputs: torch.Tensor) -> None:
+    """Fail when one layer of ``part`` feeds the next one its output unchanged (up to a reshape): no nonlinearity.
+
+    Measured, not read from the source: hooks record what every linear or convolutional layer receives and
+    returns during one call of ``f``, in call order. A ReLU (or any nonlinearity) between two layers changes
+    the numbers; a flatten or an unflatten only rearranges them. The two heads both read the hidden layer, so
+    the second head's input is never the first head's output. (A whole map that is affine is caught before.)
+    """
+    calls: list = []
+    names = {module: name for name, module in model.named_modules()}
+    hooks = [module.register_forward_hook(
+        lambda module, args, out: calls.append((module, _copy(args[0]) if args else None, _copy(out))))
+        for module in model.modules() if isinstance(module, _LAYERS)]
+    try:
+        run(check, f, inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for (first, _, out), (second, given, _) in zip(calls, calls[1:]):
+        if not (isinstance(out, torch.Tensor) and isinstance(given, torch.Tensor)) or out.numel() != given.numel():
+            continue
+        if torch.allclose(out.reshape(-1), given.reshape(-1)):
+            label = lambda m: f"`{names.get(m, '?')}` ({type(m).__name__})"  # noqa: E731
+            raise CheckFailed(f"in the {part}, {label(second)} gets the output of {label(first)} unchanged: there is no "
+                              "nonlinearity between these two layers.",
+                              "Two linear maps (convolutions are linear too) in a row are one linear map: put a ReLU "
+                              "after every layer except the two heads and the decoder's last layer.",
+                              code="missing-nonlinearity-between-layers")
 
 
 def _count(check: Checker, model: nn.Module, config: dict, expected: int, layers: str) -> None:

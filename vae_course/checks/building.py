@@ -27,7 +27,8 @@ def mlp_parameters(config: dict) -> int:
 
 @exercise("3.3", "03_reparameterization", "MyVAE", points=4, title="the VAE as an nn.Module",
           contract="class MyVAE(nn.Module), MyVAE(input_dim=784, hidden_dim=400, latent_dim=20): encoder "
-                   "Linear(input_dim, hidden_dim) + ReLU, two heads Linear(hidden_dim, latent_dim) for mu and logvar; "
+                   "Linear(input_dim, hidden_dim) + ReLU, two heads Linear(hidden_dim, latent_dim) for mu and logvar (or one "
+                   "Linear(hidden_dim, 2 * latent_dim) split in halves, mu first: the same function and parameters); "
                    "decoder Linear(latent_dim, hidden_dim) + ReLU + Linear(hidden_dim, input_dim); attribute latent_dim; "
                    "encode(x: (B, 784)) -> (mu, logvar) each (B, D); reparameterize(mu, logvar) -> z: a sample "
                    "mu + exp(logvar / 2) * eps in training mode, mu in eval mode; decode(z) -> logits (B, 784); "
@@ -39,7 +40,8 @@ def mlp_parameters(config: dict) -> int:
 def MyVAE(cls, check):
     check_vae_class(check, [dict(input_dim=PIXELS, hidden_dim=32, latent_dim=3),
                             dict(input_dim=PIXELS, hidden_dim=16, latent_dim=5)],
-                    mlp_parameters, "Linear(784, hidden) + ReLU; Linear(hidden, latent) for mu and another for logvar; "
+                    mlp_parameters, "Linear(784, hidden) + ReLU; Linear(hidden, latent) for mu and another for logvar "
+                                    "(or one Linear(hidden, 2 * latent) split in two); "
                                     "Linear(latent, hidden) + ReLU; Linear(hidden, 784)")
 
 
@@ -63,7 +65,7 @@ def _image_shapes(x: torch.Tensor) -> list[torch.Tensor]:
           contract="class MyConvVAE(nn.Module), MyConvVAE(latent_dim=20, channels=32, hidden_dim=256): encoder "
                    "Conv2d(1, c, 4, stride 2, padding 1) + ReLU -> (B, c, 14, 14), Conv2d(c, 2c, 4, 2, 1) + ReLU -> "
                    "(B, 2c, 7, 7), flatten, Linear(2c*7*7, hidden) + ReLU, heads Linear(hidden, latent) for mu and "
-                   "logvar; decoder Linear(latent, hidden) + ReLU, Linear(hidden, 2c*7*7) + ReLU, ConvTranspose2d(2c, c, "
+                   "logvar (or one head of 2 * latent split in halves); decoder Linear(latent, hidden) + ReLU, Linear(hidden, 2c*7*7) + ReLU, ConvTranspose2d(2c, c, "
                    "4, 2, 1) + ReLU, ConvTranspose2d(c, 1, 4, 2, 1) -> logits flattened to (B, 784); x is (B, 784) or "
                    "(B, 1, 28, 28); the methods and modes of Exercise 3.3",
           delegates=[models.ConvVAE.encode, models.ConvVAE.decode, models._VAEBase.reparameterize,

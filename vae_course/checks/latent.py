@@ -108,6 +108,26 @@ def lerp(fn, check):
                 "Don't normalise: lerp is the straight line between the codes, lengths included."),
         Mistake("the sum z0 + z1 for every t", (z0 + z1).expand(len(times), -1),
                 "Weight the codes by (1 - t) and t: (1 - t) * z0 + t * z1."),
+        Mistake("evenly spaced times (the values of t are ignored)", ref.lerp(z0, z1, torch.linspace(0, 1, len(times))),
+                "Use the times you are given, not torch.linspace(0, 1, T): here they are not evenly spaced."),
+        Mistake("the time steps in reverse order", ref.lerp(z0, z1, times).flip(0),
+                "Row k of the result belongs to t[k]: don't flip or reverse the time dimension."),
+        Mistake("(1 - t) * z0 - t * z1 (a minus sign on z1)", (1 - tc) * z0 - tc * z1,
+                "Both weights are positive and add up to 1: the second term is +t * z1."),
+        Mistake("a path that starts at z1 and moves away from z0", z1 + tc * (z1 - z0),
+                "The offset form starts at z0: z0 + t * (z1 - z0)."),
+        Mistake("the weight (1 - t) on both codes", (1 - tc) * (z0 + z1),
+                "z1 gets the weight t, z0 the weight 1 - t."),
+        Mistake("square-root weights", (1 - tc).sqrt() * z0 + tc.sqrt() * z1,
+                "lerp's weights are 1 - t and t themselves, not their square roots."),
+        Mistake("z0 for every t (t ignored)", z0.expand(len(times), -1),
+                "The result must move with t: at t=1 it is z1."),
+        Mistake("z1 for every t (t ignored)", z1.expand(len(times), -1),
+                "The result must move with t: at t=0 it is z0."),
+        Mistake("a product of the two weighted codes", (1 - tc) * z0 * tc * z1,
+                "Add the two weighted codes, don't multiply them."),
+        Mistake("half of the interpolation (a factor 1/2 too many)", 0.5 * ((1 - tc) * z0 + tc * z1),
+                "The weights 1 - t and t already add up to 1: no extra factor 1/2."),
     ]
     check.values(out_path, ref.lerp(z0, z1, times), "the interpolated codes", mistakes=mistakes,
                  hint=_endpoint_hint(out_path, z0, z1, "lerp") or "Compute (1 - t) * z0 + t * z1.")
@@ -166,6 +186,32 @@ def _slerp_mistakes(z0, z1, times) -> list[Mistake]:
                 "(at t=0 they are 1 and 0)."),
         Mistake("the angle in degrees (arccos gives radians)", _shoemake(z0, z1, times, torch.rad2deg(omega)),
                 "torch.acos returns radians, which torch.sin expects: don't convert Omega to degrees."),
+    ]
+    n0, n1 = z0.norm(dim=-1, keepdim=True), z1.norm(dim=-1, keepdim=True)
+    dot = (z0 * z1).sum(-1, keepdim=True)
+    cos = (dot / (n0 * n1)).clamp(-1, 1)
+    sin = torch.sin(omega)
+    mistakes += [
+        Mistake("the cosine used as the angle (arccos missing)", _shoemake(z0, z1, times, cos),
+                "Omega is an angle: take torch.acos of the cosine <z0, z1> / (||z0|| ||z1||)."),
+        Mistake("an angle from the norm of one code twice (||z0||^2 instead of ||z0|| ||z1||)",
+                _shoemake(z0, z1, times, torch.acos((dot / (n0 * n0)).clamp(-1, 1))),
+                "Divide the dot product by the product of the two *different* norms, ||z0|| * ||z1||."),
+        Mistake("an angle from the sum of the norms (||z0|| + ||z1|| instead of their product)",
+                _shoemake(z0, z1, times, torch.acos((dot / (n0 + n1)).clamp(-1, 1))),
+                "cos Omega = <z0, z1> / (||z0|| * ||z1||): multiply the norms."),
+        Mistake("half the angle", _shoemake(z0, z1, times, omega / 2),
+                "Omega is arccos of the cosine itself, not half of it."),
+        Mistake("twice the angle", _shoemake(z0, z1, times, 2 * omega),
+                "Omega is arccos of the cosine itself, not twice it."),
+        Mistake("sin^2 Omega in the denominator", _shoemake(z0, z1, times, omega) / sin,
+                "Divide the weights by sin Omega once: at t=0 the weight of z0 is sin(Omega) / sin(Omega) = 1."),
+        Mistake("sin(1 - t Omega) in place of sin((1 - t) Omega)",
+                (torch.sin(1 - tt * omega) * z0 + torch.sin(tt * omega) * z1) / sin,
+                "The parenthesis: z0's weight is sin((1 - t) * Omega) / sin Omega, (1 - t) times the angle."),
+        Mistake("a normalised result (unit-length codes)",
+                torch.nn.functional.normalize(ref.slerp(z0, z1, times), dim=-1),
+                "Don't normalise: slerp's endpoints are z0 and z1 themselves, with their lengths."),
     ]
     if z0.dim() == 2:  # one angle for the whole batch instead of one per row
         flat = torch.acos((z0.flatten() @ z1.flatten() / (z0.norm() * z1.norm())).clamp(-1, 1))

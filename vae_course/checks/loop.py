@@ -21,7 +21,8 @@ from ._mistakes import Mistake
 from ._registry import REGISTRY
 from ._run import exercise
 
-EPOCHS, BATCH, N_TRAIN, N_VAL = 3, 16, 40, 12
+# 20 validation images in batches of 16: a loop that validates batch by batch meets a partial last batch
+EPOCHS, BATCH, N_TRAIN, N_VAL = 3, 16, 40, 20
 LR = 0.05
 
 
@@ -96,7 +97,9 @@ class RecordingVAE(models.VAE):
         kl = losses.gaussian_kl(mu, logvar)
         self.train(training)
         self.quiet = False
-        return {"val": (recon + kl).mean(), "recon": recon.mean(), "each": recon + kl}
+        each = recon + kl
+        batch_means = torch.stack([chunk.mean() for chunk in each.split(BATCH)]).mean()
+        return {"val": each.mean(), "recon": recon.mean(), "each": each, "batch_means": batch_means}
 
 
 @contextmanager
@@ -114,6 +117,9 @@ def _reference_step_in_place(fn, model: RecordingVAE, entry):
         finally:
             model.in_step = False
         model.step_losses.append((out["loss"], len(x)))
+        # Exercise 4.1 allows floats or 0-dim tensors: the loop gets both, alternately (float(...) reads both)
+        if len(model.step_losses) % 2:
+            out = {key: torch.tensor(value, device=x.device) for key, value in out.items()}
         return out
 
     step_exercise = REGISTRY.get("4.1", entry)
@@ -231,11 +237,13 @@ def _validation(check, model: RecordingVAE) -> None:
         raise CheckFailed("the validation score is computed on training images.",
                           "Score val_images, not train_images.", code="validates-on-training-images")
     if any(training for _, _, training, _ in vals):
-        raise CheckFailed("the validation runs in training mode: its codes are random samples.",
+        raise CheckFailed("the validation runs in training mode: model.eval() is not called before it, so its codes "
+                          "are random samples instead of mu.",
                           "Score in eval mode (model.eval()), where the model decodes the mean code, as fit does.",
                           code="validation-in-training-mode")
     if any(grad for _, _, _, grad in vals):
-        raise CheckFailed("the validation runs with gradients enabled: it builds a graph it never uses.",
+        raise CheckFailed("the validation runs with gradients enabled (no torch.no_grad() around it): it builds a "
+                          "graph it never uses.",
                           "Wrap the validation in `with torch.no_grad():`.", code="validation-with-gradients")
     check.ok("validation in eval mode without gradients")
 
@@ -266,6 +274,11 @@ def _values(check, model: RecordingVAE, train_history: list, val_history: list) 
                      Mistake("the ELBO instead of the negative ELBO", -expected,
                              "Report the loss the training minimises: recon + kl, a positive number of nats.",
                              code="val-elbo-sign"),
+                     Mistake("a mean of the batch means (the partial last batch counts as much as a full one)",
+                             torch.tensor([float(r["batch_means"]) for r in reference], dtype=torch.float64),
+                             "Average over the images, not over the batches: with 20 images in batches of 16 the "
+                             "last batch has 4 images. Sum the per-image values of every batch and divide by M.",
+                             code="val-mean-of-batch-means"),
                      Mistake("a sum over the validation images", expected * N_VAL,
                              "Average over the images: the mean negative ELBO per image.", code="val-sum-not-mean"),
                      Mistake("the reconstruction term alone (KL missing)",
@@ -286,9 +299,10 @@ def _data() -> tuple[torch.Tensor, torch.Tensor]:
           contract="train_vae(model, optimizer, train_images: (N, 784), val_images: (M, 784), epochs: int, "
                    "batch_size: int) -> dict(train=[...], val=[...]), one number per epoch: every epoch trains on all "
                    "N images once, in a fresh random order, in batches of batch_size (the last may be smaller), with "
-                   "training_step(model, optimizer, batch) (Exercise 4.1) in training mode; train = the average of "
-                   "the epoch's step losses; val = the mean negative ELBO per validation image after the epoch, in "
-                   "eval mode (z = mu) without gradients",
+                   "training_step(model, optimizer, batch) (Exercise 4.1) in training mode, whose numbers may be floats or "
+                   "0-dim tensors (read them with float); train = the average of the epoch's step losses; val = the "
+                   "mean-code loss after the epoch: -log p(x|z=mu) + KL(q(z|x) || N(0, I)) averaged over the M "
+                   "validation images (not over batches), in eval mode (z = mu) without gradients",
           delegates=[train.fit, train.evaluate],
           verified="all images once per epoch, shuffled afresh, in batches, in training mode; validation in eval mode "
                    "without gradients; the right numbers.")
@@ -297,7 +311,16 @@ def train_vae(fn, check):
     model = RecordingVAE(train_images, val_images).eval()  # the loop must switch to training mode itself
     optimizer = PlainSGD(model.parameters())
     with _reference_step_in_place(fn, model, check.exercise):
-        out = check.call(model, optimizer, train_images, val_images, EPOCHS, BATCH)
+        try:
+            out = check.call(model, optimizer, train_images, val_images, EPOCHS, BATCH)
+        except CheckFailed as failed:
+            if "object has no attribute 'item'" in failed.message:
+                raise CheckFailed(f"{failed.message.removeprefix('your function raised ')} - the loop calls .item() "
+                                  "on a number training_step returned as a float.",
+                                  "training_step may return its numbers as floats or as 0-dim tensors (Exercise 4.1 "
+                                  "allows both): read them with float(...), which takes either.",
+                                  code="step-values-read-with-item") from None
+            raise
     train_history, val_history = _history(out)
     check.ok("returns dict(train, val) with one number per epoch")
     if not model.step_losses:

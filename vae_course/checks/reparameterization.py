@@ -15,6 +15,7 @@ from .. import estimators
 from ..estimators import score_terms
 from ._failures import CheckFailed
 from ._run import exercise
+from ._noise import noise_dependence
 from ._sampling import ks_distance
 
 # --------------------------------------------------------------------------- 3.1 reparameterize
@@ -22,14 +23,16 @@ from ._sampling import ks_distance
 MU = torch.tensor([1.0, -2.0, 0.5])
 LOGVAR = torch.tensor([1.0, -1.5, 0.6])   # std = exp(logvar / 2) = [1.65, 0.47, 1.35]
 N_ROWS = 20_000                            # rows for the statistical part
-NOISE_HINT = "Draw fresh standard normal noise for every entry: eps = torch.randn_like(mu)."
-BUILD_Z = "Build z yourself: z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)."
+NOISE_HINT = ("Draw fresh standard normal noise for every entry, a tensor of the shape of mu (torch.randn_like draws "
+              "noise shaped like its argument).")
+BUILD_Z = ("Build z yourself with torch operations, z = mu + sigma * eps: sigma from logvar (logvar = log sigma^2), "
+           "eps standard normal noise of the shape of mu.")
 SAMPLE_HINT = ("torch.distributions.Normal(...).sample() draws z outside autograd, so z has no grad_fn. "
                "Use .rsample() (the reparameterized sample) or, better here, " + BUILD_Z[0].lower() + BUILD_Z[1:])
 NORMAL_HINT = ("torch.normal(mu, std) gives zero gradients with respect to mu and std: it is not "
                "reparameterized. " + BUILD_Z)
 MU_ONLY_HINT = ("z equals mu: no noise was added. Returning mu is what a VAE does in eval mode; while training "
-                "return mu + std * eps with std = torch.exp(0.5 * logvar) and eps = torch.randn_like(mu).")
+                "add noise scaled by the standard deviation, z = mu + sigma * eps, with sigma = exp(logvar / 2).")
 
 
 def _same(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-6) -> bool:
@@ -48,8 +51,8 @@ def reparameterize(fn, check):
     logvar = 0.5 * torch.randn(4, 3)
     out = check.tensor(check.call(mu, logvar), like=mu)
     check.shape(out, (4, 3), ["batch", "latent"],
-                hint="z has the shape of mu: one noise value per entry, eps = torch.randn_like(mu).")
-    check.finite(out, hint="Compute the standard deviation as torch.exp(0.5 * logvar): logvar can be negative, "
+                hint="z has the shape of mu: one noise value per entry of mu.")
+    check.finite(out, hint="Compute the standard deviation as exp(logvar / 2): logvar can be negative, "
                            "so torch.sqrt(logvar) or torch.log(...) of it gives NaN.")
 
     # -- gradients reach mu and logvar
@@ -64,7 +67,7 @@ def reparameterize(fn, check):
     # -- statistics over many rows: mean mu, std exp(logvar / 2), independent noise
     big_mu, big_logvar = MU.expand(N_ROWS, 3).clone(), LOGVAR.expand(N_ROWS, 3).clone()
     z1 = check.tensor(check.call(big_mu, big_logvar), like=big_mu).detach()
-    check.shape(z1, (N_ROWS, 3), ["batch", "latent"], hint="z has the shape of mu: eps = torch.randn_like(mu).")
+    check.shape(z1, (N_ROWS, 3), ["batch", "latent"], hint="z has the shape of mu: one noise value per entry.")
     z2 = check.tensor(check.call(big_mu, big_logvar), like=big_mu).detach()
     std = torch.exp(0.5 * LOGVAR)
     if _same(z1, big_mu):
@@ -73,7 +76,7 @@ def reparameterize(fn, check):
     if e1.std() < 1e-6:
         if _same(z1, z2):
             raise CheckFailed("eps is not random: every entry of z is mu shifted by the same fixed amount.",
-                              "eps must be random: torch.randn_like(mu), not torch.ones_like(mu) or a constant.")
+                              "eps must be random standard normal noise, not torch.ones_like(mu) or a constant.")
         raise CheckFailed("all entries of z share one random number (eps is a scalar).",
                           "torch.randn(1) or torch.randn(()) draws a single number for the whole batch. "
                           + NOISE_HINT)
@@ -103,8 +106,8 @@ def reparameterize(fn, check):
             raise CheckFailed("z has mean 0 instead of mu: the mean is not added.",
                               "z = mu + std * eps: shift the scaled noise by mu.", code="mu-not-added")
         hint = ("torch.rand draws uniform numbers in [0, 1) with mean 0.5; eps must be standard normal: "
-                "torch.randn_like(mu).") if 0.3 < shift < 0.7 else (
-               "The mean of z must be mu: z = mu + std * eps with eps of mean 0 (torch.randn_like(mu)).")
+                "torch.randn / torch.randn_like.") if 0.3 < shift < 0.7 else (
+               "The mean of z must be mu: z = mu + sigma * eps with eps of mean 0 (standard normal).")
         raise CheckFailed(f"the mean of z over {N_ROWS} draws is off by up to {mean_err.max():.2f} "
                           "(should be mu).", hint)
     check.ok("mean of z = mu")
@@ -117,47 +120,44 @@ def reparameterize(fn, check):
         if close(sample_std, LOGVAR.abs()):
             raise CheckFailed("the spread of z is |logvar|: logvar was used as the standard deviation.",
                               "logvar is the *log of the variance*: the standard deviation is "
-                              "torch.exp(0.5 * logvar).")
+                              "exp(logvar / 2), the square root of exp(logvar).")
         if close(sample_std, torch.exp(LOGVAR)):
             raise CheckFailed("the spread of z is exp(logvar), which is the variance, not the standard deviation.",
-                              "Take the square root of the variance: std = torch.exp(0.5 * logvar).")
+                              "Take the square root of the variance: sigma = sqrt(exp(logvar)) = exp(logvar / 2).")
         if close(sample_std, torch.exp(-0.5 * LOGVAR)):
             raise CheckFailed("the spread of z is exp(-logvar / 2): the sign of the exponent is flipped.",
                               "std = torch.exp(+0.5 * logvar).")
         if close(sample_std, 0.5 * torch.exp(LOGVAR)):
             raise CheckFailed("the spread of z is 0.5 * exp(logvar): the 1/2 multiplies the exp instead of "
-                              "standing inside it.", "std = torch.exp(0.5 * logvar), the square root of exp(logvar).",
+                              "standing inside it.", "sigma = exp(logvar / 2), the square root of exp(logvar): the 1/2 goes in the exponent.",
                               code="half-outside-the-exp")
         if close(sample_std, 0.5 * std):
             raise CheckFailed("the spread of z is exp(logvar / 2) / 2: a factor 1/2 too many.",
-                              "The 1/2 belongs inside the exp only: std = torch.exp(0.5 * logvar), z = mu + std * eps.",
+                              "The 1/2 belongs inside the exp only (sigma = exp(logvar / 2)); the noise itself is not halved.",
                               code="spread-halved")
         if close(sample_std, std / math.sqrt(12)):
             raise CheckFailed("the spread of z is exp(logvar / 2) / sqrt(12): the noise is uniform (torch.rand), "
                               "centred but not standard normal.", "eps must be standard normal: "
-                              "torch.randn_like(mu), not torch.rand_like(mu) - 0.5.", code="noise-uniform")
+                              "torch.randn draws it, torch.rand_like(mu) - 0.5 is uniform.", code="noise-uniform")
         if close(sample_std, torch.ones(3)):
             raise CheckFailed("z has standard deviation 1 whatever logvar is: the noise is not scaled.",
-                              "Multiply the noise by std = torch.exp(0.5 * logvar): z = mu + std * eps.")
+                              "Multiply the noise by the standard deviation sigma = exp(logvar / 2) before adding mu.")
         raise CheckFailed(f"the standard deviation of z over {N_ROWS} draws is "
                           f"{[round(v, 2) for v in sample_std.tolist()]}, expected "
                           f"{[round(v, 2) for v in std.tolist()]} = exp(logvar / 2).",
-                          "z = mu + torch.exp(0.5 * logvar) * eps with eps ~ N(0, 1).")
+                          "z = mu + sigma * eps with sigma = exp(logvar / 2) and eps ~ N(0, 1).")
     check.ok("std of z = exp(logvar / 2)")
     if grad_logvar is None or not torch.any(grad_logvar != 0):
         raise CheckFailed("no gradient reaches `logvar`, although z has the right spread.",
                           "Don't .detach() the standard deviation (or compute it with NumPy/.item()): "
-                          "std = torch.exp(0.5 * logvar) must stay in the graph so the encoder learns logvar.")
+                          "sigma = exp(logvar / 2) must stay in the graph so the encoder learns logvar.")
     check.ok("gradients reach logvar")
     corr = torch.corrcoef(torch.cat([e1, e2], dim=1).T)
     if (corr - torch.eye(6)).abs().max() > 0.05:
         raise CheckFailed("the noise is correlated across latent dimensions or across calls.",
-                          "Draw all of eps at once with torch.randn_like(mu): independent entries, new each call.")
-    lagged = torch.corrcoef(torch.cat([e1[:-1], e1[1:]], dim=1).T)[:3, 3:]  # row i against row i + 1
-    if lagged.abs().max() > 0.05:
-        raise CheckFailed("the noise of one row is correlated with the next row's.",
-                          "Each example needs its own independent noise: eps = torch.randn_like(mu).",
-                          code="noise-correlated-across-rows")
+                          "Draw all of eps at once with the shape of mu: independent entries, new each call.")
+    # rows: not paired (antithetic halves, neighbours, mirror), not correlated with the next, not centred
+    noise_dependence(e1, NOISE_HINT)
     # the distribution itself, not only its mean and spread: Kolmogorov-Smirnov distance of the rescaled
     # noise from N(0, 1) (2.7 / sqrt(n) is exceeded by normal noise with probability about 1e-6)
     n = e1.numel() + e2.numel()
@@ -165,7 +165,7 @@ def reparameterize(fn, check):
     if distance > 2.7 / math.sqrt(n):
         raise CheckFailed(f"the noise has the right mean and spread but is not normally distributed (its "
                           f"Kolmogorov-Smirnov distance from N(0, 1) over {n} draws is {distance:.3f}).",
-                          "eps must be standard *normal*: torch.randn_like(mu) - not rescaled uniform "
+                          "eps must be standard *normal* (torch.randn) - not rescaled uniform "
                           "(torch.rand), Laplace or +-1 noise.", code="noise-not-normal")
     check.ok("the noise is standard normal (Kolmogorov-Smirnov)")
     check.ok("noise independent across rows, dimensions and calls")
@@ -176,7 +176,7 @@ def reparameterize(fn, check):
     if not _same(grad_logvar, 0.5 * (z - mu), atol=1e-4):
         raise CheckFailed("dz/dlogvar is not (z - mu) / 2, as it is for z = mu + exp(logvar / 2) * eps.",
                           "Compute z from mu and logvar with differentiable torch operations only, "
-                          "std = torch.exp(0.5 * logvar); don't detach any part of it.")
+                          "sigma = exp(logvar / 2); don't detach any part of it.")
     check.ok("dz/dmu = 1 and dz/dlogvar = (z - mu) / 2")
 
 
@@ -237,7 +237,7 @@ def score_function_gradient(fn, check):
                           "Average the per-sample terms over the samples: .mean(dim=0).")
     check.shape(out, (3,), ["D"], hint="Return one partial derivative per coordinate of mu: average over the "
                                        "samples (dim=0) only, not over the coordinates.")
-    check.finite(out, hint="sigma = torch.exp(log_sigma); divide by sigma ** 2, which is never 0.")
+    check.finite(out, hint="sigma = exp(log_sigma) is never 0: divide by its square, not by log_sigma.")
     check.shape(check.tensor(check.call(quadratic, MU_SF, log_sigma, 1), like=MU_SF), (3,), ["D"],
                 hint="With n_samples=1 the result is still (D,).")
     true_grad = 2 * (MU_SF - 2.0)
@@ -284,7 +284,7 @@ def score_function_gradient(fn, check):
                               "Average over the samples (.mean(dim=0)), don't sum.")
         raise CheckFailed(f"with {N_SF} samples the estimate is not close to the exact gradient ({found}).",
                           "Draw z = mu + sigma * eps with sigma = exp(log_sigma) and eps ~ N(0, I) of shape "
-                          "(n_samples, D); return (f(z)[:, None] * (z - mu) / sigma**2).mean(dim=0).")
+                          "(n_samples, D); multiply each f(z_i) by its own score (z_i - mu) / sigma^2 and average over the samples.")
     check.ok("matches 2 (mu - 2) for f(z) = sum (z - 2)^2")
 
     # -- works for an f that has no gradient (a step function): only values of f may be used
@@ -306,11 +306,11 @@ def score_function_gradient(fn, check):
         ls = log_sigma.abs()
         if _near(est, _normal_pdf(THRESHOLD, MU_SF, ls), 4 * se_step):  # its own draws spread more
             raise CheckFailed(f"the samples have the wrong spread ({found}): log_sigma was used as sigma.",
-                              "sigma = torch.exp(log_sigma).")
+                              "sigma = exp(log_sigma), not log_sigma itself.")
         if _near(est, _normal_pdf(THRESHOLD, MU_SF, SIGMA_SF.sqrt()), 4 * se_step):
             raise CheckFailed(f"the samples have the wrong spread ({found}): log_sigma was read as a log variance.",
-                              "log_sigma is the log of the standard deviation: sigma = torch.exp(log_sigma), "
-                              "not torch.exp(0.5 * log_sigma).", code="log-sigma-read-as-log-variance")
+                              "log_sigma is the log of the standard deviation: sigma = exp(log_sigma), "
+                              "not exp(log_sigma / 2).", code="log-sigma-read-as-log-variance")
         raise CheckFailed(f"for f(z) = number of coordinates above 1 the estimate is off ({found}).",
                           "Check how you draw z (sigma = exp(log_sigma)) and that you only evaluate f.")
     check.ok("works for a non-differentiable f (a step function)")

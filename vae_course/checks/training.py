@@ -148,7 +148,8 @@ def training_step(fn, check):
                          "Average the per-image terms over the batch (.mean()), as fit does: a sum makes the "
                          "loss and the gradients B times larger, so the learning rate would depend on the batch size."),
                  Mistake("the reconstruction term alone (KL missing)", torch.tensor(ref["recon"]),
-                         "Add the KL term: loss = recon + kl with kl = losses.gaussian_kl(mu, logvar).mean()."),
+                         "The negative ELBO has two terms: add the KL term (per image from losses.gaussian_kl, averaged over the "
+                         "batch) to the reconstruction term."),
                  Mistake("a loss with the sigmoid applied twice", torch.tensor(float(double_sigmoid) + kl_ref),
                          "model(x) returns logits: pass them straight to F.binary_cross_entropy_with_logits "
                          "(or losses.bernoulli_log_likelihood), without torch.sigmoid."),
@@ -170,8 +171,9 @@ def training_step(fn, check):
                          "Training decodes a sample z = mu + sigma * eps: call model(x) in training mode and use "
                          "its logits, not model.decode(mu)."),
              ],
-                 hint="Call model(x) once (the check replays the same random z), then loss = "
-                      "-losses.bernoulli_log_likelihood(logits, x).mean() + losses.gaussian_kl(mu, logvar).mean().")
+                 hint="Call model(x) once (the check replays the same random z). The loss is the batch mean of "
+                      "two per-image terms, each of shape (B,): minus the Bernoulli log-likelihood of x under the "
+                      "logits (summed over pixels) plus the KL of q(z|x) from N(0, I) (summed over dimensions).")
     if not math.isclose(outs[0]["recon"], ref["recon"], rel_tol=1e-4, abs_tol=1e-3):
         if math.isclose(outs[0]["recon"], ref["kl"], rel_tol=1e-4, abs_tol=1e-3):
             raise CheckFailed(f"out['recon'] is {outs[0]['recon']:.3f}, the KL term: recon and kl are swapped.",
@@ -187,7 +189,7 @@ def training_step(fn, check):
                           "over the batch.")
     if not math.isclose(outs[0]["kl"], ref["kl"], rel_tol=1e-4, abs_tol=1e-3):
         raise CheckFailed(f"out['kl'] is {outs[0]['kl']:.3f}, expected {ref['kl']:.3f}.",
-                          "kl is losses.gaussian_kl(mu, logvar).mean(): summed over latent dimensions, averaged "
+                          "kl is the KL term summed over the latent dimensions (per image) and then averaged "
                           "over the batch.")
     check.ok("loss = recon + kl matches the negative ELBO")
 
@@ -237,7 +239,7 @@ def training_step(fn, check):
 # --------------------------------------------------------------------------- 4.2 sampling from the prior
 
 
-PRIOR_HINT = "z = torch.randn(n, model.latent_dim)."
+PRIOR_HINT = "The prior is N(0, I) in model.latent_dim dimensions: one standard normal code per image, (n, D)."
 
 
 class _RecordingVAE(VAE):
@@ -271,17 +273,17 @@ def _recording_vae(seed: int = 0) -> _RecordingVAE:
 def sample_from_prior(fn, check):
     model = _recording_vae()
     out = check.tensor(call_decoding(check, model, 5, codes=model.decoded, latent_dim=model.latent_dim, n=5))
-    check.shape(out, (5, 784), ["n", "pixels"], hint="Draw n codes, z = torch.randn(n, model.latent_dim), and decode "
+    check.shape(out, (5, 784), ["n", "pixels"], hint="Draw n codes, one row of model.latent_dim numbers each, and decode "
                                                       "them all at once.")
     check.finite(out)
     if not model.decoded:
-        raise CheckFailed("model.decode was never called.", "Decode the codes: probs = torch.sigmoid(model.decode(z)).")
+        raise CheckFailed("model.decode was never called.", "The images come from the decoder: decode the codes you drew, then turn logits into probabilities.")
     if out.min() < 0 or out.max() > 1:
         raise CheckFailed("some values are outside [0, 1]: these are logits, not probabilities.",
                           "model.decode returns logits: apply torch.sigmoid.")
     if torch.all((out == 0) | (out == 1)):
         raise CheckFailed("every value is exactly 0 or 1: this is a binary sample of the pixels.",
-                          "Return the pixel probabilities torch.sigmoid(model.decode(z)); a Bernoulli draw from "
+                          "Return the pixel probabilities themselves (the mean of p(x|z)); a Bernoulli draw from "
                           "them (torch.bernoulli) is a noisier picture of the same thing.")
     check.ok("probabilities in [0, 1]")
 
@@ -290,15 +292,15 @@ def sample_from_prior(fn, check):
     z = torch.cat(model.decoded) if model.decoded else None  # codes decoded in chunks are fine
     if z is None or tuple(z.shape) != (4000, 3):
         raise CheckFailed("the codes passed to model.decode do not have shape (n, latent_dim).",
-                          "z = torch.randn(n, model.latent_dim).")
+                          "One code per image, each of model.latent_dim numbers: codes of shape (n, D).")
     check.shape(out, (4000, 784), ["n", "pixels"])
     with torch.no_grad():
         expected = torch.sigmoid(_recording_vae().decode(z))
     if not _close(out, expected, rtol=1e-4, atol=1e-5):
         raise CheckFailed("the result is not sigmoid(model.decode(z)) of the codes that were decoded.",
-                          "Return torch.sigmoid(model.decode(z)) itself, for the z you drew.")
+                          "Return the decoder's probabilities for exactly the codes you drew, without changing them.")
     if z.std() < 1e-6:
-        raise CheckFailed("every code is the same: z is not random.", "Draw z = torch.randn(n, model.latent_dim).")
+        raise CheckFailed("every code is the same: z is not random.", "Draw the codes at random from the prior N(0, I).")
     again = _recording_vae()
     check.call(again, 4000)
     require_fresh_codes(z, torch.cat(again.decoded) if again.decoded else z[:0], PRIOR_HINT)
@@ -309,6 +311,6 @@ def sample_from_prior(fn, check):
     if (mean.abs() > 0.1).any() or ((std - 1).abs() > 0.08).any():
         raise CheckFailed(f"the codes have mean {[round(v, 2) for v in mean.tolist()]} and std "
                           f"{[round(v, 2) for v in std.tolist()]}, expected 0 and 1 (the prior N(0, I)).",
-                          "Sample from the prior itself: z = torch.randn(n, model.latent_dim), with no shift or scale.")
+                          "Sample from the prior itself, standard normal codes with no shift or scale.")
     require_standard_normal(z, PRIOR_HINT)
     check.ok("codes drawn from N(0, I): normal, independent across entries, rows and calls")
