@@ -21,6 +21,7 @@ from torch.distributions import Normal, kl_divergence
 import _catalogue_01_04
 import _catalogue_05_08
 import _catalogue_06
+import _catalogue_07
 from vae_course import checks
 from vae_course.results import exercise_key
 
@@ -307,6 +308,7 @@ CATALOGUE = {
 CATALOGUE.update(_catalogue_01_04.ENTRIES)
 CATALOGUE.update(_catalogue_05_08.ENTRIES)
 _catalogue_06.merge_into(CATALOGUE)
+_catalogue_07.merge_into(CATALOGUE)
 
 # The first optimizer of a process imports torch._dynamo (seconds, more on a loaded machine): do it here,
 # not inside the 10 s time limit of the first training-step check.
