@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import _catalogue_06
 from vae_course import applications, checks, losses
 
 
@@ -223,14 +224,55 @@ def _anomaly(model, x):
 
 
 #: A plain correct answer per exercise, also checked with its result in float64 (tests/test_checks_precision.py).
+# --------------------------------------------------------------------------- 6.1 / 6.2 gaps, 6.3 inpaint_chain
+# (the full tables of realistic answers: tests/_catalogue_06.py, run by tests/test_checks_catalogue.py)
+
+def test_a_bernoulli_refusing_grey_pixels_is_explained_not_raised_raw():
+    def with_bernoulli(model, x):
+        mu, logvar = model.encode(x)
+        nll = -torch.distributions.Bernoulli(logits=model.decode(mu)).log_prob(x).sum(1)
+        return nll + losses.gaussian_kl(mu, logvar)
+
+    result, text = run(checks.anomaly_score, with_bernoulli)
+    assert result.status == "failed" and result.code == "bernoulli-log-prob-of-grey-pixels", text
+    assert "grey" in result.message and "validate_args=False" in result.hint, text
+
+
+def test_known_pixels_must_be_kept_exactly_not_up_to_rounding():
+    def corrected(model, known, mask, current):
+        p = torch.sigmoid(model.decode(model.encode(current)[0]))
+        return p + mask * (known - p)
+
+    result, text = run(checks.inpaint_step, corrected)
+    assert result.code == "known-pixels-only-approximately-kept", text
+
+
+def test_inpaint_chain_reference_passes_with_any_seed():
+    for seed in range(3):
+        torch.manual_seed(seed)
+        result, text = run(checks.inpaint_chain, applications.inpaint_chain)
+        assert result.passed, text
+
+
+def test_inpaint_chain_reference_runs_where_its_inputs_are():
+    model = checks.applications.tiny_vae()
+    mask = applications.half_mask("lower", n=3)
+    states = applications.inpaint_chain(model, mask * torch.rand(3, 784), mask, torch.rand(3, 784), steps=2)
+    assert states.shape == (2, 3, 784) and states.dtype == torch.float32
+    assert set(states[:, mask == 0].unique().tolist()) <= {0.0, 1.0}
+
+
 FLOAT64_ANSWERS = {
     "6.1": _anomaly,
     "6.2": lambda model, x_known, mask, x_current: (mask * x_known + (1 - mask) * torch.sigmoid(
         model.decode(model.encode(x_current)[0]))),
+    "6.3": _catalogue_06.INPAINT_CHAIN["correct"]["distributions, where"],
 }
 #: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py).
 DELEGATIONS = {
     ("6.1", "vae_course.applications.anomaly_score"): lambda model, x: applications.anomaly_score(model, x),
     ("6.2", "vae_course.applications.inpaint_step"):
         lambda model, known, mask, current: applications.inpaint_step(model, known, mask, current),
+    ("6.3", "vae_course.applications.inpaint_chain"):
+        lambda model, known, mask, start, steps: applications.inpaint_chain(model, known, mask, start, steps),
 }

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import torch
 
-from vae_course import checks, diagnostics
+from vae_course import checks, diagnostics, losses
 
 
 def run(check, fn, **kwargs):
@@ -136,7 +136,8 @@ FLOAT64_ANSWERS = {
     "7.1": lambda mu, logvar: (0.5 * (mu**2 + logvar.exp() - 1 - logvar)).mean(dim=0),
 }
 #: Exercises without a float64 case, and why.
-NOT_FLOAT_TENSORS = {"7.2": "the number of active units is an int"}
+NOT_FLOAT_TENSORS = {"7.2": "the number of active units is an int",
+                     "7.3": "the loss is a dict of numbers (its float64 answer is in tests/_catalogue_07.py)"}
 #: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py).
 DELEGATIONS = {
     ("7.1", "vae_course.diagnostics.kl_per_dimension"): lambda mu, lv: diagnostics.kl_per_dimension(mu, lv),
@@ -144,4 +145,26 @@ DELEGATIONS = {
         lambda mu, threshold=0.01: diagnostics.active_units(mu, threshold),
     ("7.2", "vae_course.diagnostics.activity"):
         lambda mu, threshold=0.01: int((diagnostics.activity(mu) > threshold).sum()),
+    ("7.3", "vae_course.losses.annealed_free_bits_loss"):
+        lambda *args, **options: losses.annealed_free_bits_loss(*args, **options),
 }
+
+
+def test_a_dimension_exactly_at_the_threshold_is_not_active():
+    result = checks.active_units(lambda mu, threshold=0.01: int((mu.var(dim=0) >= threshold).sum()))
+    assert result.code == "threshold-compared-with-greater-or-equal", result.text()
+
+
+def test_annealed_free_bits_loss_reference_passes_and_names_the_floor_per_example():
+    result = checks.annealed_free_bits_loss(losses.annealed_free_bits_loss, allow_reference_calls=True)
+    assert result.passed, result.text()
+
+    def per_example(logits, x, mu, logvar, step, *, beta=1.0, warmup_steps=0, free_bits=0.0):
+        out = losses.annealed_free_bits_loss(logits, x, mu, logvar, step, beta=beta, warmup_steps=warmup_steps,
+                                             free_bits=0.0)
+        terms = 0.5 * (mu**2 + logvar.exp() - 1 - logvar)
+        penalty = terms.clamp(min=free_bits).mean(0).sum() - terms.mean(0).sum()
+        return {**out, "loss": out["loss"] + out["beta"] * penalty}
+
+    result = checks.annealed_free_bits_loss(per_example, allow_reference_calls=True)
+    assert result.code == "free-bits-per-example", result.text()

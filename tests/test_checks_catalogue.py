@@ -22,6 +22,8 @@ import _catalogue_01_04
 import _catalogue_03
 import _catalogue_05
 import _catalogue_05_08
+import _catalogue_06
+import _catalogue_07
 import _catalogue_08
 import _catalogue_09
 from vae_course import checks
@@ -310,6 +312,8 @@ CATALOGUE = {
 CATALOGUE.update(_catalogue_01_04.ENTRIES)
 CATALOGUE.update(_catalogue_05_08.ENTRIES)
 CATALOGUE.update({**_catalogue_03.ENTRIES, **_catalogue_05.entries(CATALOGUE)})
+_catalogue_06.merge_into(CATALOGUE)
+_catalogue_07.merge_into(CATALOGUE)
 _catalogue_08.register(CATALOGUE)
 CATALOGUE.update(_catalogue_09.ENTRIES)
 

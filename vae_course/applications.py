@@ -6,7 +6,7 @@ with 1 = pixel known (visible) and 0 = pixel missing. Models are those of
 
 * corruptions: :func:`add_gaussian_noise`, :func:`add_salt_and_pepper`, :func:`half_mask`;
 * scores: :func:`anomaly_score` (reference of Exercise 6.1), :func:`roc_auc`;
-* inpainting: :func:`inpaint_step` (reference of Exercise 6.2);
+* inpainting: :func:`inpaint_step` (reference of Exercise 6.2), :func:`inpaint_chain` (reference of Exercise 6.3);
 * conditional generation: :func:`sample_digit` (reference of Exercise 8.2).
 """
 
@@ -100,6 +100,27 @@ def inpaint_step(model, x_known: torch.Tensor, mask: torch.Tensor, x_current: to
     mu, _ = model.encode(x_current)
     filled = torch.sigmoid(model.decode(mu))
     return mask * x_known + (1 - mask) * filled
+
+
+@reference_implementation
+@torch.no_grad()
+def inpaint_chain(model, x_known: torch.Tensor, mask: torch.Tensor, x_start: torch.Tensor, steps: int) -> torch.Tensor:
+    """The stochastic inpainting chain of Rezende et al. (2014): its ``steps`` states, (steps, B, 784).
+
+    Each step encodes the current image x^(t), draws z ~ q(z|x^(t)) = N(mu, diag(exp(logvar))) with fresh
+    noise, draws every missing pixel from Bernoulli(sigmoid(decode(z))) (0 or 1) and keeps the known ones:
+    x^(t+1) = mask * x_known + (1 - mask) * sample. Unlike :func:`inpaint_step` it samples, so repeated
+    runs give different completions. Random numbers come from torch's global generator (seed it to
+    repeat a run). x_known, mask, x_start: (B, 784). The reference answer of Exercise 6.3.
+    """
+    states, x = [], x_start
+    for _ in range(steps):
+        mu, logvar = model.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        pixels = torch.bernoulli(torch.sigmoid(model.decode(z)))
+        x = mask * x_known + (1 - mask) * pixels
+        states.append(x)
+    return torch.stack(states)
 
 
 # --------------------------------------------------------------------------- conditional generation

@@ -1,4 +1,5 @@
-"""Reference losses. Every function returns one value **per example**.
+"""Reference losses. Every function returns one value **per example** - except the batch objective
+:func:`annealed_free_bits_loss`, whose free-bits floor needs the batch.
 
 Shapes: ``x: (B, 784)`` pixels in [0, 1]; ``logits: (B, 784)`` from a decoder;
 ``mu, logvar: (B, D)`` of the Gaussian q(z|x). Results have shape ``(B,)``:
@@ -56,3 +57,22 @@ def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor | float = 0.0,
     """log N(z; mu, diag(exp(logvar))) summed over the last dimension -> z.shape[:-1]."""
     logvar = torch.as_tensor(logvar, dtype=z.dtype, device=z.device)
     return -0.5 * torch.sum(math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp(), dim=-1)
+
+
+@reference_implementation
+def annealed_free_bits_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                            step: int, *, beta: float = 1.0, warmup_steps: int = 0, free_bits: float = 0.0) -> dict:
+    """The batch objective of a beta-VAE with a KL warm-up and free bits -> dict of batch values (not per example).
+
+    ``loss = recon + beta_t * sum_j max(free_bits, KL_j)``, where ``recon`` is the batch mean of
+    -log p(x|z) (summed over pixels), ``KL_j`` the batch mean of dimension j's KL term, and
+    ``beta_t = beta * min(1, step / warmup_steps)`` (``beta`` itself when ``warmup_steps`` is 0): KL annealing
+    (Bowman et al., 2016) and free bits with the floor on the batch-averaged KL of each dimension (Kingma et
+    al., 2016). Returns ``{"loss", "recon", "kl", "beta"}``: 0-d tensors, ``kl`` the true KL (no floor) and
+    ``beta`` the float beta_t. The reference answer of Exercise 7.3.
+    """
+    beta_now = beta * min(1.0, step / warmup_steps) if warmup_steps > 0 else beta
+    recon = -bernoulli_log_likelihood(logits, x).mean()
+    kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)
+    return {"loss": recon + beta_now * kl_dims.clamp(min=free_bits).sum(), "recon": recon, "kl": kl_dims.sum(),
+            "beta": float(beta_now)}

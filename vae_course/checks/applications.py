@@ -1,11 +1,14 @@
-"""Checks for notebook 06 (what VAEs are good for): the anomaly score and one inpainting step."""
+"""Checks for notebook 06 (what VAEs are good for): the anomaly score and one inpainting step.
+
+The stochastic inpainting chain (Exercise 6.3) has its own module, :mod:`.inpainting`.
+"""
 
 import torch
 import torch.nn.functional as F
 
 from .. import applications, losses
 from ..models import VAE
-from ._failures import CheckFailed
+from ._failures import CheckFailed, FunctionRaised
 from ._mistakes import Mistake
 from ._run import exercise
 from .elbo import _kl_mistakes
@@ -24,6 +27,40 @@ def tiny_vae(seed: int = 0) -> VAE:
     return model.eval()
 
 
+# Errors of torch.distributions and torch.bernoulli that point to one mistake: (text in the error, message, hint,
+# code). A Bernoulli or Normal refuses values outside its support with a ValueError that does not say why.
+_DISTRIBUTION_CRASHES = [
+    ("Expected parameter probs", "a Bernoulli got logits as its probabilities",
+     "The decoder returns logits (any real number), while a Bernoulli's first positional argument is `probs`, "
+     "which must lie in [0, 1]: pass the logits by name (logits=...) or turn them into probabilities first.",
+     "logits-passed-as-probs"),
+    ("within the support (Boolean())", "torch.distributions.Bernoulli refused grey pixels: its log_prob accepts "
+     "only 0 or 1",
+     "The images have grey levels in [0, 1], outside a Bernoulli's support {0, 1}. The cross-entropy "
+     "-[x log p + (1 - x) log(1 - p)] is defined for them: compute it from the logits with "
+     "F.binary_cross_entropy_with_logits, or create the distribution with validate_args=False.",
+     "bernoulli-log-prob-of-grey-pixels"),
+    ("p_in >= 0 && p_in <= 1", "torch.bernoulli got values outside [0, 1]: logits where probabilities belong",
+     "torch.bernoulli(p) draws 1 with probability p, so p must be a probability: the decoder returns logits, "
+     "turn them into probabilities first.", "bernoulli-of-logits"),
+    ("Expected parameter scale", "a Normal got a scale that is not positive",
+     "Normal(loc, scale) takes the standard deviation sigma = exp(logvar / 2), which is always positive; "
+     "logvar itself is negative whenever sigma < 1.", "normal-with-logvar-as-scale"),
+]
+
+
+def call_naming_crashes(check, *args):
+    """``check.call(*args)``, with the errors of :data:`_DISTRIBUTION_CRASHES` named by their likely cause."""
+    try:
+        return check.call(*args)
+    except FunctionRaised as raised:
+        for needle, message, hint, code in _DISTRIBUTION_CRASHES:
+            if needle in raised.message:
+                raise CheckFailed(f"{message} ({raised.message.removeprefix('your function raised ')})", hint,
+                                  code=code) from None
+        raise
+
+
 def _check_inputs(batch: int = 5) -> torch.Tensor:
     x = torch.rand(batch, 784)
     x[:, :300] = (x[:, :300] > 0.5).float()  # a mix of binary and grey pixels
@@ -40,7 +77,7 @@ def _check_inputs(batch: int = 5) -> torch.Tensor:
 def anomaly_score(fn, check):
     model = tiny_vae()
     x = _check_inputs()
-    out = check.tensor(check.call(model, x), like=x)
+    out = check.tensor(call_naming_crashes(check, model, x), like=x)
     if out.dim() == 0:
         raise CheckFailed("the result is a single number (shape ()), expected one score per image `(B=5,)`.",
                           "Don't average over the batch: sum over the pixels (dim=1) only, so each image "
@@ -50,7 +87,7 @@ def anomaly_score(fn, check):
                           "Sum the per-pixel terms over the pixels (dim=1).")
     check.shape(out, (5,), ["batch"])
     check.finite(out)
-    again = check.tensor(check.call(model, x), like=x)
+    again = check.tensor(call_naming_crashes(check, model, x), like=x)
     if again.shape == out.shape and not torch.allclose(out.detach(), again.detach(), rtol=1e-5, atol=1e-4):
         raise CheckFailed("two calls with the same images gave different scores: the score decodes a sampled code.",
                           "Decode the mean code mu (model.encode(x)[0]), not a reparameterized sample: the "
@@ -129,10 +166,10 @@ def inpaint_step(fn, check):
     mask = (torch.rand(4, 784) < 0.5).float()
     x_known = mask * torch.rand(4, 784)                        # missing pixels are 0, as in a masked image
     x_current = mask * x_known + (1 - mask) * torch.rand(4, 784)  # the current guess keeps the known pixels
-    out = check.tensor(check.call(model, x_known, mask, x_current), like=x_known)
+    out = check.tensor(call_naming_crashes(check, model, x_known, mask, x_current), like=x_known)
     check.shape(out, (4, 784), ["batch", "pixels"], hint="Return a full image per input: (B, 784).")
     check.finite(out)
-    again = check.tensor(check.call(model, x_known, mask, x_current), like=x_known)
+    again = check.tensor(call_naming_crashes(check, model, x_known, mask, x_current), like=x_known)
     if not torch.allclose(out.detach(), again.detach(), atol=1e-6):
         raise CheckFailed("two calls with the same inputs filled different pixels: the step decodes a sampled code.",
                           "Decode the mean code mu (model.encode(x_current)[0]), not a reparameterized sample: "
@@ -168,3 +205,23 @@ def inpaint_step(fn, check):
         Mistake("the new fill averaged with x_current", 0.5 * x_current + 0.5 * expected,
                 "Return the new image itself: mask * x_known + (1 - mask) * reconstruction."),
     ])
+    require_known_pixels_exact(out, x_known, mask)
+
+
+def require_known_pixels_exact(out: torch.Tensor, x_known: torch.Tensor, mask: torch.Tensor) -> None:
+    """Fail unless every known pixel of ``out`` (..., B, 784) is *exactly* its value in ``x_known`` (B, 784).
+
+    A fill written as a correction, x + m * (x_known - x), gives the known pixels back only up to rounding:
+    close enough for the values check, but the visible part is then not what was seen.
+    """
+    known = mask.bool().expand_as(out)
+    target = x_known.expand_as(out)
+    if torch.equal(out.detach()[known], target[known]):
+        return
+    wrong = int((out.detach()[known] != target[known]).sum())
+    raise CheckFailed(f"{wrong} known pixels differ from x_known (by at most "
+                      f"{float((out.detach()[known] - target[known]).abs().max()):.1e}): the known pixels are "
+                      "only approximately kept.",
+                      "Take every known pixel straight from x_known, not as the result of adding and subtracting "
+                      "the reconstruction (that rounds): select with the mask, so that 1 * x_known + 0 * fill "
+                      "is x_known bit for bit.", code="known-pixels-only-approximately-kept")

@@ -12,7 +12,7 @@ from ._run import exercise
 
 
 @exercise("7.1", "07_beta_vae", "kl_per_dimension", points=1,
-          delegates=[diagnostics.kl_per_dimension],
+          delegates=[diagnostics.kl_per_dimension], reference=diagnostics.kl_per_dimension,
           title="the KL term of each latent dimension",
           contract="kl_per_dimension(mu: (B, D), logvar: (B, D)) -> (D,): "
                    "1/2 (mu_j^2 + exp(logvar_j) - 1 - logvar_j) averaged over the batch (dim=0), in nats; "
@@ -167,3 +167,24 @@ def active_units(fn, check):
         raise CheckFailed(f"with threshold=0.1 you counted {count} active units, expected {expected}.",
                           "Use the `threshold` argument instead of a fixed 0.01.")
     check.ok("the threshold argument is used")
+    boundary, threshold = _boundary_inputs()
+    count = _as_count(check.call(boundary, threshold=threshold), "the result for activities equal to the threshold")
+    if count != 1:
+        raise CheckFailed(f"you counted {count} active units where one dimension's activity is above the threshold "
+                          "and two are exactly equal to it, expected 1"
+                          + (" - the threshold is compared with >=." if count == 3 else "."),
+                          "A unit is active when its activity is *greater than* the threshold: a dimension whose "
+                          "variance equals the threshold exactly is not active.",
+                          code="threshold-compared-with-greater-or-equal" if count == 3 else "count-at-the-threshold")
+    check.ok("a dimension exactly at the threshold is not active")
+
+
+def _boundary_inputs() -> tuple[torch.Tensor, float]:
+    """(9, 4) means whose activities are exactly 4t, t, t and t/4, with t = 7.5 / 256 (about 0.03).
+
+    Each column is c * (-4, -3, ..., 4) / 16: its mean is 0 and its unbiased variance c^2 * 60 / 8 / 256, with no
+    rounding at all (dyadic numbers), so every way of computing the variance gives exactly t for c = +-1.
+    """
+    steps = torch.arange(-4.0, 5.0) / 16
+    columns = [2.0 * steps, steps, steps.flip(0), 0.5 * steps]
+    return torch.stack(columns, dim=1)[torch.tensor([3, 0, 8, 5, 1, 7, 2, 6, 4])], 60 / 8 / 256
