@@ -11,7 +11,8 @@ import pytest
 from vae_course.checks import exercises_for
 from vae_course.exports.nbgrader import nbgrader_notebook
 from vae_course.exports.otter import otter_notebook
-from vae_course.notebooks import NotebookFormatError
+from vae_course.notebooks import NotebookFormatError, exercise_id
+from vae_course.results import exercise_key
 
 SOLUTIONS = sorted((Path(__file__).resolve().parents[1] / "solutions").glob("*.ipynb"))
 
@@ -35,7 +36,10 @@ def test_every_exercise_becomes_an_answer_cell_and_a_graded_test_cell_with_its_p
 def test_every_exercise_becomes_an_otter_question(path):
     nb = otter_notebook(nbformat.read(path, as_version=4), path.name)
     questions = [c.source.splitlines()[1] for c in nb.cells if c.cell_type == "raw" and "# BEGIN QUESTION" in c.source]
-    assert questions == [f"name: q{e.id.replace('.', '_')}" for e in exercises_for(path.stem)]
+    in_notebook_order = [exercise_id(c) for c in nbformat.read(path, as_version=4).cells if exercise_id(c)]
+    assert sorted(in_notebook_order, key=exercise_key) == [e.id for e in exercises_for(path.stem)]
+    assert questions == [f"name: q{ex_id.replace('.', '_')}" for ex_id in in_notebook_order], \
+        "one question per exercise, where the exercise sits (a newer id may sit between older ones)"
     text = nbformat.writes(nb)
     assert "### BEGIN SOLUTION" not in text and "<!-- BEGIN SOLUTION -->" not in text
 
