@@ -378,7 +378,7 @@ TRAINING_STEP = {
         "backward on the sum": (_step_with(backward_scale=8.0), "B times too large"),
         "KL detached": (_step_with(parts=_terms_with(kl_fn=lambda mu, lv: _kl(mu.detach(), lv.detach()).mean())),
                         "detached"),
-        "step twice": (lambda model, opt, x: (_step(model, opt, x, parts=_terms), opt.step())[0], "step() ran twice"),
+        "step twice": (lambda model, opt, x: (_step(model, opt, x, parts=_terms), opt.step())[0], "the optimizer stepped twice"),
         "backward on recon only": (_step_recon_backward, "ignores the KL term"),
         "eval mode": (lambda model, opt, x: _step(model.eval(), opt, x, parts=_terms), "the mean code"),
         "recon and kl swapped": (_step_returned(recon=lambda r, k: k, kl=lambda r, k: r), "swapped"),

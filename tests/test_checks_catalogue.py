@@ -11,8 +11,11 @@ The entries of exercises 1.1, 2.3, 3.1, 3.2, 4.1 and 4.2 live in ``tests/_catalo
 
 from __future__ import annotations
 
+import functools
 import math
+from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
@@ -27,6 +30,8 @@ import _catalogue_07
 import _catalogue_08
 import _catalogue_09
 from vae_course import checks
+from vae_course.conventions import CODE_BEGIN, CODE_END
+from vae_course.notebooks import exercise_id
 from vae_course.results import exercise_key
 
 
@@ -346,6 +351,22 @@ def test_wrong_answers_fail_and_are_named(ex_id, name):
     result = _check(ex_id)(fn)
     assert not result.passed, f"{name}: accepted"
     assert _names(result, needle), f"{name}: {needle!r} not in: {result.text()}"
+    given_away = [line for line in _solution_lines(ex_id) if line in result.text()]
+    assert not given_away, f"{name}: the feedback prints a line of the solution: {given_away}"
+
+
+@functools.cache
+def _solution_lines(ex_id: str) -> tuple:
+    """The lines (12+ characters) of Exercise ``ex_id``'s answer in its solution notebook."""
+    from test_student_notebooks import IDIOMS, MIN_LENGTH
+
+    entry = checks.REGISTRY[ex_id]
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "solutions" / f"{entry.notebook}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and exercise_id(c) == ex_id)
+    region = cell.source.split(CODE_BEGIN, 1)[1].split(CODE_END, 1)[0]
+    return tuple(line.strip() for line in region.splitlines()
+                 if len(line.strip()) >= MIN_LENGTH and not line.strip().startswith("#")
+                 and line.strip() not in IDIOMS)
 
 
 def test_every_catalogued_exercise_has_ten_wrong_and_three_correct_answers():

@@ -78,7 +78,9 @@ def test_call_decoding_names_a_wrong_code_shape(draw, code):
     model = _Recording()
     with pytest.raises(CheckFailed) as failed:
         call_decoding(Checker(draw, DRAW), model, 5, codes=model.codes, latent_dim=3, n=5)
-    assert failed.value.code == code and "model.latent_dim" in failed.value.hint
+    assert failed.value.code == code
+    assert ("float32" if code == "codes-in-another-dtype" else "model.latent_dim") in failed.value.hint
+    assert "torch.randn(" not in failed.value.hint, "the hint names the fix, it does not write the line"
 
 
 def test_call_decoding_passes_other_errors_and_results_through():

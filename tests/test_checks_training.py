@@ -98,9 +98,9 @@ def recon_as_log_likelihood(model, optimizer, x):
 
 
 MISTAKES_41 = {
-    "forgot zero_grad": (make_step(zero_grad=False), "zero_grad() at the start"),
-    "forgot step": (make_step(step=False), "then optimizer.step()"),
-    "forgot backward": (make_step(backward=False), "then optimizer.step()"),
+    "forgot zero_grad": (make_step(zero_grad=False), "zero_grad method) at the start"),
+    "forgot step": (make_step(step=False), "then let the optimizer take its step"),
+    "forgot backward": (make_step(backward=False), "then let the optimizer take its step"),
     "zero_grad after backward": (make_step(zero_grad_after_backward=True), "erases the gradient"),
     "maximised the negative ELBO": (make_step(sign=-1.0), "Minimising the ELBO itself"),
     "sum over batch": (make_step(reduce="sum"), "B times larger"),

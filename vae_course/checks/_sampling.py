@@ -75,19 +75,19 @@ def call_decoding(check, *args, codes: list, latent_dim: int, n: int):
         z = codes[-1] if codes else None
         if z is not None and z.dtype != torch.get_default_dtype() and "dtype" in failed.message:
             raise CheckFailed(f"{failed.message} - the codes are {z.dtype}, the model's weights "
-                              f"{torch.get_default_dtype()}.", "Draw the codes in the model's dtype: "
-                              "torch.randn(n, model.latent_dim) (the default float32); convert the *result* to "
+                              f"{torch.get_default_dtype()}.", "Draw the codes in the model's dtype "
+                              "(torch's default, float32, unless you ask for another); convert the *result* to "
                               "another dtype if you need one.", code="codes-in-another-dtype") from None
         if z is None or (z.dim() == 2 and z.shape[1] == latent_dim):
             raise
         shape = tuple(z.shape)
         if shape == (latent_dim, n) and latent_dim != n:
             raise CheckFailed(f"{failed.message} - the codes have shape {shape} = (latent_dim, n): the two sizes "
-                              "are swapped.", "Draw one row per sample: z = torch.randn(n, model.latent_dim).",
+                              "are swapped.", "Draw one row per sample: n rows of model.latent_dim numbers each.",
                               code="code-shape-swapped") from None
         raise CheckFailed(f"{failed.message} - the codes have shape {shape}, expected (n={n}, "
-                          f"latent_dim={latent_dim}).", f"The codes must have model.latent_dim entries (here "
-                          f"{latent_dim}): z = torch.randn(n, model.latent_dim), not a fixed size.",
+                          f"latent_dim={latent_dim}).", f"Each code must have model.latent_dim entries (here "
+                          f"{latent_dim}): read the size from the model, do not write a fixed number.",
                           code="latent-size-hard-coded") from None
 
 

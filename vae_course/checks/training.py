@@ -106,9 +106,9 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-3, atol: float = 1
           contract="training_step(model, optimizer, x: (B, 784) in [0, 1]) -> dict(loss=..., recon=..., kl=...): "
                    "one optimisation step that lowers the batch mean of the negative ELBO from one forward pass; "
                    "recon = (1/B) sum_i -log p(x_i|z_i) (Bernoulli, summed over the 784 pixels), "
-                   "kl = (1/B) sum_i KL(q(z|x_i) || N(0, I)), loss = recon + kl; each call works on its own "
+                   "kl = (1/B) sum_i KL(q(z|x_i) || N(0, I)), the loss recon + kl; each call works on its own "
                    "whatever the steps before it left behind; values are floats or 0-dim tensors",
-          verified="one step returns loss = recon + kl (the negative ELBO), updates the parameters and resets "
+          verified="one step returns the loss recon + kl (the negative ELBO), updates the parameters and resets "
                    "gradients.")
 def training_step(fn, check):
     ref_outs, ref_params = _run(_variant_step)
@@ -191,21 +191,21 @@ def training_step(fn, check):
         raise CheckFailed(f"out['kl'] is {outs[0]['kl']:.3f}, expected {ref['kl']:.3f}.",
                           "kl is the KL term summed over the latent dimensions (per image) and then averaged "
                           "over the batch.")
-    check.ok("loss = recon + kl matches the negative ELBO")
+    check.ok("the loss recon + kl matches the negative ELBO")
 
     # -- the parameter update of the first step
     delta, ref_delta = params[1] - params[0], ref_params[1] - ref_params[0]
     if not torch.any(delta != 0):
         raise CheckFailed("the parameters did not change after a training step.",
-                          "Call loss.backward() and then optimizer.step(), in that order (zero_grad() comes before "
-                          "backward(), otherwise it erases the gradient).")
+                          "Backpropagate the loss, then let the optimizer take its step, in that order (resetting the gradients comes before "
+                          "the backward pass, otherwise it erases the gradient).")
     if not _close(delta, ref_delta):
         _, sign_params = _run(_variant_step, calls=1, sign=-1.0)
         _, sum_params = _run(_variant_step, calls=1, reduce="sum")
         _, recon_params = _run(_variant_step, calls=1, kl=False)  # = the KL detached: no gradient from it
         if _close(delta, 2 * ref_delta):
-            raise CheckFailed("the parameters moved twice as far as one SGD step: optimizer.step() ran twice.",
-                              "Call optimizer.step() once per training step.", code="optimizer-step-twice")
+            raise CheckFailed("the parameters moved twice as far as one SGD step: the optimizer stepped twice.",
+                              "Let the optimizer step once per training step.", code="optimizer-step-twice")
         if _close(delta, recon_params[1] - recon_params[0]):
             raise CheckFailed("the parameter update ignores the KL term: only the reconstruction term was "
                               "backpropagated, or mu and logvar were detached in the KL.",
@@ -220,7 +220,7 @@ def training_step(fn, check):
                               "over the batch.",
                               "Backpropagate the batch *mean* of the negative ELBO, the same loss you return.")
         raise CheckFailed("the parameter update differs from one SGD step on the negative ELBO.",
-                          "Backpropagate the loss you return (recon + kl) once, then call optimizer.step() once.")
+                          "Backpropagate the loss you return (recon + kl) once, then let the optimizer step once.")
     check.ok("parameters updated by one step on the negative ELBO")
 
     # -- the second step: gradients must not accumulate
@@ -229,8 +229,8 @@ def training_step(fn, check):
         _, acc_params = _run(_variant_step, zero_grad=False)
         if _close(delta2, acc_params[2] - acc_params[1]):
             raise CheckFailed("the second step used the gradients of both steps: they accumulated.",
-                              "PyTorch adds new gradients to the old ones: call optimizer.zero_grad() at the start "
-                              "of every step, before loss.backward().")
+                              "PyTorch adds new gradients to the old ones: reset the optimizer's gradients (its zero_grad method) at the start "
+                              "of every step, before the backward pass.")
         raise CheckFailed("the second training step does not match the reference.",
                           "Every call must do the same thing: zero_grad, forward once, loss, backward, step.")
     check.ok("gradients reset between steps")
