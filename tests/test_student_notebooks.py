@@ -89,3 +89,24 @@ def test_a_notebook_with_every_exercise_answered_wrongly_runs_to_the_end(path, m
     assert not any("[passed]" in output.get("data", {}).get("text/plain", "")
                    for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs), \
         "a wrong answer passed its check"
+
+
+FACTORIES = {"randn", "rand", "randint", "normal", "zeros", "ones", "full", "empty", "eye", "arange", "linspace",
+             "logspace", "tensor", "as_tensor"}
+
+
+@pytest.mark.parametrize("path", STUDENT, ids=[p.stem for p in STUDENT])
+def test_every_solution_creates_its_tensors_on_the_device_of_its_inputs(path):
+    """A tensor made without device= lands on the CPU: the solution then breaks when the model is on CUDA or MPS."""
+    import ast
+
+    made_on_the_cpu = []
+    for cell in nbformat.read(ROOT / "solutions" / path.name, as_version=4).cells:
+        if cell.cell_type != "code" or exercise_id(cell) is None:
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch"
+                    and node.func.attr in FACTORIES and not any(k.arg == "device" for k in node.keywords)):
+                made_on_the_cpu.append(f"{exercise_id(cell)}: {ast.get_source_segment(cell.source, node)}")
+    assert not made_on_the_cpu, f"use device=<an input's>.device, or a *_like function: {made_on_the_cpu}"
