@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
+import _catalogue_01
 import _catalogue_01_04
+import _catalogue_02
 import _catalogue_05_08
 from vae_course import checks
 from vae_course.results import exercise_key
@@ -305,6 +307,7 @@ CATALOGUE = {
 }
 CATALOGUE.update(_catalogue_01_04.ENTRIES)
 CATALOGUE.update(_catalogue_05_08.ENTRIES)
+CATALOGUE.update(_catalogue_01.entries(CATALOGUE) | _catalogue_02.entries(CATALOGUE))
 
 # The first optimizer of a process imports torch._dynamo (seconds, more on a loaded machine): do it here,
 # not inside the 10 s time limit of the first training-step check.

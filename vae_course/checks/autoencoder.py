@@ -1,11 +1,11 @@
-"""Checks for notebook 01 (autoencoders): the forward pass and the MSE loss."""
+"""Checks for notebook 01 (autoencoders): the forward pass, the MSE loss, and why the MSE-optimal output blurs."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .. import losses
+from .. import losses, metrics
 from ._failures import CheckFailed
 from ._mistakes import Mistake, match_mistake
 from ._run import exercise
@@ -174,3 +174,124 @@ def mse_loss(fn, check):
                 "Square the difference, (x_hat - x) ** 2, not each term separately."),
     ])
 
+
+
+# --------------------------------------------------------------------------- 1.3
+
+CASES, CANDIDATES = 4, 5
+BLUR_CONTRACT = "expected squared error = variance of the candidates + squared distance of the prediction from their mean"
+
+
+def _blur_parts(candidates: torch.Tensor, prediction: torch.Tensor, correction: int = 0, pixel_sum: bool = False):
+    """(expected, spread, bias^2) per case, (B,) each, in float64; ``correction=1`` divides the spread by N - 1."""
+    candidates, prediction = candidates.double(), prediction.double()
+    reduce = (lambda t: t.sum(dim=-1)) if pixel_sum else (lambda t: t.mean(dim=-1))
+    mean = candidates.mean(dim=1)
+    n = candidates.shape[1]
+    expected = reduce((candidates - prediction[:, None]).pow(2).mean(dim=1))
+    spread = reduce((candidates - mean[:, None]).pow(2).sum(dim=1) / (n - correction))
+    bias = reduce((prediction - mean).pow(2))
+    return expected, spread, bias
+
+
+def _blur_mistakes(candidates: torch.Tensor, prediction: torch.Tensor) -> list[Mistake]:
+    candidates, prediction = candidates.double(), prediction.double()
+    expected, spread, bias = _blur_parts(candidates, prediction)
+    mean = candidates.mean(dim=1)
+    diff = candidates - prediction[:, None]                                          # (B, N, 784)
+
+    def stack(*columns):
+        return torch.stack(columns, dim=1)
+
+    return [
+        Mistake("the spread with N - 1 (the unbiased variance) instead of N",
+                stack(expected, _blur_parts(candidates, prediction, correction=1)[1], bias),
+                "The decomposition averages over the N candidates themselves: divide by N, not N - 1 (torch's "
+                "var and std divide by N - 1 unless told otherwise). Only with N the columns add up exactly."),
+        Mistake("the variance and the squared-bias columns swapped", stack(expected, bias, spread),
+                "The columns are, in this order: the expected squared error, the spread of the candidates "
+                "(the variance term), the squared distance of the prediction from their mean."),
+        Mistake("the expected error in the last column instead of the first", stack(spread, bias, expected),
+                "The first column is the total, the expected squared error; then the variance, then the squared bias."),
+        Mistake("sums over the pixels instead of means", stack(*_blur_parts(candidates, prediction, pixel_sum=True)),
+                "Like the MSE of Exercise 1.2, every column is a mean over the 784 pixels, not a sum."),
+        Mistake("the spread measured around the prediction instead of around the candidates' mean",
+                stack(expected, expected, bias),
+                "The variance term is the spread of the candidates around their *own* mean, which does not depend "
+                "on the prediction - that is why no prediction can remove it."),
+        Mistake("the standard deviation of the candidates instead of their variance",
+                stack(expected, (candidates - mean[:, None]).pow(2).mean(dim=1).sqrt().mean(dim=-1), bias),
+                "The decomposition adds *squared* quantities: use the variance of each pixel (a mean of squared "
+                "deviations), not its standard deviation."),
+        Mistake("the variance across the pixels of the mean image instead of across the candidates",
+                stack(expected, mean.var(dim=-1, unbiased=False), bias),
+                "The variance term is, for each pixel, how much the N candidates disagree there, averaged over the "
+                "pixels - not how much the pixels of one image differ from each other."),
+        Mistake("the bias not squared", stack(expected, spread, (prediction - mean).mean(dim=-1)),
+                "The bias term is the mean over pixels of the *squared* difference between the prediction and the "
+                "candidates' mean."),
+        Mistake("the absolute bias instead of the squared bias", stack(expected, spread, (prediction - mean).abs().mean(-1)),
+                "Square the difference between the prediction and the candidates' mean: it is a squared error too."),
+        Mistake("the squared error against the candidates' mean as the expected error", stack(bias, spread, bias),
+                "The first column compares the prediction with *each* candidate and averages those errors; the "
+                "error against their mean is only the bias part."),
+        Mistake("the expected error without the square", stack(diff.mean(dim=(1, 2)).neg(), spread, bias),
+                "Square each pixel's difference before averaging, or positive and negative errors cancel."),
+        Mistake("the square root of the expected error", stack(expected.sqrt(), spread, bias),
+                "No square root: the decomposition is about the squared error itself."),
+        Mistake("sums over the candidates instead of means",
+                stack(expected * CANDIDATES, spread * CANDIDATES, bias),
+                "The candidates are equally plausible: the expected error and the variance average over them, "
+                "they do not add them up."),
+    ]
+
+
+def _blur_call(check, candidates, prediction):
+    """Run the student's function; dimensions that do not line up get their likely cause."""
+    try:
+        return check.call(candidates, prediction)
+    except CheckFailed as failed:
+        if any(clash in failed.message for clash in ("must match the size", "size mismatch", "shapes cannot be")):
+            raise CheckFailed(failed.message, "The dimensions do not line up: candidates are (B, N, 784), the "
+                              "prediction (B, 784). To compare a prediction with each of its N candidates it needs a "
+                              "candidate dimension of size 1; the candidates' mean is over the middle dimension (N), "
+                              "not over the cases (B).", code="candidates-and-prediction-not-aligned") from None
+        raise
+
+
+@exercise("1.3", "01_autoencoders", "blur_decomposition", points=2, reference=metrics.blur_decomposition,
+          delegates=[metrics.blur_decomposition],
+          title="why the MSE-optimal output is a blurry average",
+          contract="blur_decomposition(candidates: (B, N, 784), prediction: (B, 784)) -> (B, 3): for each of B cases, "
+                   "N equally plausible images and one prediction c; column 0 the expected squared error of c over "
+                   "the N images, column 1 the variance of the images around their mean (dividing by N), column 2 "
+                   "the squared distance of c from that mean; every column a mean over the 784 pixels, so "
+                   "column 0 = column 1 + column 2",
+          verified="the `(B, 3)` columns are the expected squared error, the variance of the candidates and the "
+                   "squared bias, per case, and the first is the sum of the other two.")
+def blur_decomposition(fn, check):
+    torch.manual_seed(2)
+    candidates = torch.rand(CASES, CANDIDATES, PIXELS)
+    prediction = torch.rand(CASES, PIXELS)
+    out = check.tensor(_blur_call(check, candidates, prediction), like=prediction)
+    shape = tuple(out.shape)
+    if shape == (3, CASES):
+        raise CheckFailed(f"the result has shape {shape}: three rows of {CASES}, expected one row per case `(B={CASES}, 3)`.",
+                          "Put the three numbers of a case side by side: one row per case, three columns.",
+                          code="columns-as-rows")
+    if shape in ((CASES,), (CASES, 1)) or out.dim() == 0:
+        raise CheckFailed(f"the result has shape {shape}, expected three numbers per case: `(B={CASES}, 3)`.",
+                          "Return all three parts of the decomposition for each case, in three columns: the expected "
+                          "error, the variance, the squared bias.", code="not-three-columns")
+    if shape in ((CASES, 3, PIXELS), (CASES, PIXELS, 3)):
+        raise CheckFailed(f"the result has shape {shape}: one value per pixel, expected `(B={CASES}, 3)`.",
+                          "Each part is a mean over the 784 pixels: reduce the pixel dimension too.",
+                          code="not-averaged-over-the-pixels")
+    check.shape(out, (CASES, 3), ["B", "3"], hint="One row per case, three columns: expected error, variance, bias^2.")
+    check.finite(out)
+    expected, spread, bias = _blur_parts(candidates, prediction)
+    check.values(out, torch.stack([expected, spread, bias], dim=1), "the three parts", atol=1e-5, rtol=1e-4,
+                 mistakes=_blur_mistakes(candidates, prediction),
+                 hint="Compare each column with the derivation above: " + BLUR_CONTRACT + ", per pixel, then "
+                      "averaged over the pixels.")
+    check.ok("the first column is the sum of the other two")
