@@ -35,25 +35,26 @@ def _forward_diagnosis(log: list, finished: bool = True) -> CheckFailed | None:
     encoder_inputs = [shape for name, shape in log if name == "encoder"]
     if names.count("decoder") > 1:
         return CheckFailed("your function calls the decoder more than once.",
-                           "Decode exactly once: x_hat = sigmoid(decoder(encoder(x))). Decoding the "
-                           "decoder's output again feeds 784 pixels where a code is expected.")
+                           "Decode exactly once: the image goes through the encoder, its code through the decoder, and "
+                           "the decoder's logits through a sigmoid. Decoding the decoder's output again feeds 784 pixels "
+                           "where a code is expected.")
     if any(shape and shape[-1] == PIXELS for shape in decoder_inputs):
         return CheckFailed("your function passes the image itself to the decoder.",
-                           "Encode first: z = encoder(x), then decode the code: decoder(z).")
+                           "Encode first, then decode the code the encoder returned (not the image).")
     if any(shape and shape[-1] == LATENT for shape in encoder_inputs):
         return CheckFailed("your function passes the code to the encoder.",
                            "The encoder takes the image x (B, 784); the decoder takes the code z (B, latent_dim).")
     if names.count("encoder") > 1:
         return CheckFailed("your function calls the encoder more than once.",
-                           "Encode exactly once: z = encoder(x).")
+                           "Encode exactly once: one code per image is all the decoder needs.")
     if not finished:
         return None
     if "encoder" not in names:
         return CheckFailed("your function never calls the encoder.",
-                           "Compute the code with z = encoder(x) and decode that code.")
+                           "The reconstruction goes through the code: encode the image first, then decode its code.")
     if "decoder" not in names:
         return CheckFailed("your function never calls the decoder.",
-                           "Decode the code: x_hat = torch.sigmoid(decoder(z)).")
+                           "Decode the code the encoder returned, and turn the decoder's logits into pixel values.")
     return None
 
 
@@ -78,7 +79,7 @@ def autoencoder_forward(fn, check):
     if isinstance(out, torch.Tensor) and tuple(out.shape) == (BATCH, LATENT):
         raise CheckFailed(f"the result has shape {tuple(out.shape)} = `(B, D)`: that is the code z, "
                           "not the reconstruction.",
-                          "Return the decoded image sigmoid(decoder(z)), not the code z = encoder(x).")
+                          "Return the decoded image (the decoder's logits through a sigmoid), not the code the encoder returned.")
     out = check.tensor(out, like=x)
     check.shape(out, (BATCH, PIXELS), ["batch", "pixels"],
                 hint="The reconstruction has one value per pixel of every image: (B, 784).")
@@ -88,27 +89,26 @@ def autoencoder_forward(fn, check):
         logits = decoder.module(z)
     mistakes = [
         Mistake("the decoder's logits without the sigmoid", logits,
-                "The decoder returns logits (any real number); squash them into pixel values with torch.sigmoid."),
+                "The decoder returns logits (any real number); squash them into pixel values in (0, 1) with the logistic sigmoid."),
         Mistake("a sigmoid applied twice", torch.sigmoid(torch.sigmoid(logits)),
                 "Apply torch.sigmoid once: the decoder's output is a logit, sigmoid(logit) is already a probability."),
         Mistake("logits clipped to [0, 1] instead of a sigmoid", logits.clamp(0, 1),
-                "Clipping is not the sigmoid: use torch.sigmoid(logits), which is smooth and has gradients everywhere."),
+                "Clipping is not the sigmoid: the logistic sigmoid is smooth and has gradients everywhere."),
         Mistake("a sigmoid on the code before decoding", torch.sigmoid(decoder.module(torch.sigmoid(z))),
-                "The code z = encoder(x) goes into the decoder as it is; the sigmoid belongs on the decoder's output."),
+                "The encoder's code goes into the decoder as it is; the sigmoid belongs on the decoder's output."),
         Mistake("tanh instead of the sigmoid", torch.tanh(logits),
-                "tanh maps to (-1, 1), not to pixel probabilities in (0, 1): use torch.sigmoid(logits)."),
+                "tanh maps to (-1, 1), not to pixel probabilities in (0, 1): use the logistic sigmoid."),
         Mistake("a softmax over the pixels instead of the sigmoid", torch.softmax(logits, dim=-1),
-                "Each pixel is its own Bernoulli variable: torch.sigmoid(logits) per pixel, not a softmax that "
+                "Each pixel is its own Bernoulli variable: a sigmoid per pixel, not a softmax that "
                 "makes the 784 values of an image sum to 1."),
         Mistake("a ReLU instead of the sigmoid", torch.relu(logits),
-                "ReLU leaves large logits above 1: squash them into (0, 1) with torch.sigmoid(logits)."),
+                "ReLU leaves large logits above 1: squash them into (0, 1) with the logistic sigmoid."),
         Mistake("exp instead of the sigmoid", torch.exp(logits),
-                "exp(logits) is not a probability (it exceeds 1): use torch.sigmoid(logits) = 1 / (1 + exp(-logits))."),
+                "exp(logits) is not a probability (it exceeds 1): the sigmoid is 1 / (1 + exp(-logit))."),
         Mistake("the sigmoid of minus the logits (1 - the probabilities)", torch.sigmoid(-logits),
-                "torch.sigmoid(logits) = 1 / (1 + exp(-logits)): check the sign inside the exp."),
+                "The sigmoid is 1 / (1 + exp(-logit)): check the sign of the logits you pass it."),
         Mistake("probabilities rounded to 0 or 1", (torch.sigmoid(logits) > 0.5).float(),
-                "Return the probabilities themselves, torch.sigmoid(logits): rounding them stops the gradient "
-                "and throws away the grey levels."),
+                "Return the probabilities themselves: rounding them stops the gradient and throws away the grey levels."),
     ]
     reference = torch.sigmoid(logits)
     if not any(torch.allclose(out.detach(), value, atol=1e-4, rtol=1e-4)
@@ -118,8 +118,8 @@ def autoencoder_forward(fn, check):
             raise wrong_calls
     if (out - out[:1]).abs().max() < 1e-6 and (reference - reference[:1]).abs().max() > 1e-3:
         raise CheckFailed("every image got the same reconstruction: the codes were averaged (or one code reused) "
-                          "for the whole batch.", "Decode each image's own code: z = encoder(x) has one row per "
-                          "image, don't .mean(dim=0) it.", code="one-code-for-the-batch")
+                          "for the whole batch.", "Decode each image's own code: the encoder returns one row per "
+                          "image, don't average or reuse them.", code="one-code-for-the-batch")
     if not out.requires_grad and match_mistake(out, mistakes) is not None:  # e.g. rounded: name it, not the graph
         raise match_mistake(out, mistakes).failure("the reconstructions")
     check.gradient(out, {"the encoder's weights": encoder.module.weight,
@@ -142,13 +142,13 @@ def mse_loss(fn, check):
     out = check.tensor(check.call(x_hat, x), like=x)
     if out.dim() == 0:
         raise CheckFailed("the result is a single number, expected one value per image: shape `(B=5,)`.",
-                          "Average over the pixels only: .mean(dim=1) (or dim=-1), not .mean() over everything.")
+                          "Average over the pixels only (dim=1), not over everything: the batch average comes later, in the training loss.")
     if tuple(out.shape) == (PIXELS,):
         raise CheckFailed("the result has shape (784,): one value per pixel, expected one per image `(B=5,)`.",
-                          "You averaged over the batch (dim=0); average over the pixels instead: .mean(dim=1).")
+                          "You averaged over the batch (dim=0); average over the pixels (dim=1) instead.")
     if tuple(out.shape) == (BATCH + 1, 1):
         raise CheckFailed("the result has shape `(5, 1)`: one value per image, but with a pixel dimension of size 1.",
-                          "Drop keepdim=True (or .squeeze(1)): the result is one number per image, shape (B,).",
+                          "Drop keepdim=True (or squeeze the result): it is one number per image, shape (B,).",
                           code="kept-the-pixel-dimension")
     check.shape(out, (BATCH + 1,), ["batch"], hint="Average over the pixels (dim=1) so each image gets one number.")
     check.finite(out)
@@ -156,22 +156,22 @@ def mse_loss(fn, check):
     diff = (x_hat - x).detach()
     check.values(out, diff.pow(2).mean(dim=1), "the per-image errors", mistakes=[
         Mistake("a sum over pixels instead of a mean", diff.pow(2).sum(dim=1),
-                "Divide by the number of pixels: use .mean(dim=1) instead of .sum(dim=1)."),
+                "A mean divides the sum over the pixels by their number, 784."),
         Mistake("the mean absolute error (no square)", diff.abs().mean(dim=1),
-                "Square the differences: (x_hat - x) ** 2, not their absolute value."),
+                "Square the differences, don't take their absolute value."),
         Mistake("the mean difference without a square", diff.mean(dim=1),
                 "Square the differences before averaging; otherwise positive and negative errors cancel out."),
         Mistake("the root mean squared error", diff.pow(2).mean(dim=1).sqrt(),
                 "Don't take the square root: the MSE is the mean of the squares itself."),
         Mistake("a mean of the squared *sum* of differences", diff.sum(dim=1).pow(2) / PIXELS,
-                "Square each pixel's difference first, then average: ((x_hat - x) ** 2).mean(dim=1)."),
+                "Square each pixel's difference first, then average the squares over the pixels."),
         Mistake("half the mean squared error", 0.5 * diff.pow(2).mean(dim=1),
-                "Leave out the factor 1/2: the MSE is the plain mean of (x_hat - x) ** 2."),
+                "Leave out the factor 1/2: the MSE is the plain mean of the squared differences."),
         Mistake("the binary cross-entropy instead of the squared error",
                 torch.nn.functional.binary_cross_entropy(x_hat.detach(), x, reduction="none").mean(dim=1),
-                "This exercise is the mean *squared* error: ((x_hat - x) ** 2).mean(dim=1)."),
+                "This exercise is the mean *squared* error of the pixel differences, not a cross-entropy."),
         Mistake("the difference of the squares (x_hat^2 - x^2)", (x_hat.detach().pow(2) - x.pow(2)).mean(dim=1),
-                "Square the difference, (x_hat - x) ** 2, not each term separately."),
+                "Square the difference of the two images, not each image separately."),
     ])
 
 
