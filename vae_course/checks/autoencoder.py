@@ -267,8 +267,8 @@ def _blur_call(check, candidates, prediction):
                    "the N images, column 1 the variance of the images around their mean (dividing by N), column 2 "
                    "the squared distance of c from that mean; every column a mean over the 784 pixels, so "
                    "column 0 = column 1 + column 2",
-          verified="the `(B, 3)` columns are the expected squared error, the variance of the candidates and the "
-                   "squared bias, per case, and the first is the sum of the other two.")
+          verified="the `(B, 3)` columns are the expected squared error, the variance and the squared bias, "
+                   "and the first is the sum of the other two.")
 def blur_decomposition(fn, check):
     torch.manual_seed(2)
     candidates = torch.rand(CASES, CANDIDATES, PIXELS)
