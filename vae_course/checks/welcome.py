@@ -27,7 +27,7 @@ def average_image(fn, check):
                           "Average over the batch only (dim=0), so each of the 784 pixels keeps its own mean.",
                           code="mean-of-everything")
     if tuple(out.shape) in ((BATCH,), (BATCH, 1)):
-        raise CheckFailed(f"the result has shape `{tuple(out.shape)}`: one value per image - each image was "
+        raise CheckFailed(f"the result has the wrong shape `{tuple(out.shape)}`: one value per image - each image was "
                           "averaged over the pixels, so its 784 values became one number.",
                           "Average over the images (the batch dimension, dim=0), not over the pixels (dim=1): the "
                           "average image keeps one value for each of the 784 pixels.", code="averaged-over-the-pixels")
