@@ -36,7 +36,7 @@ def average_image(fn, check):
     check.finite(out)
     check.values(out, images.mean(dim=0), "the pixel values", mistakes=[
         Mistake("a sum instead of a mean", images.sum(dim=0),
-                "A mean divides the sum by the number of images B."),
+                "Divide by the number of images B: a mean, not a sum."),
         Mistake("the per-pixel maximum", images.max(dim=0).values, "You want the mean, not the maximum."),
         Mistake("the per-pixel median", images.median(dim=0).values, "You want the mean, not the median."),
         Mistake("the sum divided by the number of pixels (784)", images.sum(dim=0) / PIXELS,
