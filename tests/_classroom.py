@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 STEM = "02_elbo"
-IMPORTS = "import torch\nimport torch.nn.functional as F\n\nfrom vae_course import checks"
+IMPORTS = "import math\n\nimport torch\nimport torch.nn.functional as F\n\nfrom vae_course import checks"
 KL_ANSWER = "0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)"  # a line of the solution, to look for
 WRONG_LOGLIK = ("def bernoulli_log_likelihood(logits, x):\n"
                 "    return F.binary_cross_entropy_with_logits(logits, x, reduction='none').sum(dim=-1)\n")
@@ -25,17 +25,25 @@ ENV = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), 
 
 
 def short_solution() -> nbformat.NotebookNode:
-    """Notebook 02 cut down to an import cell, the three exercises with their checks and one Think! cell."""
+    """Notebook 02 cut down to an import cell, its exercises with their checks and one Think! cell."""
     full = nbformat.read(ROOT / "solutions" / f"{STEM}.ipynb", as_version=4)
     keep = [c for c in full.cells if any(t.startswith("exercise-") for t in c.metadata.get("tags", []))
             or c.source.startswith("checks.")]
-    think = next(c for c in full.cells if c.cell_type == "markdown" and "<!-- BEGIN SOLUTION -->" in c.source)
+    think = next(c for c in full.cells if c.cell_type == "markdown" and c.source.startswith("**Think!**")
+                 and "<!-- BEGIN SOLUTION -->" in c.source)
     return new_notebook(cells=[new_code_cell(IMPORTS), *keep, think], metadata=full.metadata)
 
 
-def answers() -> list[str]:
-    """The sources of the solution's exercise cells 2.1, 2.2, 2.3."""
-    return [c.source for c in short_solution().cells if c.metadata.get("tags")]
+def exercise_of(source: str) -> str | None:
+    """The id of the exercise whose function ``source`` defines (``def gaussian_kl(`` -> ``"2.1"``), or None."""
+    from vae_course.checks import exercises_for
+
+    return next((e.id for e in exercises_for(STEM) if f"def {e.function}(" in source), None)
+
+
+def answers() -> dict[str, str]:
+    """The sources of the solution's exercise cells, by exercise id (2.1, 2.2, 2.3, 2.4)."""
+    return {exercise_of(c.source): c.source for c in short_solution().cells if c.metadata.get("tags")}
 
 
 def run(*command, cwd=None) -> subprocess.CompletedProcess:

@@ -21,7 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
+import _catalogue_01
 import _catalogue_01_04
+import _catalogue_02
 import _catalogue_03
 import _catalogue_05
 import _catalogue_05_08
@@ -316,6 +318,7 @@ CATALOGUE = {
 }
 CATALOGUE.update(_catalogue_01_04.ENTRIES)
 CATALOGUE.update(_catalogue_05_08.ENTRIES)
+CATALOGUE.update(_catalogue_01.entries(CATALOGUE) | _catalogue_02.entries(CATALOGUE))
 CATALOGUE.update({**_catalogue_03.ENTRIES, **_catalogue_05.entries(CATALOGUE)})
 _catalogue_06.merge_into(CATALOGUE)
 _catalogue_07.merge_into(CATALOGUE)

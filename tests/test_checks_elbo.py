@@ -39,7 +39,7 @@ def kl_terms(mu, lv):
 
 
 KL_MISTAKES = {
-    "mean over dims": (lambda mu, lv: kl_terms(mu, lv).mean(-1), "not .mean(dim=-1)"),
+    "mean over dims": (lambda mu, lv: kl_terms(mu, lv).mean(-1), "their KLs add up"),
     "missing 1/2": (lambda mu, lv: 2 * kl_terms(mu, lv).sum(-1), "Multiply by 1/2"),
     "sign": (lambda mu, lv: -kl_terms(mu, lv).sum(-1), "never negative"),
     "logvar as std": (lambda mu, lv: 0.5 * (mu**2 + lv**2 - 1 - torch.log(lv**2)).sum(-1), "not sigma"),
@@ -104,12 +104,12 @@ def naive(l, x):
 
 LL_MISTAKES = {
     "returns BCE": (lambda l, x: bce(l, x).sum(-1), "*minus* the binary cross-entropy"),
-    "mean over pixels": (lambda l, x: -bce(l, x).mean(-1), "not .mean(dim=-1)"),
+    "mean over pixels": (lambda l, x: -bce(l, x).mean(-1), "log-probabilities add up"),
     "BCE mean": (lambda l, x: bce(l, x).mean(-1), "Two fixes"),
     "sigmoid twice": (lambda l, x: -bce(torch.sigmoid(l), x).sum(-1), "don't apply torch.sigmoid"),
     "Bernoulli(probs) from sigmoid as logits": (lambda l, x: Bernoulli(logits=torch.sigmoid(l)).log_prob(x).sum(-1),
                                                 "don't apply torch.sigmoid"),
-    "swapped args": (lambda l, x: -bce(x, l).sum(-1), "prediction first, target second"),
+    "swapped args": (lambda l, x: -bce(x, l).sum(-1), "the target (the pixels) second"),
     "only x log pi": (lambda l, x: (x * F.logsigmoid(l)).sum(-1), "Add the term for the pixels that are 0"),
     "F.bce on logits": (lambda l, x: -F.binary_cross_entropy(l, x, reduction="none").sum(-1),
                         "expects probabilities in [0, 1]"),
@@ -123,7 +123,7 @@ LL_MISTAKES = {
                                "Right for moderate logits, wrong for extreme ones"),
     "batch sum": (lambda l, x: -bce(l, x).sum(), "Don't reduce over the batch"),
     "no sum": (lambda l, x: -bce(l, x), "Sum the log-probabilities of the pixels"),
-    "sum over batch dim": (lambda l, x: -bce(l, x).sum(0), "sum over the pixels (dim=-1) instead"),
+    "sum over batch dim": (lambda l, x: -bce(l, x).sum(0), "sum over the pixels (the last dimension) instead"),
     "detached": (lambda l, x: -bce(l, x).sum(-1).detach(), "Don't use .detach()"),
 }
 
@@ -180,8 +180,8 @@ ELBO_MISTAKES = {
                            "already the *log*"),
     "std as variance": (lambda l, x, mu, lv: rec(l, x) - 0.5 * (mu**2 + (0.5 * lv).exp() - 1 - lv).sum(-1),
                         "not the standard deviation"),
-    "KL mean over latent dims": (lambda l, x, mu, lv: rec(l, x) - kl_terms(mu, lv).mean(-1), "not .mean(dim=-1)"),
-    "loglik mean over pixels": (lambda l, x, mu, lv: -bce(l, x).mean(-1) - kl(mu, lv), "not .mean(dim=-1)"),
+    "KL mean over latent dims": (lambda l, x, mu, lv: rec(l, x) - kl_terms(mu, lv).mean(-1), "their KLs add up"),
+    "loglik mean over pixels": (lambda l, x, mu, lv: -bce(l, x).mean(-1) - kl(mu, lv), "log-probabilities add up"),
     "scalar (mean)": (lambda l, x, mu, lv: (rec(l, x) - kl(mu, lv)).mean(), "Don't reduce over the batch"),
     "scalar (sum)": (lambda l, x, mu, lv: rec(l, x).sum() - kl(mu, lv).sum(), "Don't reduce over the batch"),
     "KL batch mean": (lambda l, x, mu, lv: rec(l, x) - kl(mu, lv).mean(), "gaussian_kl must return shape (B,)"),

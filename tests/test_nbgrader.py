@@ -2,9 +2,9 @@
 
 Three submissions of a short notebook 02 (the real exercise, check and Think! cells of
 ``solutions/02_elbo.ipynb`` after a two-line import cell, so the kernels start fast):
-solved (6 of 6), half done (2.1 right, 2.2 wrong, 2.3 the stub: 2 of 6) and hostile (every
-exercise the stub, and a cell that replaces the checks with ones that always pass).
-nbgrader's autograde grades in the student's kernel, so it gives the hostile one 6 of 6;
+solved but for 2.4 (6 of 8), half done (2.1 right, 2.2 wrong, 2.3 and 2.4 the stubs: 2 of 8) and hostile (every
+exercise the stub, and a cell that replaces the checks of 2.1-2.3 with ones that always pass).
+nbgrader's autograde grades in the student's kernel, so it gives the hostile one 6 of 8;
 ``vae-course nbgrader-sync`` puts the course grader's 0 into nbgrader's gradebook.
 """
 
@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell
 
 nbgrader_api = pytest.importorskip("nbgrader.api", reason="nbgrader is in the test extra")
 
-from _classroom import KL_ANSWER, STEM, WRONG_LOGLIK, answers, run, short_solution  # noqa: E402
+from _classroom import KL_ANSWER, STEM, WRONG_LOGLIK, answers, exercise_of, run, short_solution  # noqa: E402
 
 FAKE_CHECKS = ("class _Passed:\n    passed = True\n    def text(self):\n        return '[passed]'\n\n"
                "for _name in ('gaussian_kl', 'bernoulli_log_likelihood', 'elbo'):\n"
@@ -58,12 +58,12 @@ def course(tmp_path_factory) -> Path:
     assert done.returncode == 0, done.stderr
     nbgrader(course, "generate_assignment", STEM)
     release = nbformat.read(course / "release" / STEM / f"{STEM}.ipynb", as_version=4)
-    ids = [c.metadata["nbgrader"]["grade_id"] for c in release.cells
-           if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
-    solved = dict(zip(ids, answers()))  # 2.1, 2.2, 2.3
+    ids = {exercise_of(c.source): c.metadata["nbgrader"]["grade_id"] for c in release.cells
+           if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
+    solved = {ids[ex]: source for ex, source in answers().items() if ex in ("2.1", "2.2", "2.3")}  # 2.4 left a stub
     cases = {
         "alice": submission(release, solved),
-        "bob": submission(release, {ids[0]: solved[ids[0]], ids[1]: WRONG_LOGLIK}),
+        "bob": submission(release, {ids["2.1"]: solved[ids["2.1"]], ids["2.2"]: WRONG_LOGLIK}),
         "mallory": submission(release, {}, before=FAKE_CHECKS),
     }
     for student, nb in cases.items():
@@ -117,7 +117,7 @@ def test_nbgrader_sync_writes_the_course_graders_scores_into_the_gradebook(cours
     (zoe / "timestamp.txt").write_text("2026-12-01 09:30:00.000000 UTC")
     synced = run("vae_course", "nbgrader-sync", course, "--assignment", STEM, "--no-execute")
     assert synced.returncode == 0, synced.stderr
-    assert "zoe  02_elbo/02_elbo  6 / 6" in synced.stdout
+    assert "zoe  02_elbo/02_elbo  6 / 8" in synced.stdout
     assert code_scores(course) == EXPECTED
     with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert gb.find_submission_notebook(STEM, STEM, "zoe").code_score == 6.0
@@ -127,7 +127,7 @@ def test_nbgrader_sync_writes_the_course_graders_scores_into_the_gradebook(cours
         rows = {row["student_id"]: row for row in csv.DictReader(f)}
     # raw_score adds the Think! answer (graded by hand: 0 until a teacher grades it) to the tests' points
     assert {s: float(rows[s]["raw_score"]) for s in EXPECTED} == EXPECTED
-    assert {float(rows[s]["max_score"]) for s in EXPECTED} == {7.0}
+    assert {float(rows[s]["max_score"]) for s in EXPECTED} == {9.0}
     # bob was late: nbgrader's own late handling ("zero") takes the course grader's 2 points away again
     assert {s: float(rows[s]["late_submission_penalty"]) for s in EXPECTED} == {"alice": 0.0, "bob": 2.0,
                                                                                 "mallory": 0.0}

@@ -1,7 +1,7 @@
 """The otter-grader round trip, with the real otter: export, ``otter assign``, ``otter run``.
 
 The student notebook otter writes holds no line of any answer, and otter's own grading of a
-solved notebook gives full points (6 of 6 on the short notebook 02 of ``tests/_classroom.py``).
+solved notebook gives full points (8 of 8 on the short notebook 02 of ``tests/_classroom.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("otter", reason="otter-grader is in the test extra")
 
-from _classroom import KL_ANSWER, STEM, answers, run, short_solution  # noqa: E402
+from _classroom import KL_ANSWER, STEM, answers, exercise_of, run, short_solution  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def dist(tmp_path_factory):
 
 def test_otter_student_notebook_holds_no_solution(dist):
     student = (dist / "student" / f"{STEM}.ipynb").read_text()
-    for answer in answers():
+    for answer in answers().values():
         body = [line.strip() for line in answer.splitlines() if line.strip() and "SOLUTION" not in line]
         assert not [line for line in body[2:] if line in student], "a line of an answer reached students"
     assert KL_ANSWER not in student and "BEGIN SOLUTION" not in student and "**Answer.**" not in student
@@ -43,9 +43,9 @@ def test_otter_student_notebook_holds_no_solution(dist):
 def test_otter_grades_a_solved_notebook_full(dist, tmp_path):
     nb = nbformat.read(dist / "student" / f"{STEM}.ipynb", as_version=4)
     stubs = [c for c in nb.cells if "otter_answer_cell" in c.metadata.get("tags", []) and "def " in c.source]
-    assert len(stubs) == 3
-    for cell, answer in zip(stubs, answers()):
-        cell.source = answer
+    assert len(stubs) == len(answers()) == 4
+    for cell in stubs:
+        cell.source = answers()[exercise_of(cell.source)]
     submission = tmp_path / f"{STEM}.ipynb"
     nbformat.write(nb, submission)
     autograder = next((dist / "autograder").glob("*.zip"))
@@ -53,5 +53,5 @@ def test_otter_grades_a_solved_notebook_full(dist, tmp_path):
     assert graded.returncode == 0, graded.stdout + graded.stderr
     results = json.loads((tmp_path / "results.json").read_text())
     scores = {t["name"]: (t["score"], t["max_score"]) for t in results["tests"] if "max_score" in t}
-    assert scores == {"q2_1": (2.0, 2.0), "q2_2": (2.0, 2.0), "q2_3": (2.0, 2.0)}, results
-    assert sum(score for score, _ in scores.values()) == 6.0
+    assert scores == {"q2_1": (2.0, 2.0), "q2_2": (2.0, 2.0), "q2_3": (2.0, 2.0), "q2_4": (2.0, 2.0)}, results
+    assert sum(score for score, _ in scores.values()) == 8.0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from . import losses
 from .references import reference_implementation
@@ -78,3 +79,18 @@ def importance_sampled_nll(model, data, k: int = 1000, batch_size: int | None = 
             nll.append(-(torch.logsumexp(log_w, dim=1) - math.log(k)).cpu())
     nll = torch.cat(nll)
     return nll if per_image else float(nll.mean())
+
+
+@reference_implementation
+def prior_log_evidence(decode, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """The naive Monte Carlo estimate of log p(x) = log E_{z ~ p(z)}[p(x|z)] from K prior codes -> (B,).
+
+    decode: codes (K, D) -> logits (K, 784); x: (B, 784) in [0, 1]; z: (K, D) codes drawn from
+    p(z) = N(0, I), shared by every image. Each image is scored against every code,
+    log p(x_b|z_k) = sum_j x_bj l_kj - softplus(l_kj) (a (B, K) table), and the K probabilities are
+    averaged in log space: logsumexp_k - log K, finite for log-likelihoods of -10,000 nats. Unbiased for
+    p(x), biased low for log p(x); notebook 02 shows why it needs astronomically many codes.
+    """
+    logits = decode(z)                                                      # (K, 784)
+    log_px_z = x @ logits.T - F.softplus(logits).sum(dim=-1)                # (B, K)
+    return torch.logsumexp(log_px_z, dim=1) - math.log(len(z))

@@ -64,7 +64,7 @@ def _kl_mistakes(mu, logvar):
     ref = _reference_kl(mu, logvar)
     return [
         ("the KL averaged over latent dimensions instead of summed", _kl_terms(mu, logvar).mean(dim=-1),
-         "The latent dimensions are independent, so their KLs add up: use .sum(dim=-1), not .mean(dim=-1)."),
+         "The latent dimensions are independent, so their KLs add up: sum over the last dimension, don't average."),
         ("the KL without its factor 1/2", 2.0 * ref,
          "Multiply by 1/2: " + KL_FORMULA + "."),
         ("the KL with the wrong sign", -ref,
@@ -105,7 +105,7 @@ def _loglik_mistakes(logits, x):
         ("the binary cross-entropy (a log-likelihood with the wrong sign)", bce.sum(dim=-1),
          "The log-likelihood is *minus* the binary cross-entropy: return -BCE (it is <= 0)."),
         ("a mean over pixels instead of a sum", -bce.mean(dim=-1),
-         "Pixels are independent given z, so their log-probabilities add up: use .sum(dim=-1), not .mean(dim=-1)."),
+         "Pixels are independent given z, so their log-probabilities add up: sum over the pixels, don't average."),
         ("the binary cross-entropy averaged over pixels", bce.mean(dim=-1),
          "Two fixes: return minus the BCE, and sum over the pixels instead of averaging."),
         ("probabilities used as logits (a sigmoid applied twice)",
@@ -114,7 +114,7 @@ def _loglik_mistakes(logits, x):
          "(binary_cross_entropy_with_logits applies the sigmoid itself)."),
         ("the arguments of binary_cross_entropy_with_logits swapped",
          -F.binary_cross_entropy_with_logits(x, logits, reduction="none").sum(dim=-1),
-         "The order is F.binary_cross_entropy_with_logits(logits, x): prediction first, target second."),
+         "binary_cross_entropy_with_logits takes the prediction (the logits) first and the target (the pixels) second."),
         ("only the x * log(pi) term", (x * F.logsigmoid(logits)).sum(dim=-1),
          "Add the term for the pixels that are 0: x * log(pi) + (1 - x) * log(1 - pi)."),
         ("minus the squared error of the probabilities", -(torch.sigmoid(logits) - x).pow(2).sum(dim=-1),
@@ -124,26 +124,37 @@ def _loglik_mistakes(logits, x):
     ]
 
 
-def _shape_for(out: torch.Tensor, per_latent: bool, per_pixel: bool):
-    """Turn a typical wrong shape into a named mistake; (B,) passes through."""
+_SCALAR_HINTS = {
+    "kl": "Don't reduce over the batch: each example has its own KL, a sum over its latent dimensions only. "
+          "The batch average comes later, in the training loss.",
+    "loglik": "Don't reduce over the batch: each example has its own log-likelihood, a sum over its pixels only. "
+              "The batch average comes later, in the training loss.",
+    "elbo": "Don't reduce over the batch: each example has its own ELBO (its log-likelihood minus its KL, both "
+            "of shape (B,)). The batch average comes later, in the training loss -elbo(...).mean().",
+}
+
+
+def _shape_for(out: torch.Tensor, per_latent: bool, per_pixel: bool, kind: str):
+    """Turn a typical wrong shape into a named mistake; (B,) passes through. ``kind``: "kl", "loglik" or "elbo"."""
     shape = tuple(out.shape)
+    inside = "The KL term inside your elbo" if kind == "elbo" else "The KL"
     if out.dim() == 0:
         raise CheckFailed(f"the result is a single number, expected one value per example: shape `(B={BATCH},)`.",
-                          "Don't reduce over the batch: sum over the last dimension only (dim=-1). "
-                          "The batch average comes later, in the training loss.", code="reduced-over-the-batch")
+                          _SCALAR_HINTS[kind], code="reduced-over-the-batch")
     if per_latent and shape == (BATCH, LATENT):
         raise CheckFailed(f"the result has shape {shape} = `(B, D)`, expected `(B={BATCH},)`.",
-                          "Sum the KL terms over the latent dimensions: .sum(dim=-1).", code="not-summed-over-latents")
+                          f"{inside} still has one value per latent dimension. Sum the KL terms over the latent "
+                          "dimensions (the last one).", code="not-summed-over-latents")
     if per_pixel and shape == (BATCH, PIXELS):
         raise CheckFailed(f"the result has shape {shape} = `(B, 784)`, expected `(B={BATCH},)`.",
-                          "Sum the log-probabilities of the pixels: .sum(dim=-1).", code="not-summed-over-pixels")
+                          "Sum the log-probabilities of the pixels (the last dimension).", code="not-summed-over-pixels")
     if per_latent and shape == (LATENT,):
         raise CheckFailed(f"the result has shape {shape}: one value per latent dimension, expected `(B={BATCH},)`.",
-                          "You reduced over the batch (dim=0); sum over the latent dimensions (dim=-1) instead.",
+                          "You reduced over the batch (dim=0); sum over the latent dimensions (the last one) instead.",
                           code="summed-over-the-batch")
     if per_pixel and shape == (PIXELS,):
         raise CheckFailed(f"the result has shape {shape}: one value per pixel, expected `(B={BATCH},)`.",
-                          "You reduced over the batch (dim=0); sum over the pixels (dim=-1) instead.",
+                          "You reduced over the batch (dim=0); sum over the pixels (the last dimension) instead.",
                           code="summed-over-the-batch")
 
 
@@ -163,6 +174,13 @@ def _gradient(check, out, inputs: dict, mistakes, hint: str = "") -> None:
         raise
 
 
+def finite_for(check, out: torch.Tensor, inputs: str, what: str = "the result", hint: str = "") -> None:
+    """``check.finite``, recorded as "finite values <inputs>": a check with an easy and a hard stage then
+    never says "contains NaN" (hard inputs) next to "already fine: finite values" (easy ones)."""
+    check.finite(out, what, hint=hint)
+    check.passed[check.passed.index("finite values")] = f"finite values {inputs}"
+
+
 # --------------------------------------------------------------------------- 2.1
 
 @exercise("2.1", "02_elbo", "gaussian_kl", points=2, reference=losses.gaussian_kl,
@@ -176,9 +194,9 @@ def _gradient(check, out, inputs: dict, mistakes, hint: str = "") -> None:
 def gaussian_kl(fn, check):
     mu, logvar = _latent_inputs(hard=False)
     out = check.tensor(check.call(mu, logvar), like=mu)
-    _shape_for(out, per_latent=True, per_pixel=False)
-    check.shape(out, (BATCH,), ["batch"], hint="Sum over the latent dimensions (dim=-1) only.")
-    check.finite(out, hint="Look for the log of a negative number or of zero: logvar is already a log, "
+    _shape_for(out, per_latent=True, per_pixel=False, kind="kl")
+    check.shape(out, (BATCH,), ["batch"], hint="Sum over the latent dimensions (the last one) only.")
+    finite_for(check, out, "for positive logvar", hint="Look for the log of a negative number or of zero: logvar is already a log, "
                            "so log(sigma^2) is logvar itself.")
     mistakes = _as_mistakes(_kl_mistakes(mu, logvar))
     _gradient(check, out, {"mu": mu, "logvar": logvar}, mistakes)
@@ -187,7 +205,7 @@ def gaussian_kl(fn, check):
     mu, logvar = _latent_inputs(hard=True)
     out = check.tensor(check.call(mu, logvar), like=mu)
     check.shape(out, (BATCH,), ["batch"])
-    check.finite(out, "the result for negative logvar",
+    finite_for(check, out, "for negative logvar", "the result for negative logvar",
                  hint="logvar can be negative (sigma < 1). Never take log(logvar): log(sigma^2) is logvar itself, "
                       "and sigma^2 = exp(logvar) is always positive.")
     check.values(out, _reference_kl(mu, logvar), "the KL values for negative and positive logvar",
@@ -199,7 +217,8 @@ def gaussian_kl(fn, check):
 # --------------------------------------------------------------------------- 2.2
 
 _PROBABILITY_HINT = ("F.binary_cross_entropy expects probabilities in [0, 1], but you get logits (any real number). "
-                     "Use F.binary_cross_entropy_with_logits(logits, x, reduction='none'), which is also stable.")
+                     "Its sibling for logits, F.binary_cross_entropy_with_logits, is also stable (mind its default "
+                     "reduction and its sign).")
 
 
 def _call_loglik(fn_call, *args):
@@ -223,9 +242,9 @@ def _call_loglik(fn_call, *args):
 def bernoulli_log_likelihood(fn, check):
     logits, x = _pixel_inputs(hard=False)
     out = check.tensor(_call_loglik(check.call, logits, x), like=logits)
-    _shape_for(out, per_latent=False, per_pixel=True)
-    check.shape(out, (BATCH,), ["batch"], hint="Sum over the pixels (dim=-1) only.")
-    check.finite(out, hint="Are you taking the log of the logits? They can be negative: pi = sigmoid(logits) "
+    _shape_for(out, per_latent=False, per_pixel=True, kind="loglik")
+    check.shape(out, (BATCH,), ["batch"], hint="Sum over the pixels (the last dimension) only.")
+    finite_for(check, out, "for moderate logits", hint="Are you taking the log of the logits? They can be negative: pi = sigmoid(logits) "
                            "is the probability, and the stable way is F.binary_cross_entropy_with_logits.")
     mistakes = _as_mistakes(_loglik_mistakes(logits, x))
     _gradient(check, out, {"logits": logits}, mistakes)
@@ -234,7 +253,7 @@ def bernoulli_log_likelihood(fn, check):
     logits, x = _pixel_inputs(hard=True)
     out = check.tensor(_call_loglik(check.call, logits, x), like=logits)
     check.shape(out, (BATCH,), ["batch"])
-    check.finite(out, "the result for logits of +-100 and +-300",
+    finite_for(check, out, "for logits of +-300", "the result for logits of +-100 and +-300",
                  hint="log(sigmoid(l)) breaks for large |l|: sigmoid(100) is exactly 1.0 in float32, so "
                       "log(1 - sigmoid(100)) = log(0) = -inf (and 0 * -inf = nan). Work with the logits: "
                       "log(pi) = -softplus(-l), log(1 - pi) = -softplus(l), or use F.binary_cross_entropy_with_logits.")
@@ -254,10 +273,10 @@ def _broadcast_diagnosis(failed: CheckFailed) -> CheckFailed:
     sizes = {int(n) for n in re.findall(r"\((\d+)\)", failed.message)}
     if LATENT in sizes:
         return CheckFailed(failed.message, "The KL term still has one value per latent dimension: "
-                                           "sum it over dim=-1 so it has shape (B,).", code="kl-term-not-summed")
+                                           "sum it over them so it has shape (B,).", code="kl-term-not-summed")
     if PIXELS in sizes:
         return CheckFailed(failed.message, "The log-likelihood term still has one value per pixel: "
-                                           "sum it over dim=-1 so it has shape (B,).",
+                                           "sum it over them so it has shape (B,).",
                            code="reconstruction-term-not-summed")
     return failed
 
@@ -266,7 +285,7 @@ def _broadcast_diagnosis(failed: CheckFailed) -> CheckFailed:
           delegates=[losses.elbo, losses.gaussian_kl, losses.bernoulli_log_likelihood],
           title="the evidence lower bound",
           contract="elbo(logits: (B, 784), x: (B, 784) in {0, 1}, mu: (B, D), logvar: (B, D)) -> (B,): "
-                   "bernoulli_log_likelihood(logits, x) - gaussian_kl(mu, logvar), one value per example "
+                   "the log-likelihood of Exercise 2.2 minus the KL of Exercise 2.1, one value per example "
                    "(a log-probability bound, <= 0, to be *maximised*; the training loss is -elbo(...).mean())",
           verified="the `(B,)` ELBO values match the reference, for extreme logits and negative logvar too, with "
                    "gradients.")
@@ -278,9 +297,10 @@ def elbo(fn, check):
     except CheckFailed as failed:
         raise _broadcast_diagnosis(failed) from None
     out = check.tensor(out, like=mu)
-    _shape_for(out, per_latent=True, per_pixel=True)
-    check.shape(out, (BATCH,), ["batch"], hint="Both terms have shape (B,): sum each over its own last dimension.")
-    check.finite(out)
+    _shape_for(out, per_latent=True, per_pixel=True, kind="elbo")
+    check.shape(out, (BATCH,), ["batch"], hint="The ELBO has one value per example, and so has each of its two terms "
+                                               "(Exercises 2.1 and 2.2): combine them without reducing over anything.")
+    finite_for(check, out, "for moderate logits")
     rec = _reference_loglik(logits, x).detach()
     kl = _reference_kl(mu, logvar).detach()
     # The check runs elbo with the reference gaussian_kl and bernoulli_log_likelihood (uses= above): a wrong
@@ -295,9 +315,9 @@ def elbo(fn, check):
         Mistake("the binary cross-entropy used as the reconstruction term", -rec - kl,
                 "The reconstruction term is the log-likelihood, i.e. *minus* the binary cross-entropy."),
         Mistake("the KL term missing", rec,
-                "Subtract the KL term: elbo = bernoulli_log_likelihood(logits, x) - gaussian_kl(mu, logvar)."),
+                "Subtract the KL term: the ELBO is the reconstruction log-likelihood minus the KL (formula above)."),
         Mistake("the reconstruction term missing", -kl,
-                "Add the reconstruction term bernoulli_log_likelihood(logits, x)."),
+                "Add the reconstruction term, the log-likelihood of Exercise 2.2."),
         Mistake("a KL term reduced over the batch", rec - kl.mean(),
                 "Each example has its own KL: gaussian_kl must return shape (B,), not one number for the batch."),
         Mistake("a KL term summed over the batch", rec - kl.sum(),
@@ -306,15 +326,15 @@ def elbo(fn, check):
                 kl_hint + "the 1/2 belongs once, in front of the sum: " + KL_FORMULA + "."),
         Mistake("gaussian_kl called with the variance exp(logvar) as its logvar argument",
                 rec - _reference_kl(mu, logvar.exp()).detach(),
-                "gaussian_kl expects logvar itself (the log of the variance): gaussian_kl(mu, logvar)."),
+                "gaussian_kl expects logvar itself (the log of the variance): pass it on unchanged."),
         Mistake("gaussian_kl called with the standard deviation exp(logvar / 2) as its logvar argument",
                 rec - _reference_kl(mu, (0.5 * logvar).exp()).detach(),
-                "gaussian_kl expects logvar itself (the log of the variance): gaussian_kl(mu, logvar)."),
+                "gaussian_kl expects logvar itself (the log of the variance): pass it on unchanged."),
         Mistake("gaussian_kl called with log(sigma) = logvar / 2 as its logvar argument",
                 rec - _reference_kl(mu, 0.5 * logvar).detach(),
-                "gaussian_kl expects logvar = log(sigma^2) as it is: gaussian_kl(mu, logvar)."),
+                "gaussian_kl expects logvar = log(sigma^2) as it is: pass it on unchanged."),
         Mistake("the arguments of gaussian_kl swapped", rec - _reference_kl(logvar, mu).detach(),
-                "The order is gaussian_kl(mu, logvar): the mean first, then the log-variance."),
+                "gaussian_kl takes the mean first, then the log-variance."),
         Mistake("a reconstruction term reduced over the batch", rec.mean() - kl,
                 "Each example has its own log-likelihood: return shape (B,), not one number for the batch."),
     ]
@@ -336,7 +356,7 @@ def elbo(fn, check):
         raise _broadcast_diagnosis(failed) from None
     out = check.tensor(out, like=mu)
     check.shape(out, (BATCH,), ["batch"])
-    check.finite(out, "the ELBO for extreme logits and negative logvar",
+    finite_for(check, out, "for extreme logits and negative logvar", "the ELBO for extreme logits and negative logvar",
                  hint="Make both parts numerically safe: the log-likelihood from logits (no log(sigmoid)), "
                       "and the KL with exp(logvar) and logvar (no log(logvar)).")
     check.values(out, _reference_loglik(logits, x) - _reference_kl(mu, logvar),
