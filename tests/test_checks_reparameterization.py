@@ -37,7 +37,7 @@ def test_reparameterize_correct_variants_pass(fn):
 MISTAKES_31 = {
     "logvar as std": (lambda mu, logvar: mu + logvar * torch.randn_like(mu), "log of the variance"),
     "variance as std": (lambda mu, logvar: mu + torch.exp(logvar) * torch.randn_like(mu), "square root"),
-    "flipped exponent": (lambda mu, logvar: mu + torch.exp(-0.5 * logvar) * torch.randn_like(mu), "+0.5"),
+    "flipped exponent": (lambda mu, logvar: mu + torch.exp(-0.5 * logvar) * torch.randn_like(mu), "exp(+logvar / 2)"),
     "unscaled noise": (lambda mu, logvar: mu + torch.randn_like(mu), "Multiply the noise"),
     "mu only": (lambda mu, logvar: mu + 0 * logvar, "eval mode"),
     "zero noise": (lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.zeros_like(mu), "eval mode"),

@@ -194,3 +194,16 @@ CONTRACT_NAMES = {"batch": "B", "latent": "D", "pixels": "784", "time": "T"}
 def contract_name(name: str) -> str:
     """The contract's name of a dimension: ``"batch"`` -> ``"B"``; other names unchanged."""
     return CONTRACT_NAMES.get(name, name)
+
+
+def gradient_of(out: torch.Tensor, wrt: torch.Tensor) -> torch.Tensor | None:
+    """d out.sum() / d wrt, keeping the graph for the checker's own gradient test; None if no gradient flows.
+
+    For checks that compare a gradient with those of catalogued mistakes before :meth:`Checker.gradient` runs.
+    """
+    if not out.requires_grad:
+        return None
+    try:
+        return torch.autograd.grad(out.sum(), wrt, allow_unused=True, retain_graph=True)[0]
+    except RuntimeError:      # a graph torch cannot differentiate: the checker's gradient test says so
+        return None

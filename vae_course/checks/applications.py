@@ -147,9 +147,10 @@ def anomaly_score(fn, check):
                 "F.binary_cross_entropy_with_logits(logits, x, reduction='none')."),
         Mistake("a reconstruction of the decoded logvar instead of the mean code mu",
                 F.binary_cross_entropy_with_logits(model.decode(logvar), x, reduction="none").sum(1) + kl,
-                "model.encode returns (mu, logvar): decode the first, mu = model.encode(x)[0]."),
-    ] + [Mistake("a KL term with " + name, nll + value, hint) for name, value, hint in _kl_mistakes(mu, logvar)], hint="Use the mean code: mu, logvar = model.encode(x); logits = model.decode(mu); then "
-            "score = BCE-with-logits summed over pixels + losses.gaussian_kl(mu, logvar).")
+                "model.encode returns (mu, logvar): decode the first, the mean code."),
+    ] + [Mistake("a KL term with " + name, nll + value, hint) for name, value, hint in _kl_mistakes(mu, logvar)],
+        hint="Decode the mean code (not a sample); score the reconstruction with the cross-entropy from the logits, "
+             "summed over the pixels, and add the KL of q(z|x) to the prior, summed over the latent dimensions.")
 
 
 @exercise("6.2", "06_applications", "inpaint_step", points=2,

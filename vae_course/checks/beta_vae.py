@@ -155,11 +155,12 @@ def active_units(fn, check):
         if count == other:
             raise CheckFailed(f"you counted {count} active units for two different sets of means, expected "
                               f"{expected} and {expected_other}: the count does not depend on mu (hard-coded?).",
-                              "Compute the count from the argument: (mu.var(dim=0) > threshold).sum().",
+                              "Compute the count from the argument: the activity of each dimension of these means, compared with threshold.",
                               code="count-hard-coded")
         raise CheckFailed(f"you counted {count} and {other} active units on two sets of means, expected {expected} "
                           f"and {expected_other}.",
-                          "Compute activity = mu.var(dim=0) (one value per dimension) and count activity > threshold.")
+                          "The activity of a dimension is the variance of its means over the data set (one value per dimension); "
+                          "count the dimensions whose activity is strictly above the threshold.")
     check.ok("the count matches the reference on two sets of means")
     count = _as_count(check.call(mu, threshold=0.1), "the result with threshold=0.1")
     expected = diagnostics.active_units(mu, threshold=0.1)

@@ -214,7 +214,7 @@ def _batches(check, model: RecordingVAE, optimizer: PlainSGD) -> None:
     orders = [[i for rows in epoch for _, i in rows] for epoch in epochs]
     if orders[0] == list(range(N_TRAIN)):
         raise CheckFailed("the images are visited in their stored order: no shuffling.",
-                          "Draw a fresh random order every epoch: order = torch.randperm(len(train_images)).",
+                          "Draw a fresh random order of the images every epoch (a random permutation of their indices).",
                           code="not-shuffled")
     if all(order == orders[0] for order in orders):
         raise CheckFailed("every epoch visits the images in the same order: shuffled once, not every epoch.",

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ..molecules import losses as molecule_losses
+from ._checker import gradient_of
 from ._failures import CheckFailed
 from ._mistakes import Mistake, match_mistake
 from ._run import exercise
@@ -181,16 +182,6 @@ def _name_the_mistake(out: torch.Tensor, mistakes) -> None:
         raise mistake.failure()
 
 
-def _gradient_of(out: torch.Tensor, logits: torch.Tensor) -> torch.Tensor | None:
-    """d out.sum() / d logits (B, L, V), keeping the graph for the checker's own gradient test; None if none flows."""
-    if not out.requires_grad:
-        return None
-    try:
-        return torch.autograd.grad(out.sum(), logits, allow_unused=True, retain_graph=True)[0]
-    except RuntimeError:      # a graph torch cannot differentiate: the checker's gradient test says so
-        return None
-
-
 @exercise("9.1", "09_molecules", "sequence_log_likelihood", points=2,
           reference=molecule_losses.sequence_log_likelihood,
           delegates=[molecule_losses.sequence_log_likelihood],
@@ -208,7 +199,7 @@ def sequence_log_likelihood(fn, check):
     check.shape(out, (BATCH,), ["batch"], hint="Sum over the positions (dim=-1) only.")
     check.finite(out, hint="Are you taking the log of a softmax? Use F.log_softmax(logits, dim=-1), which is stable.")
     mistakes = _mistakes(logits, targets, 0)
-    grad = _gradient_of(out, logits)
+    grad = gradient_of(out, logits)
     if grad is None or not torch.any(grad != 0):
         _name_the_mistake(out, mistakes)             # e.g. probabilities of a detached softmax: say which
     check.gradient(out, {"logits": logits})

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ..molecules import losses as molecule_losses
 from ..molecules.model import SequenceVAE
 from ..molecules.tokens import BOS, EOS, PAD
+from ._checker import gradient_of
 from ._failures import CheckFailed
 from ._mistakes import Mistake, match_mistake
 from ._run import exercise
@@ -166,16 +167,6 @@ _RAISED = [
 ]
 
 
-def _gradient_of(out: torch.Tensor, eps: torch.Tensor) -> torch.Tensor | None:
-    """d out.sum() / d eps, keeping the graph for the checker's own gradient test; None if none flows."""
-    if not out.requires_grad:
-        return None
-    try:
-        return torch.autograd.grad(out.sum(), eps, allow_unused=True, retain_graph=True)[0]
-    except RuntimeError:      # a graph torch cannot differentiate: the checker's gradient test says so
-        return None
-
-
 def _call(check, model, tokens, eps):
     try:
         return check.call(model, tokens, eps, PAD)
@@ -212,7 +203,7 @@ def molecule_elbo(fn, check):
                           "of its own.", "Build every code from the given eps (z_k = mu + sigma * eps[k]), so "
                           "that the estimate is reproducible; draw no random numbers.", code="draws-its-own-noise")
     expected, mistakes = _expected_and_mistakes(model, tokens, eps.detach())
-    grad = _gradient_of(out, eps)
+    grad = gradient_of(out, eps)
     if grad is None or not torch.any(grad != 0):
         mistake = match_mistake(out, mistakes)       # z = mu has no gradient to eps: say which mistake it is
         if mistake is not None:

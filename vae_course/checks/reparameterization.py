@@ -126,7 +126,7 @@ def reparameterize(fn, check):
                               "Take the square root of the variance: sigma = sqrt(exp(logvar)) = exp(logvar / 2).")
         if close(sample_std, torch.exp(-0.5 * LOGVAR)):
             raise CheckFailed("the spread of z is exp(-logvar / 2): the sign of the exponent is flipped.",
-                              "std = torch.exp(+0.5 * logvar).")
+                              "sigma = exp(+logvar / 2): the variance grows with logvar, and so does the spread.")
         if close(sample_std, 0.5 * torch.exp(LOGVAR)):
             raise CheckFailed("the spread of z is 0.5 * exp(logvar): the 1/2 multiplies the exp instead of "
                               "standing inside it.", "sigma = exp(logvar / 2), the square root of exp(logvar): the 1/2 goes in the exponent.",
