@@ -5,8 +5,10 @@ hint) must name that very mistake - each entry gives a phrase the text must cont
 result must carry; every correct answer must pass. ``python tests/test_checks_catalogue.py`` prints
 the coverage per exercise (named / rejected / total wrong, correct accepted).
 
-The entries of exercises 1.1, 2.3, 3.1, 3.2, 4.1 and 4.2 live in ``tests/_catalogue_01_04.py``, those of
-5.2, 6.1, 7.2 and 8.2 in ``tests/_catalogue_05_08.py`` (9.1's in ``tests/test_checks_molecules.py``).
+The entries live beside this file, one module per notebook or group (``tests/_catalogue_01_04.py``,
+``_catalogue_05_08.py``, ``_catalogue_01.py`` ... ``_catalogue_09.py``), each merged into ``CATALOGUE`` below;
+the class exercises 3.3, 4.3 and 4.4 keep theirs in ``tests/test_checks_building.py``. Each wrong answer's
+feedback must also not print a line of the exercise's solution.
 """
 
 from __future__ import annotations
