@@ -327,3 +327,28 @@ def test_each_exercise_is_followed_by_its_check(solution):
         markdown_before = [c.source for c in cells[:index] if c.cell_type == "markdown"]
         assert markdown_before and f"Exercise {ex_id}" in markdown_before[-1], \
             f"{solution.name}: the Markdown cell above exercise {ex_id} should be titled '### Exercise {ex_id} — ...'"
+
+
+GUARDED = new_code_cell('x = 2\nclaim("x is small", x < 5)  # a guard in the middle stays\nx = x + 1\nplot(x)\n'
+                        '# the guards of this cell\nclaim("x is three", x == 3)\n'
+                        'for value in (1, 2):\n    claim("positive", value > 0)\n')
+
+
+def test_trailing_guards_move_to_a_collapsed_cell_of_their_own(toy_exercise):
+    student = make_student_notebook(toy_notebook(GUARDED), "99_toy.ipynb")
+    code, guards = student.cells[3], student.cells[4]
+    assert code.source == 'x = 2\nclaim("x is small", x < 5)  # a guard in the middle stays\nx = x + 1\nplot(x);', \
+        "the teaching code stays; its last expression is silenced now that it ends the cell"
+    assert guards.source.splitlines()[1:] == ["# the guards of this cell", 'claim("x is three", x == 3)',
+                                              "for value in (1, 2):", '    claim("positive", value > 0)']
+    assert guards.metadata == {"tags": ["guard"], "jupyter": {"source_hidden": True}}
+    assert guards.id == f"{GUARDED.id}-guards"
+    namespace = {"plot": lambda x: x, "claim": lambda statement, ok: None}
+    exec(code.source + "\n" + guards.source, namespace)  # still one program, in the same order
+    assert namespace["x"] == 3
+
+
+def test_a_cell_of_guards_only_stays_as_it_is(toy_exercise):
+    only = new_code_cell('claim("one", True)')
+    student = make_student_notebook(toy_notebook(only), "99_toy.ipynb")
+    assert student.cells[3].source == 'claim("one", True)' and len(student.cells) == 4

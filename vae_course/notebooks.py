@@ -22,6 +22,7 @@ stripped from the student version, so it changes only when a solution's content 
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -103,6 +104,53 @@ def _answer_cells(cell: nbformat.NotebookNode, where: str, answers: str) -> list
     return cells
 
 
+GUARD_TAG = "guard"
+GUARD_HEADER = "# Guards: each line checks that a sentence of the text above holds for the numbers printed above."
+
+
+def _is_guard(statement: ast.stmt) -> bool:
+    """``claim(...)``, or a ``for`` loop of nothing but ``claim(...)`` lines."""
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        return getattr(statement.value.func, "id", None) == "claim"
+    return isinstance(statement, ast.For) and all(_is_guard(inner) for inner in statement.body)
+
+
+def _guard_cells(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """A code cell whose last statements are prose guards, as two cells: the teaching code, then the guards.
+
+    The guards (:func:`vae_course.claims.claim`) are for the course's tests, not for the student's reading:
+    they move into a following cell whose input JupyterLab shows collapsed (``source_hidden``), tagged
+    ``guard``; it runs as before. Only the trailing guards move (one in the middle of a cell may check a
+    value that later lines change). When the code left ends in an expression, a ``;`` keeps it from
+    being displayed now that it is the cell's last line.
+    """
+    try:
+        body = ast.parse(cell.source).body
+    except SyntaxError:
+        return [cell]
+    first_guard = len(body)
+    while first_guard > 0 and _is_guard(body[first_guard - 1]):
+        first_guard -= 1
+    if first_guard == len(body) or first_guard == 0:
+        return [cell]
+    lines = cell.source.splitlines()
+    cut = body[first_guard].lineno - 1
+    while cut > 0 and lines[cut - 1].lstrip().startswith("#"):  # a comment right above the guards goes along
+        cut -= 1
+    code = "\n".join(lines[:cut]).rstrip()
+    last = body[first_guard - 1]
+    if isinstance(last, ast.Expr) and not code.endswith(";"):
+        code += ";"
+    guards = nbformat.v4.new_code_cell(GUARD_HEADER + "\n" + "\n".join(lines[cut:]).strip())
+    guards.metadata = {"tags": [GUARD_TAG], "jupyter": {"source_hidden": True}}
+    if cell.get("id") is None:
+        guards.pop("id", None)
+    else:
+        guards.id = f"{cell.id}-guards"[:64]
+    cell.source = code
+    return [cell, guards]
+
+
 def student_cells(cell: nbformat.NotebookNode, where: str, *, answers: str = "collapsed", keep_outputs: bool = False,
                   seen: set | None = None) -> list[nbformat.NotebookNode]:
     """The student version of one solution cell (a copy): usually one cell, several for Think! answers.
@@ -142,6 +190,8 @@ def student_cells(cell: nbformat.NotebookNode, where: str, *, answers: str = "co
         raise NotebookFormatError(f"{where}: {CODE_BEGIN} outside a cell tagged exercise-<id>.")
     if "uses-exercise" in tags and "raises-exception" not in tags:
         cell.metadata["tags"] = tags + ["raises-exception"]
+    if ex_id is None and "claim(" in cell.source:
+        return _guard_cells(cell)
     return [cell]
 
 
