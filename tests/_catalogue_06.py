@@ -101,6 +101,16 @@ def _chain_reseeded(model, known, mask, start, steps):
     return _chain(model, known, mask, start, steps)
 
 
+def _chain_sticky_uniforms(model, known, mask, start, steps):
+    u = torch.rand_like(start)  # drawn once: every step compares the same numbers with its p
+    return _chain(model, known, mask, start, steps, pixels=lambda p, l: (u < p).float())
+
+
+def _chain_noise_on_the_cpu(model, known, mask, start, steps):
+    return _chain(model, known, mask, start, steps,
+                  code=lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(mu.shape))  # no device: the CPU
+
+
 INPAINT_CHAIN = {
     "correct": {
         "distributions, where": _chain_with_distributions,
@@ -149,6 +159,10 @@ INPAINT_CHAIN = {
         "steps second": (lambda m, k, mask, s, n: _chain(m, k, mask, s, n, stack=1), "second dimension"),
         "re-seeded": (_chain_reseeded, "chain-re-seeded"),
         "x_start repeated": (lambda m, k, mask, s, n: s.expand(n, *s.shape).clone(), "never change"),
+        "one set of uniform numbers for all steps": (_chain_sticky_uniforms, "same-pixel-noise-every-step"),
+        "known pixels taken from x_start": (lambda m, k, mask, s, n: _chain(
+            m, k, mask, s, n, clamp=lambda known, mask, fill: mask * s + (1 - mask) * fill), "known pixels differ"),
+        "noise made on the CPU": (_chain_noise_on_the_cpu, "tensor-created-without-device"),
     },
 }
 

@@ -98,7 +98,7 @@ def _build_a_first_optimizer() -> None:
 
 #: Notebooks whose checks run answers on PyTorch's 'meta' device (a device test on any machine): its first use
 #: loads torch's meta kernels and decompositions (3-4 s of CPU, more on a busy machine), also paid in :func:`warm_up`.
-META_DEVICE_NOTEBOOKS = frozenset({"08_evaluation"})
+META_DEVICE_NOTEBOOKS = frozenset({"06_applications", "08_evaluation", "09_molecules"})
 
 
 @functools.cache

@@ -157,7 +157,7 @@ def _shape(check, out: torch.Tensor) -> None:
           contract="prior_log_evidence(decode, x: (B, 784) in [0, 1], z: (K, D) codes drawn from p(z)) -> (B,): "
                    "for each image, log of (1/K) * sum over the K codes of p(x|z_k), with p(x|z) the Bernoulli "
                    "decoder of logits decode(z) (K, 784); every image scored against all K codes; computed in log "
-                   "space so that log-likelihoods of -10,000 nats and logits of +-300 stay finite",
+                   "space so that log-likelihoods of about -1,000 nats and logits of +-300 stay finite",
           verified="the `(B,)` estimates match the reference, for grey images, log-likelihoods of -1,000 nats and "
                    "logits of +-300 too.")
 def prior_log_evidence(fn, check):
@@ -182,7 +182,7 @@ def prior_log_evidence(fn, check):
     _shape(check, out)
     finite_for(check, out, "for grey images and log-likelihoods of -1,000 nats",
             "the result for grey images and log-likelihoods of -1,000 nats", hint=(
-                "Here the log-likelihoods are thousands of nats below 0, and exp of them is 0 even in float64. "
+                "Here the log-likelihoods are about a thousand nats below 0, and exp of them is 0 even in float64. "
                 "Average the probabilities in log space with a log-sum-exp (torch.logsumexp), which subtracts "
                 "the largest term first."))
     check.values(out, _log_mean_exp(_table(decoder(z), x)), "the estimates for grey images",

@@ -15,7 +15,7 @@ import torch
 from .. import applications
 from ._failures import CheckFailed
 from ._run import exercise
-from ._sampling import require_standard_normal
+from ._sampling import require_any_device, require_standard_normal
 from .applications import call_naming_crashes, require_known_pixels_exact, tiny_vae
 
 STEPS, BATCH = 4, 64
@@ -181,6 +181,20 @@ def _require_sampled_pixels(out, mask, steps) -> None:
                           code="chain-pixels-not-drawn-with-p")
 
 
+def _require_fresh_pixel_noise(out, mask, steps) -> None:
+    """The draws of one pixel at consecutive steps are independent: their residuals (draw - p) do not correlate."""
+    missing = ~mask.bool()
+    probs = torch.sigmoid(torch.stack([s[3] for s in steps]))[:, missing]  # (S, n)
+    residual = out[:, missing] - probs
+    before, after = residual[:-1].flatten(), residual[1:].flatten()
+    corr = float((before * after).mean() / (before.pow(2).mean().sqrt() * after.pow(2).mean().sqrt() + 1e-12))
+    if corr > 0.1:  # independent draws: about 0 +- 0.01 here; one uniform number reused at every step: about 0.5
+        raise CheckFailed(f"the pixel draws of consecutive steps are correlated ({corr:.2f}): the same uniform "
+                          "numbers are reused at every step.",
+                          "Every step draws new random numbers for its pixels, as it does for its codes.",
+                          code="same-pixel-noise-every-step")
+
+
 @exercise("6.3", "06_applications", "inpaint_chain", points=3,
           delegates=[applications.inpaint_chain],
           title="a stochastic inpainting chain (sample z from q, sample the missing pixels)",
@@ -195,7 +209,7 @@ def inpaint_chain(fn, check):
     model, events = _recording_model()
     mask = (torch.rand(BATCH, 784) < 0.5).float()
     x_known = mask * torch.rand(BATCH, 784)
-    x_start = x_known + (1 - mask) * torch.rand(BATCH, 784)
+    x_start = torch.rand(BATCH, 784)  # differs from x_known on the known pixels too: those come from x_known
     out = check.tensor(call_naming_crashes(check, model, x_known, mask, x_start, STEPS), like=x_known)
     shapes = {(BATCH, 784): ("one image per input (B=64, 784): only the last state.",
                              "Return every state of the chain, stacked along a new first dimension: (steps, B, 784)."),
@@ -219,9 +233,12 @@ def inpaint_chain(fn, check):
     _require_sampled_codes(steps)
     check.ok("codes drawn from q(z|x)")
     _require_sampled_pixels(out, mask, steps)
-    check.ok("pixels drawn from Bernoulli(p)")
+    _require_fresh_pixel_noise(out, mask, steps)
+    check.ok("pixels drawn from Bernoulli(p), fresh at every step")
     again = call_naming_crashes(check, model, x_known, mask, x_start, STEPS)
     if isinstance(again, torch.Tensor) and again.shape == out.shape and torch.equal(again.detach().to(out.dtype), out):
         raise CheckFailed("two calls with the same arguments gave the same chain: the function re-seeds.",
                           "Don't call torch.manual_seed inside the function: the notebook seeds once, and every "
                           "call must draw new random numbers.", code="chain-re-seeded")
+    on_meta = [t.to("meta") for t in (x_known, mask, x_start)]
+    require_any_device(check, model.to("meta"), *on_meta, STEPS, what="the model and images on another device")

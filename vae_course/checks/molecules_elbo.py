@@ -19,6 +19,7 @@ from ._checker import gradient_of
 from ._failures import CheckFailed
 from ._mistakes import Mistake, match_mistake
 from ._run import exercise
+from ._sampling import require_any_device
 
 VOCAB, LENGTH, LATENT, SAMPLES = 6, 25, 3, 3
 LENGTHS = (25, 12, 6, 2, 1)          # real positions of each molecule, <eos> included
@@ -186,7 +187,7 @@ def _call(check, model, tokens, eps):
                    "(1/K) sum_k log p(x | z_k) - KL(q(z|x) || N(0, I)) with z_k = mu + exp(logvar / 2) * eps[k], "
                    "(mu, logvar) = model.encode(tokens), log p(x | z_k) = sequence_log_likelihood of "
                    "model.decode(z_k, tokens) (teacher forcing, no shift of yours); the KL in closed form; "
-                   "no noise of your own; differentiable",
+                   "no noise of your own; differentiable; any new tensor on the inputs' device",
           verified="the `(B,)` ELBOs match (1/K) sum_k log p(x|z_k) - KL for K = 3 and K = 1, with gradients "
                    "reaching eps.")
 def molecule_elbo(fn, check):
@@ -220,3 +221,5 @@ def molecule_elbo(fn, check):
     expected, mistakes = _expected_and_mistakes(model, tokens, eps)
     check.values(out, expected, "the ELBOs for K = 1 sample", mistakes=mistakes)
     check.ok("right for K = 1")
+    require_any_device(check, model.to("meta"), tokens.to("meta"), eps.to("meta"), PAD,
+                       what="the model, tokens and eps on another device")
