@@ -29,6 +29,7 @@ import _catalogue_02
 import _catalogue_03
 import _catalogue_05
 import _catalogue_05_08
+import _catalogue_05b
 import _catalogue_06
 import _catalogue_07
 import _catalogue_08
@@ -326,6 +327,7 @@ _catalogue_06.merge_into(CATALOGUE)
 _catalogue_07.merge_into(CATALOGUE)
 _catalogue_08.register(CATALOGUE)
 CATALOGUE.update(_catalogue_09.ENTRIES)
+CATALOGUE.update(_catalogue_05b.ENTRIES)
 
 # The first optimizer of a process imports torch._dynamo (seconds, more on a loaded machine): do it here,
 # not inside the 10 s time limit of the first training-step check.

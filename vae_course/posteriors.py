@@ -5,9 +5,9 @@
   (Cremer, Li, Duvenaud 2018).
 * :func:`negative_elbo` and :func:`importance_sampled_nll` - both scores for *given* posterior parameters
   (mu, logvar), so that the encoder's Gaussians and refined ones are scored with the same noise.
-* :func:`log_aggregate_posterior` and :func:`elbo_surgery` - the aggregate posterior
-  q(z) = (1/N) sum_n q(z|x_n) and the split of the average KL term into I_q(x; z) + KL(q(z) || p(z))
-  (Hoffman & Johnson 2016).
+* :func:`log_aggregate_posterior`, :func:`elbo_surgery_terms` (Exercise 5.4) and :func:`elbo_surgery` - the
+  aggregate posterior q(z) = (1/N) sum_n q(z|x_n) and the split of the average KL term into
+  I_q(x; z) + KL(q(z) || p(z)) (Hoffman & Johnson 2016).
 
 Every score is in nats per image, one value per image (average with ``.mean()``), as in :mod:`vae_course.losses`.
 """
@@ -19,6 +19,7 @@ import math
 import torch
 
 from vae_course import losses
+from vae_course.references import reference_implementation
 
 
 def _noise(samples: int, mu: torch.Tensor, seed: int) -> torch.Tensor:
@@ -87,6 +88,7 @@ def importance_sampled_nll(model, x: torch.Tensor, mu: torch.Tensor, logvar: tor
     return -(torch.logsumexp(log_w, dim=0) - math.log(k))
 
 
+@reference_implementation
 def log_aggregate_posterior(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *,
                             chunk: int = 2048) -> torch.Tensor:
     """log q(z) for the mixture q(z) = (1/N) sum_n N(z; mu_n, exp(logvar_n)): z (M, D), mu, logvar (N, D) -> (M,).
@@ -105,6 +107,23 @@ def log_aggregate_posterior(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Ten
     return torch.cat(parts)
 
 
+@reference_implementation
+@torch.no_grad()
+def elbo_surgery_terms(mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Monte Carlo terms of I_q(x; z) and KL(q(z) || p(z)) (Exercise 5.4): mu, logvar (N, D), z (S, N, D) -> two (S, N).
+
+    z[s, n] is a draw from q(z | x_n) = N(mu_n, exp(logvar_n)). Returns ``(info, mismatch)`` with
+    info[s, n] = log q(z[s, n] | x_n) - log q(z[s, n]) and mismatch[s, n] = log q(z[s, n]) - log p(z[s, n]),
+    where q(z) is the mixture of all N posteriors and p = N(0, I). Their means estimate the two parts;
+    info + mismatch = log q(z | x_n) - log p(z), whose mean over s estimates KL(q(z | x_n) || p(z)).
+    """
+    samples, n, d = z.shape
+    own = -0.5 * (((z - mu).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi)).sum(dim=-1))     # (S, N)
+    aggregate = log_aggregate_posterior(z.reshape(-1, d), mu, logvar).reshape(samples, n)
+    prior = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=-1)
+    return own - aggregate, aggregate - prior
+
+
 @torch.no_grad()
 def elbo_surgery(mu: torch.Tensor, logvar: torch.Tensor, *, samples: int = 10, seed: int = 0) -> dict:
     """Split the average KL term over N images into I_q(x; z) + KL(q(z) || p(z)) (Hoffman & Johnson 2016).
@@ -114,11 +133,7 @@ def elbo_surgery(mu: torch.Tensor, logvar: torch.Tensor, *, samples: int = 10, s
     ``marginal_kl`` (Monte Carlo, ``samples`` codes per image; they add up to ``avg_kl`` up to that
     noise). With N images the mutual information cannot exceed log N (``log_n``, returned too).
     """
-    n = len(mu)
-    z = (mu + torch.exp(0.5 * logvar) * _noise(samples, mu, seed)).reshape(-1, mu.shape[1])   # (S*N, D)
-    own = -0.5 * (((z.reshape(samples, n, -1) - mu).pow(2) / logvar.exp() + logvar
-                   + math.log(2 * math.pi)).sum(dim=-1)).reshape(-1)             # log q(z | its own x)
-    aggregate = log_aggregate_posterior(z, mu, logvar)
-    prior = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=-1)
-    return {"avg_kl": float(losses.gaussian_kl(mu, logvar).mean()), "mutual_info": float((own - aggregate).mean()),
-            "marginal_kl": float((aggregate - prior).mean()), "log_n": math.log(n)}
+    z = mu + torch.exp(0.5 * logvar) * _noise(samples, mu, seed)                   # (S, N, D)
+    info, mismatch = elbo_surgery_terms(mu, logvar, z)
+    return {"avg_kl": float(losses.gaussian_kl(mu, logvar).mean()), "mutual_info": float(info.mean()),
+            "marginal_kl": float(mismatch.mean()), "log_n": math.log(len(mu))}
