@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -69,7 +70,8 @@ WITH_EXERCISES = [path for path in STUDENT if any(e.notebook == path.stem for e 
 @pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.stem for p in WITH_EXERCISES])
 def test_a_notebook_with_every_exercise_answered_wrongly_runs_to_the_end(path, monkeypatch):
     monkeypatch.setenv("VAE_COURSE_STRICT_CLAIMS", "1")
-    monkeypatch.setenv("PYTHONPATH", str(TESTS))  # the kernel imports the catalogue of wrong answers
+    # the kernel imports this checkout's package and the catalogue of wrong answers
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(TESTS)]))
     nb = nbformat.read(path, as_version=4)
     answered = []
     for cell in nb.cells:
