@@ -4,6 +4,7 @@ from the answer and from each other on the check's first inputs, and a raising a
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 
@@ -42,3 +43,23 @@ def test_a_raising_answer_gets_a_message_naming_the_line():
         return (z - mu.T).sum(-1), z
     result = checks.elbo_surgery_terms(broken)
     assert not result.passed and "raised" in result.text() and "Traceback" not in result.text()
+
+
+def _with_the_mixture_from_the_package(mu, logvar, z):
+    """Delegates log q(z) to the package: the first half of the exercise's work."""
+    S, N, D = z.shape
+    var = logvar.exp()
+    log_q_own = -0.5 * (((z - mu) ** 2 / var) + logvar + math.log(2 * math.pi)).sum(-1)           # (S, N)
+    log_q = posteriors.log_aggregate_posterior(z.reshape(-1, D), mu, logvar).reshape(S, N)
+    log_p = -0.5 * (z ** 2 + math.log(2 * math.pi)).sum(-1)
+    return log_q_own - log_q, log_q - log_p
+
+
+#: Exercises without a float64 case here, and why (tests/test_checks_precision.py).
+NOT_FLOAT_TENSORS = {"5.4": "returns a tuple of two tensors; test_the_reference_and_a_float64_answer_pass above"}
+#: One answer per (exercise, reference it must not call) that calls it (tests/test_checks_integrity.py).
+DELEGATIONS = {
+    ("5.4", "vae_course.posteriors.elbo_surgery_terms"):
+        lambda mu, logvar, z: posteriors.elbo_surgery_terms(mu, logvar, z),
+    ("5.4", "vae_course.posteriors.log_aggregate_posterior"): _with_the_mixture_from_the_package,
+}
