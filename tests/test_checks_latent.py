@@ -318,8 +318,8 @@ def test_attribute_vector_malformed_returns_and_slow_function():
 def test_exercises_are_registered_for_notebook_05(exercise_id, function):
     entry = checks.REGISTRY[exercise_id]
     assert entry.notebook == "05_latent_space" and entry.function == function
-    assert [e.id for e in checks.exercises_for("05_latent_space")] == ["5.1", "5.2", "5.3"]
-    assert np.isclose(sum(e.points for e in checks.exercises_for("05_latent_space")), 5)
+    assert [e.id for e in checks.exercises_for("05_latent_space")] == ["5.1", "5.2", "5.3", "5.4"]
+    assert np.isclose(sum(e.points for e in checks.exercises_for("05_latent_space")), 8)
 
 
 def test_slerp_is_tried_on_anti_parallel_and_nearly_parallel_codes():
