@@ -137,3 +137,13 @@ def test_nearest_neighbour_labels_votes_among_the_closest_references():
     ref_labels = torch.tensor([4, 4, 4, 7, 7, 7])
     queries = torch.stack([torch.full((784,), 0.1), torch.full((784,), 0.9)])
     assert latent.nearest_neighbour_labels(queries, refs, ref_labels, k=3).tolist() == [4, 7]
+
+
+def test_nearest_neighbour_votes_counts_the_neighbours_that_agree_with_the_majority():
+    refs = torch.cat([torch.zeros(3, 784), torch.full((2, 784), 0.2), torch.ones(3, 784)])
+    ref_labels = torch.tensor([4, 4, 4, 1, 1, 7, 7, 7])
+    queries = torch.stack([torch.full((784,), 0.05), torch.full((784,), 0.95)])
+    labels, votes = latent.nearest_neighbour_votes(queries, refs, ref_labels, k=5)
+    assert labels.tolist() == [4, 7]
+    assert votes.tolist() == [3, 3]
+    assert latent.nearest_neighbour_votes(queries, refs, ref_labels, k=3)[1].tolist() == [3, 3]

@@ -54,3 +54,15 @@ def test_importance_sampled_nll_is_below_the_negative_elbo_and_tightens_with_k()
         few = torch.stack([posteriors.importance_sampled_nll(model, x, mu, logvar, k=5, seed=s) for s in range(50)]).mean()
         many = posteriors.importance_sampled_nll(model, x, mu, logvar, k=1000).mean()
     assert many < few < neg_elbo
+
+
+def test_importance_log_weights_give_the_estimate_at_every_k_and_do_not_depend_on_the_chunk():
+    model, x = _tiny_vae(), torch.rand(4, 784)
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        log_w = posteriors.importance_log_weights(model, x, mu, logvar, k=300, seed=3)
+        chunked = posteriors.importance_log_weights(model, x, mu, logvar, k=300, seed=3, chunk=7)
+        nll = posteriors.importance_sampled_nll(model, x, mu, logvar, k=300, seed=3)
+    assert log_w.shape == (300, 4)
+    torch.testing.assert_close(chunked, log_w)
+    torch.testing.assert_close(-(torch.logsumexp(log_w, dim=0) - math.log(300)), nll)

@@ -163,6 +163,20 @@ def pixel_entropy(probs: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def nearest_neighbour_votes(images: torch.Tensor, ref_images: torch.Tensor, ref_labels: torch.Tensor,
+                            k: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Majority label of each image's ``k`` nearest reference images (pixel distance), and how many of
+    the ``k`` voted for it.
+
+    images: (N, 784), ref_images: (M, 784), ref_labels: (M,) -> labels (N,), votes (N,) in 1..k.
+    """
+    distances = torch.cdist(images.reshape(len(images), -1).float(), ref_images.reshape(len(ref_images), -1).float())
+    nearest = distances.topk(k, dim=1, largest=False).indices           # (N, k)
+    neighbour_labels = ref_labels[nearest]
+    labels = torch.mode(neighbour_labels, dim=1).values
+    return labels, (neighbour_labels == labels[:, None]).sum(dim=1)
+
+
 def nearest_neighbour_labels(images: torch.Tensor, ref_images: torch.Tensor, ref_labels: torch.Tensor,
                              k: int = 5) -> torch.Tensor:
     """Label each image by a majority vote of its ``k`` nearest reference images (pixel distance).
@@ -170,6 +184,4 @@ def nearest_neighbour_labels(images: torch.Tensor, ref_images: torch.Tensor, ref
     images: (N, 784), ref_images: (M, 784), ref_labels: (M,) -> (N,). A classifier that knows
     nothing about the VAE, used to ask "which digit does this decoded image show?".
     """
-    distances = torch.cdist(images.reshape(len(images), -1).float(), ref_images.reshape(len(ref_images), -1).float())
-    nearest = distances.topk(k, dim=1, largest=False).indices           # (N, k)
-    return torch.mode(ref_labels[nearest], dim=1).values
+    return nearest_neighbour_votes(images, ref_images, ref_labels, k)[0]

@@ -73,6 +73,21 @@ def refine_posterior(model, x: torch.Tensor, *, steps: int = 50, lr: float = 0.0
 
 
 @torch.no_grad()
+def importance_log_weights(model, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *, k: int = 200,
+                           seed: int = 0, chunk: int = 250) -> torch.Tensor:
+    """log p(x|z_i) + log p(z_i) - log q(z_i) for k draws z_i ~ N(mu, exp(logvar)) -> (k, N).
+
+    The first k' rows are an importance-sampling estimate with k' draws, so one call gives the
+    estimate at every k' <= k (decoded in chunks of ``chunk`` draws to bound the memory).
+    """
+    eps = _noise(k, mu, seed)
+    z = mu + torch.exp(0.5 * logvar) * eps                                        # (K, N, D)
+    log_prior = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=-1)
+    log_q = -0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi)).sum(dim=-1)
+    log_lik = torch.cat([_decode_log_likelihood(model, z[i:i + chunk], x) for i in range(0, k, chunk)])
+    return log_lik + log_prior - log_q                                            # (K, N)
+
+
 def importance_sampled_nll(model, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *, k: int = 200,
                            seed: int = 0) -> torch.Tensor:
     """-log p(x) estimated with k importance samples from N(mu, exp(logvar)) -> (N,).
@@ -80,11 +95,7 @@ def importance_sampled_nll(model, x: torch.Tensor, mu: torch.Tensor, logvar: tor
     -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i): in expectation an upper bound on -log p(x) that
     tightens as k grows (Burda et al. 2016); with k = 1 it is a one-sample -ELBO.
     """
-    eps = _noise(k, mu, seed)
-    z = mu + torch.exp(0.5 * logvar) * eps                                        # (K, N, D)
-    log_prior = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=-1)
-    log_q = -0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi)).sum(dim=-1)
-    log_w = _decode_log_likelihood(model, z, x) + log_prior - log_q                # (K, N)
+    log_w = importance_log_weights(model, x, mu, logvar, k=k, seed=seed)
     return -(torch.logsumexp(log_w, dim=0) - math.log(k))
 
 
