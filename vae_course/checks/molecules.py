@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ..molecules import losses as molecule_losses
-from ._checker import gradient_of
+from ._checker import call_naming_raised, gradient_of
 from ._failures import CheckFailed
 from ._mistakes import Mistake, match_mistake
 from ._run import exercise
@@ -165,14 +165,7 @@ _RAISED = [
 
 def _call(check, logits, targets, pad_index):
     """Run the student's function; an error with a known cause gets that cause named instead of a traceback."""
-    try:
-        return check.call(logits, targets, pad_index)
-    except CheckFailed as failed:
-        text = failed.message.lower()
-        for words, hint, code in _RAISED:
-            if failed.code == "raised" and any(w in text for w in words):
-                raise CheckFailed(failed.message, hint, code=code) from None
-        raise
+    return call_naming_raised(check, (logits, targets, pad_index), _RAISED)
 
 
 def _name_the_mistake(out: torch.Tensor, mistakes) -> None:
