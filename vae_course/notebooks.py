@@ -243,3 +243,21 @@ def make_student(src: str | Path = "solutions", dst: str | Path = "notebooks", *
 def render(nb: nbformat.NotebookNode) -> str:
     """Serialise a notebook exactly as the generator writes it (used by the drift test)."""
     return nbformat.writes(nb) + "\n"
+
+
+WORDS_PER_MINUTE = 120      # careful reading of technical prose with formulas (typical rates: 100-150)
+CODE_LINES_PER_MINUTE = 20  # reading a code cell and its output before running it
+READING_TIME = re.compile(r"Reading time: about (\d+) minutes")
+
+
+def reading_minutes(nb: nbformat.NotebookNode) -> int:
+    """Minutes a first-timer needs to read a notebook (prose, math, code), rounded to 5; exercises not included.
+
+    Words of the Markdown cells (display equations left out) at :data:`WORDS_PER_MINUTE`, lines of the code
+    cells at :data:`CODE_LINES_PER_MINUTE`. Each notebook states it in its first cell ("Reading time: about
+    N minutes"), and ``tests/test_reading_time.py`` keeps the statement within 15% of this estimate.
+    """
+    words = sum(len(re.sub(r"\$\$.*?\$\$", " ", cell.source, flags=re.S).split())
+                for cell in nb.cells if cell.cell_type == "markdown")
+    lines = sum(len(cell.source.splitlines()) for cell in nb.cells if cell.cell_type == "code")
+    return max(5, 5 * round((words / WORDS_PER_MINUTE + lines / CODE_LINES_PER_MINUTE) / 5))
