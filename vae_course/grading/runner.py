@@ -22,6 +22,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from ..results import points_earned
 from . import process
 from .extraction import extract
 from .options import Options
@@ -208,7 +209,7 @@ class Batch:
                     Status.ERROR, "the grader could not check this exercise (its process was killed or crashed).",
                     "Ask your teacher to re-run the grading.", code=Code.GRADER_PROBLEM, grader_problem=True)
             graded.results.append(ExerciseResult(
-                entry.id, entry.title, entry.function, entry.points if got.status == Status.PASSED else 0,
+                entry.id, entry.title, entry.function, points_earned(entry.points, got.status, got.credit),
                 entry.points, got.status, got.message, got.hint, code=got.code or str(got.status),
                 checks=list(got.checks), notes=([ex.note] if ex.note else []) + list(got.notes)))
         return graded
