@@ -8,7 +8,8 @@ nbgrader's autograde grades in the student's kernel, so it gives the hostile one
 ``vae-course nbgrader-sync`` puts the course grader's 0 into nbgrader's gradebook.
 
 A fourth (carol) answers 2.1 right only on the inputs the released check shows: the hidden test, absent
-from the released notebook, fails her at autograde. A short notebook 01 (its three exercises) graded
+from the released notebook, fails her at autograde and in ``nbgrader-sync`` (``vae-course grade``, which
+knows no hidden tests, gives her 2). A short notebook 01 (its three exercises) graded
 alone gives a half-done submission whose 1.3 has two of its three columns right 2/3 of 1.3's 2 points,
 in nbgrader as in ``vae-course grade``.
 """
@@ -114,7 +115,7 @@ def test_nbgrader_autograde_matches_the_course_grader_except_where_the_kernel_wa
     assert graded.returncode == 0, graded.stderr
     with open(tmp_path / "gradebook_totals.csv", newline="") as f:
         ours = {row["student"]: float(row["total"]) for row in csv.DictReader(f)}
-    assert {s: ours[s] for s in EXPECTED} == EXPECTED
+    assert {s: ours[s] for s in EXPECTED} == EXPECTED and ours["carol"] == 2.0
     theirs = code_scores(course)
     assert {s: theirs[s] for s in ("alice", "bob")} == {s: ours[s] for s in ("alice", "bob")}
     assert theirs["mallory"] == 6.0  # nbgrader ran the replaced checks in mallory's own kernel
@@ -146,6 +147,8 @@ def test_nbgrader_sync_writes_the_course_graders_scores_into_the_gradebook(cours
     assert synced.returncode == 0, synced.stderr
     assert "zoe  02_elbo/02_elbo  6 / 8" in synced.stdout
     assert code_scores(course) == EXPECTED
+    # the course grader runs the hidden tests too (the seeds of the test cells nbgrader saved): carol keeps 0
+    assert "carol  02_elbo/02_elbo  0 / 8" in synced.stdout
     with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert gb.find_submission_notebook(STEM, STEM, "zoe").code_score == 6.0
         assert str(gb.find_submission(STEM, "zoe").timestamp) == "2026-12-01 09:30:00"

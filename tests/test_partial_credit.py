@@ -3,6 +3,8 @@ hidden tests (the same check under another seed), without the real tools (tests/
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,7 +12,7 @@ from vae_course import checks, metrics, posteriors
 from vae_course.checks import REGISTRY
 from vae_course.exports.cells import HIDDEN_BEGIN, HIDDEN_END, check_source
 from vae_course.exports.hidden import first_inputs, hidden_seed
-from vae_course.results import ExerciseOutcome, Status, points_earned
+from vae_course.results import ExerciseOutcome, Status, exercise_key, points_earned
 
 
 def _blur_with(column: int, wrong):
@@ -114,3 +116,29 @@ def test_the_test_cell_of_an_exercise_with_parts_shows_its_points_and_raises_onl
     begin, end = hidden.index(HIDDEN_BEGIN), hidden.index(HIDDEN_END)
     assert "checks.gaussian_kl(gaussian_kl, seed=4321)" in hidden[begin:end]
     assert hidden.splitlines()[-1] == "_result"
+
+
+@pytest.mark.slow  # runs the first steps of every check, and the references of those that take a seed
+def test_the_exercises_with_hidden_tests_are_those_the_teachers_guide_names():
+    from vae_course.exports.hidden import reference
+
+    seeded = [e.id for e in REGISTRY.values()
+              if first_inputs(e, 1234) not in ("", first_inputs(e, 1235)) and reference(e) is not None]
+    assert sorted(seeded, key=exercise_key) == ["0.1", "2.1", "2.2", "2.3", "6.1", "6.2", "6.3", "7.1", "7.2",
+                                                "7.3", "8.1", "9.2"]
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "teaching.md").read_text()
+    assert "(0.1, 2.1-2.3,\n6.1-6.3, 7.1-7.3, 8.1, 9.2)" in guide
+
+
+def test_the_grader_keeps_the_lower_of_the_visible_and_the_hidden_result():
+    from vae_course.grading.checker import _lower
+    from vae_course.grading.protocol import CheckerTask
+
+    passed, half = ExerciseOutcome(Status.PASSED), ExerciseOutcome(Status.FAILED, "the terms differ", credit=0.5)
+    assert _lower(passed, ExerciseOutcome(Status.PASSED)) is passed
+    kept = _lower(passed, half)
+    assert kept.credit == 0.5 and kept.message == "on the hidden test's inputs (not those of your notebook's check), " \
+                                                  "the terms differ"
+    assert _lower(half, ExerciseOutcome(Status.PASSED)).message == "the terms differ"
+    task = CheckerTask(nonce="n", timeout=1.0, memory=0, checks_files=[], exercises=[], hidden_seeds={"2.1": 77})
+    assert CheckerTask.from_json(task.to_json()).hidden_seeds == {"2.1": 77}

@@ -26,8 +26,9 @@ nbgrader's gradebook (COURSE/gradebook.db by default).
 
 nbgrader autograde runs the test cells in the student's kernel, where a notebook can
 replace the checks. This command grades COURSE/submitted/*/ASSIGNMENT/*.ipynb as
-`vae-course grade` does (each exercise checked in a separate fresh process) and sets
-the auto score of each exercise's test cell. Run it after `nbgrader autograde`.
+`vae-course grade` does (each exercise checked in a separate fresh process), runs the
+export's hidden tests too (their seeds are read from the test cells nbgrader saved),
+and sets the auto score of each exercise's test cell. Run it after `nbgrader autograde`.
 """
 
 

@@ -125,7 +125,8 @@ class Batch:
             memory=int(o.memory_gib * GIB) if o.memory_gib else 0,
             threads=max(1, (os.cpu_count() or 1) // o.n_workers),
             checks_files=[str(Path(p).resolve()) for p in o.checks_files], student_checks=self.student_checks,
-            execute=o.execute, workdir=str(self.workdir), allow_reference_calls=o.allow_reference_calls)
+            execute=o.execute, workdir=str(self.workdir), allow_reference_calls=o.allow_reference_calls,
+            hidden_seeds=dict(o.hidden_seeds))
 
     def supervise(self, job: SupervisorJob) -> SubmissionOutcome | None:
         """Run one supervisor process; its result, or None if it gave none (killed, crashed)."""
