@@ -24,26 +24,27 @@ WRONG_LOGLIK = ("def bernoulli_log_likelihood(logits, x):\n"
 ENV = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
 
 
-def short_solution() -> nbformat.NotebookNode:
-    """Notebook 02 cut down to an import cell, its exercises with their checks and one Think! cell."""
-    full = nbformat.read(ROOT / "solutions" / f"{STEM}.ipynb", as_version=4)
+def short_solution(stem: str = STEM) -> nbformat.NotebookNode:
+    """A notebook (02 unless ``stem`` says another) cut down to an import cell, its exercises with their checks
+    and (02) one Think! cell."""
+    full = nbformat.read(ROOT / "solutions" / f"{stem}.ipynb", as_version=4)
     keep = [c for c in full.cells if any(t.startswith("exercise-") for t in c.metadata.get("tags", []))
             or c.source.startswith("checks.")]
-    think = next(c for c in full.cells if c.cell_type == "markdown" and c.source.startswith("**Think!**")
-                 and "<!-- BEGIN SOLUTION -->" in c.source)
-    return new_notebook(cells=[new_code_cell(IMPORTS), *keep, think], metadata=full.metadata)
+    think = [c for c in full.cells if c.cell_type == "markdown" and c.source.startswith("**Think!**")
+             and "<!-- BEGIN SOLUTION -->" in c.source][:1] if stem == STEM else []
+    return new_notebook(cells=[new_code_cell(IMPORTS), *keep, *think], metadata=full.metadata)
 
 
-def exercise_of(source: str) -> str | None:
+def exercise_of(source: str, stem: str = STEM) -> str | None:
     """The id of the exercise whose function ``source`` defines (``def gaussian_kl(`` -> ``"2.1"``), or None."""
     from vae_course.checks import exercises_for
 
-    return next((e.id for e in exercises_for(STEM) if f"def {e.function}(" in source), None)
+    return next((e.id for e in exercises_for(stem) if f"def {e.function}(" in source), None)
 
 
-def answers() -> dict[str, str]:
-    """The sources of the solution's exercise cells, by exercise id (2.1, 2.2, 2.3, 2.4)."""
-    return {exercise_of(c.source): c.source for c in short_solution().cells if c.metadata.get("tags")}
+def answers(stem: str = STEM) -> dict[str, str]:
+    """The sources of the solution's exercise cells, by exercise id (2.1, 2.2, 2.3, 2.4 for 02)."""
+    return {exercise_of(c.source, stem): c.source for c in short_solution(stem).cells if c.metadata.get("tags")}
 
 
 def run(*command, cwd=None) -> subprocess.CompletedProcess:

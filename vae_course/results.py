@@ -17,7 +17,8 @@ catalogued :class:`~vae_course.checks.Mistake`, derived from its name by :func:`
 **Records.** :class:`ExerciseOutcome` is what a check found for one exercise, as a small
 dataclass with ``to_json``/``from_json`` (the base of the grader's pipe messages in
 :mod:`vae_course.grading.protocol`). ``from_json`` never trusts its input: unknown statuses
-become ``error`` and missing fields take their defaults.
+become ``error`` and missing fields take their defaults. A failed exercise that has parts carries
+the fraction of them it got right (``credit``); :func:`points_earned` turns that into points.
 
 **Exercise ids** sort as numbers, part by part (:func:`exercise_key`: ``"2.10"`` after ``"2.9"``).
 """
@@ -182,13 +183,31 @@ class ExerciseOutcome(_Message):
     checks: list = field(default_factory=list)   # properties that held ("shape (batch,)", ...)
     notes: list = field(default_factory=list)    # how it was graded ("graded with the reference gaussian_kl")
     grader_problem: bool = False                 # the grader failed, not the student: worth a re-run
+    credit: float = 0.0                          # a failed exercise's fraction of parts right (see Result.credit)
 
     @classmethod
     def from_json(cls, data) -> "ExerciseOutcome":
         data = _fields(cls, data)
         return cls(status=Status.parse(data.get("status"), Status.ERROR), message=_text(data.get("message")),
                    hint=_text(data.get("hint")), code=_text(data.get("code")), checks=_texts(data.get("checks")),
-                   notes=_texts(data.get("notes")), grader_problem=data.get("grader_problem") is True)
+                   notes=_texts(data.get("notes")), grader_problem=data.get("grader_problem") is True,
+                   credit=_fraction(data.get("credit")))
+
+
+def _fraction(value) -> float:
+    """A number from 0 to 1 (anything else a peer sent: 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        return 0.0
+    return float(value)
+
+
+def points_earned(max_points: float, status: Status, credit: float = 0.0) -> float:
+    """An exercise's points: all of them if it passed, else ``credit`` (the fraction of its parts right) of them.
+
+    The one rule of the check cell, ``vae-course grade`` and the nbgrader export; only exercises
+    declared with parts (``@exercise(..., parts=...)``) ever fail with a ``credit`` above 0.
+    """
+    return float(max_points) if status == Status.PASSED else round(max_points * credit, 2)
 
 
 def exercise_key(ex_id: str) -> list:

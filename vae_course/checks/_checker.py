@@ -50,6 +50,7 @@ class Checker:
         self.passed: list[str] = []
         self.allow_reference_calls = allow_reference_calls
         self.reference_calls: list[str] = []  # the exercise's references the student's function called
+        self.judged: dict[str, bool] = {}      # each of the exercise's parts: right every time it was judged
 
     # -- calling student code -------------------------------------------------------------
     def call(self, *args, **kwargs):
@@ -99,6 +100,38 @@ class Checker:
         """Record a property that held (listed in the passing message)."""
         if what not in self.passed:
             self.passed.append(what)
+
+    # -- partial credit -----------------------------------------------------------------------
+    def part(self, name: str, actual, expected: torch.Tensor, *, atol: float = 1e-4, rtol: float = 1e-4) -> bool:
+        """Judge one of the exercise's ``parts`` quietly: right when ``actual`` is a finite float tensor with
+        ``expected``'s shape and values (``None``: whatever should hold it is missing, so wrong).
+
+        Never raises: the body's properties still say what is wrong, in their order; this only records, for
+        partial credit (:meth:`credit`), whether the part was right - a part judged several times (on several
+        inputs) must be right each time. Judge a part where its value first exists, before the properties that
+        could end the check.
+        """
+        if name not in self.exercise.parts:
+            raise ValueError(f"Exercise {self.exercise.id} declares no part {name!r} (parts={self.exercise.parts}).")
+        right = (isinstance(actual, torch.Tensor) and actual.is_floating_point()
+                 and tuple(actual.shape) == tuple(expected.shape) and bool(torch.isfinite(actual).all()))
+        if right:
+            a, e = _common_dtype(actual.detach(), expected.detach())
+            right = bool(torch.allclose(a, e, atol=atol, rtol=rtol))
+        self.judged[name] = self.judged.get(name, True) and right
+        return right
+
+    def credit(self, failure: CheckFailed) -> float:
+        """The fraction of the exercise's parts that were right each time they were judged, for a check that
+        ended with ``failure``: 0 for an exercise without parts, for a failure that is not about a part's
+        values (it raised, returned the wrong type, called the reference, ...: :data:`CREDIT_CODES`), and when
+        every part was right (the failure is then about something the parts do not cover).
+        """
+        parts = self.exercise.parts
+        if not parts or (failure.code in _GENERIC_CODES and failure.code not in CREDIT_CODES):
+            return 0.0
+        right = sum(self.judged.get(name, False) for name in parts)
+        return right / len(parts) if right < len(parts) else 0.0
 
     # -- properties, in the documented order ----------------------------------------------
     def tensor(self, out, what: str = "the result", like: torch.Tensor | None = None) -> torch.Tensor:
@@ -186,6 +219,10 @@ class Checker:
                           hint or "Compare your formula with the one in the markdown above, term by term.",
                           code=Code.WRONG_VALUES)
 
+
+#: The generic failures after which the parts judged right still earn their share (catalogued mistakes do too).
+CREDIT_CODES = frozenset({Code.WRONG_VALUES, Code.WRONG_SHAPE, Code.NOT_FINITE})
+_GENERIC_CODES = frozenset(str(c) for c in Code)
 
 #: The contracts' names of dimensions, for check bodies that name them in words.
 CONTRACT_NAMES = {"batch": "B", "latent": "D", "pixels": "784", "time": "T"}

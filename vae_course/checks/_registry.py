@@ -30,7 +30,10 @@ class Exercise:
     whose functions this one calls: its check runs the student's function with *their
     references* in place (:func:`injected_references`), so each exercise is graded on its own.
     ``verified`` is the one sentence a passing check shows: what the check verified, in the
-    contract's vocabulary (a test keeps it within two lines of 100 columns).
+    contract's vocabulary (a test keeps it within two lines of 100 columns). ``parts`` names the
+    independent things the answer computes (two returned terms, three columns) when it has
+    several: a failed answer then earns the share of the points of the parts it got right
+    (:meth:`~vae_course.checks.Checker.part`).
     """
 
     id: str            # "2.1" - notebook 02, first exercise
@@ -44,6 +47,7 @@ class Exercise:
     uses: tuple = ()
     verified: str = ""
     delegates: tuple = ()  # the dotted names (reference_name) of the references that do this exercise's work
+    parts: tuple = ()      # independent parts worth a share of the points each ("info", "mismatch"); see Checker.part
 
     def reference_function(self) -> Callable | None:
         """The reference implementation, or None if there is none (or it is hidden from this copy)."""

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..results import Code, ExerciseOutcome, Status
+from ..results import Code, ExerciseOutcome, Status, points_earned
 
 if TYPE_CHECKING:
     from ._registry import Exercise
@@ -23,14 +23,16 @@ class Result:
     checks: list = field(default_factory=list)
     code: str = Code.OK
     notes: list = field(default_factory=list)
+    credit: float = 0.0  # failed: the fraction of the exercise's parts right (Exercise.parts; 0 without parts)
 
     @property
     def passed(self) -> bool:
         return self.status == Status.PASSED
 
     @property
-    def points(self) -> int:
-        return self.exercise.points if self.passed else 0
+    def points(self) -> float:
+        """All the exercise's points if it passed, else the share of its parts right (:func:`points_earned`)."""
+        return points_earned(self.exercise.points, self.status, self.credit)
 
     @property
     def headline(self) -> str:
@@ -51,7 +53,17 @@ class Result:
                 lines.append(f"   Hint: {self.hint}")
             if self.checks:
                 lines.append("   Already fine: " + "; ".join(self.checks) + ".")
+            if self.credit:
+                lines.append(f"   Partial credit: {self.partial_credit()}")
         return "\n".join(lines + [f"   Note: {note}" for note in self.notes])
+
+    def partial_credit(self) -> str:
+        """"2 of 3 parts right: 1.33 of 2 points." for a failed answer some of whose parts are right (they are
+        listed with what is already fine)."""
+        parts = self.exercise.parts
+        right = round(self.credit * len(parts))
+        return (f"{right} of {len(parts)} parts right: "
+                f"{self.points:g} of {self.exercise.points} point{'s' if self.exercise.points != 1 else ''}.")
 
     def __repr__(self) -> str:
         return self.text()
@@ -77,6 +89,9 @@ class Result:
                 items = "".join(f"<li>{_inline_html(c)}</li>" for c in self.checks)
                 parts.append(f'<details class="vae-check-fine"><summary>Already fine ({len(self.checks)})</summary>'
                              f'<ul style="margin:0.2em 0">{items}</ul></details>')
+            if self.credit:
+                parts.append(f'<div class="vae-check-credit"><strong>Partial credit:</strong> '
+                             f'{_inline_html(self.partial_credit())}</div>')
         parts += [f'<div class="vae-check-note"><em>Note:</em> {_inline_html(n)}</div>' for n in self.notes]
         return (f'<div class="vae-check vae-check-{self.status}" style="border-left:4px solid {colour};'
                 'padding:0.3em 0.7em;max-width:100%;box-sizing:border-box;white-space:normal;'
@@ -91,7 +106,7 @@ class Result:
             message = "not answered yet: the function still raises NotImplementedError."
             hint = "Replace `raise NotImplementedError(...)` with your code."
         return ExerciseOutcome(status=self.status, message=message, hint=hint, code=str(self.code),
-                               checks=list(self.checks), notes=list(self.notes))
+                               checks=list(self.checks), notes=list(self.notes), credit=self.credit)
 
     def to_dict(self) -> dict:
         return {"exercise": self.exercise.id, "function": self.exercise.function, "points": self.points,

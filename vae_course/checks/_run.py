@@ -24,11 +24,14 @@ from ._registry import REGISTRY, Exercise
 from ._result import NOT_ANSWERED_TEXT, Result
 
 DEFAULT_TIMEOUT = 10.0  # seconds per check
+#: The seed of torch's global generator while a check runs. Checks that draw their inputs from it (rather than
+#: from a generator of their own) test other inputs under another ``seed`` (the nbgrader export's hidden tests).
+CHECK_SEED = 1234
 
 
 def exercise(id: str, notebook: str, function: str, title: str, contract: str, points: int = 1, *,
              reference: Callable | str | None = None, uses: Sequence[str] = (), verified: str = "",
-             delegates: Sequence[Callable] = ()):
+             delegates: Sequence[Callable] = (), parts: Sequence[str] = ()):
     """Register a check body ``body(fn, check)`` and return the student-facing check function.
 
     ``id`` ("2.1"), ``notebook`` (the notebook's file stem), ``function`` (the name the student
@@ -40,20 +43,23 @@ def exercise(id: str, notebook: str, function: str, title: str, contract: str, p
     package's reference implementations that do this exercise's work - the functions
     themselves, each marked with :func:`~vae_course.references.reference_implementation`
     (anything else is a ``TypeError``) - an answer that calls one fails (see
-    :meth:`Checker.call`). See docs/authoring-exercises.md.
+    :meth:`Checker.call`). ``parts``: the names of the answer's independent parts, for exercises
+    whose answer computes several things (two returned terms, three columns); the body judges each
+    with :meth:`Checker.part`, and a failed answer earns the share of the points of the parts it
+    got right (``Result.credit``). See docs/authoring-exercises.md.
     """
 
     def register(body: Callable):
         entry = Exercise(id=id, notebook=notebook, function=function, title=title, contract=contract,
                          points=points, body=body, reference=reference, uses=tuple(uses), verified=verified,
-                         delegates=tuple(_reference_name(d, id) for d in delegates))
+                         delegates=tuple(_reference_name(d, id) for d in delegates), parts=tuple(parts))
         if id in REGISTRY and REGISTRY[id].body.__qualname__ != body.__qualname__:
             raise ValueError(f"Exercise id {id} registered twice.")
         REGISTRY[id] = entry
 
-        def check(fn: Callable, timeout: float | None = DEFAULT_TIMEOUT, *, allow_reference_calls: bool = False
-                  ) -> Result:
-            return run_check(entry, fn, timeout=timeout, allow_reference_calls=allow_reference_calls)
+        def check(fn: Callable, timeout: float | None = DEFAULT_TIMEOUT, *, allow_reference_calls: bool = False,
+                  seed: int = CHECK_SEED) -> Result:
+            return run_check(entry, fn, timeout=timeout, allow_reference_calls=allow_reference_calls, seed=seed)
 
         check.__name__ = function
         check.__qualname__ = function
@@ -109,22 +115,22 @@ def _use_the_meta_device() -> None:
 
 
 def run_check(entry: Exercise, fn: Callable, timeout: float | None = DEFAULT_TIMEOUT, *,
-              allow_reference_calls: bool = False) -> Result:
+              allow_reference_calls: bool = False, seed: int = CHECK_SEED) -> Result:
     """Run one exercise's check on ``fn``; never raises (except KeyboardInterrupt from the user).
 
     An answer that calls the exercise's own reference (``entry.delegates``) fails with code
     ``called-reference``, unless ``allow_reference_calls`` (then a note says which it called).
     The verdict is recorded (:func:`vae_course.exercises.record_check`): the notebook's later cells use
-    ``fn`` only once it passed.
+    ``fn`` only once it passed. ``seed``: torch's global seed while the check runs (:data:`CHECK_SEED`).
     """
-    result = _checked(entry, fn, timeout, allow_reference_calls)
+    result = _checked(entry, fn, timeout, allow_reference_calls, seed)
     if callable(fn):
         record_check(entry.id, fn, passed=result.status == Status.PASSED,
                      answered=result.code != Code.NOT_ANSWERED, uses=entry.uses)
     return result
 
 
-def _checked(entry: Exercise, fn: Callable, timeout: float | None, allow_reference_calls: bool) -> Result:
+def _checked(entry: Exercise, fn: Callable, timeout: float | None, allow_reference_calls: bool, seed: int) -> Result:
     if not callable(fn):
         return Result(entry, Status.ERROR, f"expected your function `{entry.function}`, got a {type(fn).__name__}.",
                       f"Pass the function itself: checks.{entry.function}({entry.function}).", code=Code.NOT_CALLABLE)
@@ -133,7 +139,7 @@ def _checked(entry: Exercise, fn: Callable, timeout: float | None, allow_referen
     notes: list = []
     grad_mode = torch.is_grad_enabled()
     with torch.random.fork_rng(devices=[]):  # the check's seed never changes the notebook's random stream
-        torch.manual_seed(1234)
+        torch.manual_seed(seed)
         try:
             with injected_references(entry, fn) as notes, time_limit(timeout):
                 entry.body(fn, checker)
@@ -151,8 +157,10 @@ def _checked(entry: Exercise, fn: Callable, timeout: float | None, allow_referen
                           "Look for a loop that never ends, or work that grows with the data (loops over pixels).",
                           checks=checker.passed, code=Code.TIMED_OUT, notes=notes)
         except CheckFailed as failed:
-            return Result(entry, failed.status, failed.message, failed.hint, checks=checker.passed, code=failed.code,
-                          notes=notes)
+            credit = checker.credit(failed)
+            right = [f"the {name} is right" for name in entry.parts if credit and checker.judged.get(name)]
+            return Result(entry, failed.status, failed.message, failed.hint, checks=checker.passed + right,
+                          code=failed.code, notes=notes, credit=credit)
         except (SystemExit, Exception) as err:  # a bug we did not foresee: still a message, not a traceback
             stopped = isinstance(err, SystemExit)
             return Result(entry, Status.ERROR,

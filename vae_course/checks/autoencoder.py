@@ -259,7 +259,11 @@ def _blur_call(check, candidates, prediction):
         raise
 
 
+BLUR_PARTS = ("expected error", "variance", "squared bias")  # the three columns, each a third of the points
+
+
 @exercise("1.3", "01_autoencoders", "blur_decomposition", points=2, reference=metrics.blur_decomposition,
+          parts=BLUR_PARTS,
           delegates=[metrics.blur_decomposition],
           title="why the MSE-optimal output is a blurry average",
           contract="blur_decomposition(candidates: (B, N, 784), prediction: (B, 784)) -> (B, 3): for each of B cases, "
@@ -273,7 +277,11 @@ def blur_decomposition(fn, check):
     torch.manual_seed(2)
     candidates = torch.rand(CASES, CANDIDATES, PIXELS)
     prediction = torch.rand(CASES, PIXELS)
-    out = check.tensor(_blur_call(check, candidates, prediction), like=prediction)
+    out = _blur_call(check, candidates, prediction)
+    table = isinstance(out, torch.Tensor) and tuple(out.shape) == (CASES, 3)
+    for column, (name, right) in enumerate(zip(BLUR_PARTS, _blur_parts(candidates, prediction))):
+        check.part(name, out[:, column] if table else None, right, atol=1e-5)
+    out = check.tensor(out, like=prediction)
     shape = tuple(out.shape)
     if shape == (3, CASES):
         raise CheckFailed(f"the result has shape {shape}: three rows of {CASES}, expected one row per case `(B={CASES}, 3)`.",

@@ -81,13 +81,37 @@ def read_solution(path: Path):
         raise NotebookFormatError(f"{path} is not a readable notebook ({type(err).__name__}).") from None
 
 
-def check_source(entry: Exercise) -> str:
-    """A check cell that *raises* (AssertionError with the check's own text) unless the check passes.
+def check_source(entry: Exercise, hidden_seed: int | None = None) -> str:
+    """An autograder test cell that *raises* (AssertionError with the check's own text) when the answer earns nothing.
 
-    The last line shows the result as the notebook's own check cell does.
+    An exercise without parts raises unless its check passes, and shows the result as the notebook's own
+    check cell does. An exercise with parts (``Exercise.parts``) raises only when no part is right; it shows
+    the result, then its points as a number - nbgrader's score of a test cell whose output is a number
+    (partial credit). ``hidden_seed``: the same check again under that seed, on inputs the released notebook
+    never shows (:mod:`.hidden`), in nbgrader's hidden-tests region; the cell earns the lower of the two.
     """
-    return (f"# Exercise {entry.id} ({entry.points} point{'s' if entry.points != 1 else ''}): "
-            "the course's check; this cell raises unless it passes.\n"
-            f"_result = checks.{entry.function}({entry.function})\n"
-            "assert _result.passed, _result.text()\n"
-            "_result")
+    call = f"checks.{entry.function}({entry.function}"
+    lines = [f"# Exercise {entry.id} ({entry.points} point{'s' if entry.points != 1 else ''}): "
+             + ("the course's check; this cell raises unless it passes." if not entry.parts else
+                f"the course's check; {len(entry.parts)} parts ({', '.join(entry.parts)}), each worth "
+                "its share of the points; this cell raises unless one is right."),
+             f"_result = {call})"]
+    if entry.parts:
+        lines += ["display(_result)", "assert _result.points > 0, _result.text()"]
+    else:
+        lines += ["assert _result.passed, _result.text()"]
+    if hidden_seed is not None:
+        lines += [HIDDEN_BEGIN,
+                  "# Removed from the students' notebook: the same check on inputs they never see.",
+                  f"_hidden = {call}, seed={hidden_seed})",
+                  f"assert _hidden.{'points > 0' if entry.parts else 'passed'}, "
+                  "'On the hidden test inputs: ' + _hidden.text()"]
+        if entry.parts:
+            lines.append("_result = min(_result, _hidden, key=lambda r: r.points)")
+        lines.append(HIDDEN_END)
+    lines.append("float(_result.points)  # nbgrader scores a test cell that shows a number with that number"
+                 if entry.parts else "_result")
+    return "\n".join(lines)
+
+
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"

@@ -9,7 +9,8 @@ EXPORT_HELP = """\
 Export solution notebooks for the grader your class already runs.
 
 nbgrader: writes OUT/source/<stem>/<stem>.ipynb (answer cells, locked read-only cells,
-autograder test cells that raise with the check's message, points from the exercise list,
+autograder test cells that raise with the check's message, partial credit for exercises
+with parts, points from the exercise list, hidden tests on inputs the students never see,
 Think! cells as manually graded answers) and OUT/nbgrader_config.py. Then, in OUT:
 nbgrader generate_assignment <stem>.
 
@@ -25,8 +26,9 @@ nbgrader's gradebook (COURSE/gradebook.db by default).
 
 nbgrader autograde runs the test cells in the student's kernel, where a notebook can
 replace the checks. This command grades COURSE/submitted/*/ASSIGNMENT/*.ipynb as
-`vae-course grade` does (each exercise checked in a separate fresh process) and sets
-the auto score of each exercise's test cell. Run it after `nbgrader autograde`.
+`vae-course grade` does (each exercise checked in a separate fresh process), runs the
+export's hidden tests too (their seeds are read from the test cells nbgrader saved),
+and sets the auto score of each exercise's test cell. Run it after `nbgrader autograde`.
 """
 
 
@@ -46,7 +48,8 @@ def _export(args) -> int:
     try:
         for path in args.checks:
             load_checks_file(path)
-        written = export(args.notebooks, args.out, **({"think_points": args.think_points}
+        written = export(args.notebooks, args.out, **({"think_points": args.think_points,
+                                                       "hidden_tests": not args.no_hidden_tests}
                                                       if args.format == "nbgrader" else {}))
     except (NotebookFormatError, ChecksFileError, ValueError, OSError) as err:
         return _error(err)
@@ -84,6 +87,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="the folder to write (nbgrader: the course directory)")
     p.add_argument("--think-points", type=int, default=1, metavar="N",
                    help="nbgrader: points of each Think! answer, graded by hand (0: not graded; default 1)")
+    p.add_argument("--no-hidden-tests", action="store_true",
+                   help="nbgrader: no hidden tests (by default a test cell whose check can take other inputs runs it "
+                        "again, at autograde only, under a seed drawn at export)")
     p.add_argument("--checks", action="append", default=[], metavar="FILE",
                    help="a file of your own @exercise checks (may be repeated): its exercises are accepted")
     p.set_defaults(run=_export)

@@ -11,7 +11,11 @@ exercise   an answer cell (``solution``), markers kept: ``nbgrader generate_assi
            notebook's ``solved_or_reference`` cells still fall back to the course's reference
 check      an autograder test cell (``grade``, ``locked``, the exercise's points from
            ``checks.REGISTRY``): it runs the course's check and raises ``AssertionError`` with the
-           check's own message unless it passes
+           check's own message unless it passes. Exercises with parts (``Exercise.parts``: 1.3's
+           three columns, 5.4's two terms) raise only when no part is right and end with their
+           points as a number: nbgrader's partial credit. Where the check can test other inputs
+           (:mod:`.hidden`), a ``### BEGIN HIDDEN TESTS`` region runs it again under a fresh seed:
+           ``generate_assignment`` removes it, ``autograde`` puts it back and runs it
 Think!     a manually graded answer (``grade`` + ``solution``, ``think_points`` points): the
            answer region becomes nbgrader's "YOUR ANSWER HERE"
 other      read-only (``locked``): nbgrader restores it if a student edits it
@@ -36,6 +40,7 @@ from nbformat.v4 import new_markdown_cell
 from ..conventions import grade_id
 from ..notebooks import MD_BEGIN, MD_END, RUN_METADATA
 from .cells import CHECK, EXERCISE, THINK, check_source, classify, read_solution
+from .hidden import hidden_seed
 
 SCHEMA_VERSION = 3
 STUB = 'raise NotImplementedError("Exercise not solved yet: replace this line with your answer")'
@@ -60,11 +65,12 @@ def _metadata(cell_id: str, *, solution=False, grade=False, locked=False, points
     return meta
 
 
-def nbgrader_notebook(solution, name: str = "notebook", *, think_points: int = 1):
+def nbgrader_notebook(solution, name: str = "notebook", *, think_points: int = 1, hidden_tests: bool = True):
     """The nbgrader source version of a solution notebook (the input is not modified).
 
     think_points: points of each Think! answer, graded by hand in formgrader (0: an ungraded
-    answer cell).
+    answer cell). hidden_tests: give each test cell whose check can test other inputs a hidden
+    test (:func:`~vae_course.exports.hidden.hidden_seed`; a fresh seed at each export).
     """
     nb = nbformat.from_dict(solution)  # deep copy
     nb.metadata.pop("widgets", None)
@@ -78,7 +84,7 @@ def nbgrader_notebook(solution, name: str = "notebook", *, think_points: int = 1
         if part.kind == EXERCISE:
             cell.metadata["nbgrader"] = _metadata(grade_id("exercise", part.entry.id), solution=True)
         elif part.kind == CHECK:
-            cell.source = check_source(part.entry)
+            cell.source = check_source(part.entry, hidden_seed(part.entry) if hidden_tests else None)
             cell.metadata["nbgrader"] = _metadata(grade_id("check", part.entry.id), grade=True, locked=True,
                                                   points=part.entry.points)
         elif part.kind == THINK:
@@ -107,14 +113,15 @@ def _think_cells(cell, number: int, points: int) -> list:
     return out
 
 
-def export(notebooks, out, *, think_points: int = 1) -> list[Path]:
+def export(notebooks, out, *, think_points: int = 1, hidden_tests: bool = True) -> list[Path]:
     """Write an nbgrader course directory ``out`` with one source assignment per solution notebook.
 
     Returns the written paths. Raises :class:`~vae_course.notebooks.NotebookFormatError` for a
     notebook that breaks the course's conventions (nothing is written then).
     """
     out = Path(out)
-    converted = [(path.stem, nbgrader_notebook(read_solution(path), path.name, think_points=think_points))
+    converted = [(path.stem, nbgrader_notebook(read_solution(path), path.name, think_points=think_points,
+                                               hidden_tests=hidden_tests))
                  for path in map(Path, notebooks)]
     written = []
     for stem, nb in converted:

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import json
 import linecache
 import os
 import sys
 from pathlib import Path
 
+from ..results import points_earned
 from .integrity import ChecksFingerprint
 from .protocol import CheckerTask, Code, ExerciseJob, ExerciseOutcome, Status, describe_error
 from .sandbox import GIB, apply_limits, hide_from_same_user
@@ -64,8 +66,12 @@ def load_function(exercise: ExerciseJob, timeout: float):
 
 
 def grade(exercise: ExerciseJob, entry, timeout: float, memory: int | None, on_loaded=lambda: None, *,
-          allow_reference_calls: bool = False) -> ExerciseOutcome:
-    """Load one exercise's code and run its check (``allow_reference_calls``: see :func:`run_check`)."""
+          allow_reference_calls: bool = False, hidden_seed: int | None = None) -> ExerciseOutcome:
+    """Load one exercise's code and run its check (``allow_reference_calls``: see :func:`run_check`).
+
+    ``hidden_seed``: an answer that earned points is checked again under that seed (the nbgrader export's
+    hidden test, on inputs the student never saw), and keeps the lower of the two results.
+    """
     from ..checks import run_check
     from ..checks._failures import _TimedOut
 
@@ -84,6 +90,10 @@ def grade(exercise: ExerciseJob, entry, timeout: float, memory: int | None, on_l
                                code=Code.NOT_DEFINED)
     try:
         outcome = run_check(entry, fn, timeout=timeout, allow_reference_calls=allow_reference_calls).outcome()
+        if hidden_seed is not None and points_earned(1, outcome.status, outcome.credit) > 0:
+            on_loaded()  # the supervisor's time limit starts again for the second check
+            outcome = _lower(outcome, run_check(entry, fn, timeout=timeout, seed=hidden_seed,
+                                                allow_reference_calls=allow_reference_calls).outcome())
     except BaseException as err:  # noqa: BLE001 - KeyboardInterrupt and friends from student code
         return ExerciseOutcome(Status.ERROR, f"your function raised {describe_error(err)}.",
                                "Exercise functions must return a value, not stop the program.", code=Code.STOPPED)
@@ -94,6 +104,14 @@ def grade(exercise: ExerciseJob, entry, timeout: float, memory: int | None, on_l
                         "avoid huge intermediate tensors.")
         outcome.code = Code.OUT_OF_MEMORY
     return outcome
+
+
+def _lower(visible: ExerciseOutcome, hidden: ExerciseOutcome) -> ExerciseOutcome:
+    """The outcome of the check on the visible inputs, unless the hidden test's earns fewer points."""
+    if points_earned(1, hidden.status, hidden.credit) >= points_earned(1, visible.status, visible.credit):
+        return visible
+    return dataclasses.replace(hidden, message=f"on the hidden test's inputs (not those of your notebook's check), "
+                                               f"{hidden.message}")
 
 
 def load_teacher_checks(paths: list[str]) -> None:
@@ -133,7 +151,8 @@ def main() -> None:
         emit("start", exercise.id)
         outcome = grade(exercise, entries[exercise.id], task.timeout, task.memory,
                         on_loaded=lambda: emit("loaded", exercise.id),
-                        allow_reference_calls=task.allow_reference_calls)
+                        allow_reference_calls=task.allow_reference_calls,
+                        hidden_seed=task.hidden_seeds.get(exercise.id))
         changed = fingerprint.changes()
         if changed:
             shown = ", ".join(f"`{name}`" for name in changed[:3]) + (", ..." if len(changed) > 3 else "")

@@ -13,8 +13,10 @@ The steps, in order:
 
 1. :func:`submitted_notebooks` - ``COURSE/submitted/<student>/<assignment>/*.ipynb``, as
    ``nbgrader collect`` or ``zip_collect`` leave them;
-2. :func:`grade_assignment` - prepare and grade them (every file is read before any runs);
-3. :func:`write_scores` - one auto score per test cell; a student or submission nbgrader does
+2. :func:`hidden_seeds` - the seeds of the export's hidden tests, from the test cells nbgrader saved:
+   an exercise with one is checked again under it (its hidden test) and keeps the lower points;
+3. :func:`grade_assignment` - prepare and grade them (every file is read before any runs);
+4. :func:`write_scores` - one auto score per test cell; a student or submission nbgrader does
    not know yet is added, with the submission time of its ``timestamp.txt``; the late
    penalty is computed again from the new score with nbgrader's own late-submission plugin.
 
@@ -25,6 +27,7 @@ shows) or instead of it: either way the gradebook ends up with the course grader
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 from pathlib import Path
 
@@ -41,6 +44,29 @@ def submitted_notebooks(course: Path, assignment: str) -> list[Path]:
         raise GradingError(f"no submissions of {assignment!r} in {folder} (nbgrader's layout: "
                            f"submitted/<student>/{assignment}/<notebook>.ipynb; run `nbgrader collect` first).")
     return found
+
+
+#: The seed of a test cell's hidden test (vae_course.exports.cells.check_source writes it).
+HIDDEN_SEED = re.compile(r"### BEGIN HIDDEN TESTS.*?\bseed=(\d+).*?### END HIDDEN TESTS", re.DOTALL)
+
+
+def hidden_seeds(gb, assignment: str) -> dict[str, int]:
+    """{exercise id: seed} of the hidden tests in ``assignment``'s test cells, as ``generate_assignment`` saved them."""
+    from nbgrader.api import MissingEntry
+
+    from ..checks import exercises_for
+
+    seeds = {}
+    for notebook in gb.find_assignment(assignment).notebooks:
+        for entry in exercises_for(notebook.name):
+            try:
+                source = gb.find_source_cell(grade_id("check", entry.id), notebook.name, assignment).source
+            except MissingEntry:
+                continue
+            found = HIDDEN_SEED.search(source or "")
+            if found:
+                seeds[entry.id] = int(found.group(1))
+    return seeds
 
 
 def grade_assignment(course: Path, assignment: str, options: Options) -> list:
@@ -128,6 +154,8 @@ def sync(course, assignment: str, options: Options | None = None, *, db_url: str
         except MissingEntry:
             raise GradingError(f"nbgrader's gradebook has no assignment {assignment!r}: run "
                                f"`nbgrader generate_assignment {assignment}` in {course} first.") from None
-    graded = grade_assignment(course, assignment, options or Options())
+        seeds = hidden_seeds(gb, assignment)
+    options = dataclasses.replace(options or Options(), hidden_seeds=seeds)
+    graded = grade_assignment(course, assignment, options)
     with Gradebook(db_url) as gb:
         return write_scores(gb, assignment, graded, db_url=db_url, config=config)

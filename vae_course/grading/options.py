@@ -55,6 +55,7 @@ class Options:
     all_attempts: bool = False       # grade every attempt, not only the latest
     allow_reference_calls: bool = False  # accept answers that call the course's own reference of the exercise
     assignments: tuple = ()          # grade only submissions of these notebooks (stems); () = every notebook
+    hidden_seeds: tuple = ()         # ((exercise id, seed), ...): check again under the seed, keep the lower points
 
     def __post_init__(self):
         object.__setattr__(self, "timeout", check_number(self.timeout, "--timeout", minimum=MIN_SECONDS,
@@ -68,6 +69,7 @@ class Options:
                                                              integer=True))
         object.__setattr__(self, "checks_files", tuple(str(p) for p in self.checks_files))
         object.__setattr__(self, "assignments", tuple(self.assignments))
+        object.__setattr__(self, "hidden_seeds", tuple((str(k), int(v)) for k, v in dict(self.hidden_seeds).items()))
 
     @property
     def n_workers(self) -> int:

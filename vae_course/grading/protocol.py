@@ -57,6 +57,7 @@ class CheckerTask(_Message):
     checks_files: list
     exercises: list   # ExerciseJob
     allow_reference_calls: bool = False  # answers may call the exercise's own reference (--allow-reference-calls)
+    hidden_seeds: dict = field(default_factory=dict)  # {exercise id: seed}: the check again on other inputs
 
     @classmethod
     def from_json(cls, data) -> "CheckerTask":
@@ -64,7 +65,8 @@ class CheckerTask(_Message):
         return cls(nonce=data["nonce"], timeout=float(data["timeout"]), memory=int(data.get("memory") or 0),
                    checks_files=list(data.get("checks_files", [])),
                    exercises=[ExerciseJob.from_json(e) for e in data.get("exercises", [])],
-                   allow_reference_calls=bool(data.get("allow_reference_calls", False)))
+                   allow_reference_calls=bool(data.get("allow_reference_calls", False)),
+                   hidden_seeds={str(k): int(v) for k, v in dict(data.get("hidden_seeds") or {}).items()})
 
 
 @dataclass
@@ -132,6 +134,7 @@ class SupervisorJob(_Message):
     execute: bool
     workdir: str
     allow_reference_calls: bool = False  # for the checker (see CheckerTask)
+    hidden_seeds: dict = field(default_factory=dict)  # for the checker (see CheckerTask)
 
     @classmethod
     def from_json(cls, data) -> "SupervisorJob":

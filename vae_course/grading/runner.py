@@ -22,6 +22,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from ..results import points_earned
 from . import process
 from .extraction import extract
 from .options import Options
@@ -124,7 +125,8 @@ class Batch:
             memory=int(o.memory_gib * GIB) if o.memory_gib else 0,
             threads=max(1, (os.cpu_count() or 1) // o.n_workers),
             checks_files=[str(Path(p).resolve()) for p in o.checks_files], student_checks=self.student_checks,
-            execute=o.execute, workdir=str(self.workdir), allow_reference_calls=o.allow_reference_calls)
+            execute=o.execute, workdir=str(self.workdir), allow_reference_calls=o.allow_reference_calls,
+            hidden_seeds=dict(o.hidden_seeds))
 
     def supervise(self, job: SupervisorJob) -> SubmissionOutcome | None:
         """Run one supervisor process; its result, or None if it gave none (killed, crashed)."""
@@ -208,7 +210,7 @@ class Batch:
                     Status.ERROR, "the grader could not check this exercise (its process was killed or crashed).",
                     "Ask your teacher to re-run the grading.", code=Code.GRADER_PROBLEM, grader_problem=True)
             graded.results.append(ExerciseResult(
-                entry.id, entry.title, entry.function, entry.points if got.status == Status.PASSED else 0,
+                entry.id, entry.title, entry.function, points_earned(entry.points, got.status, got.credit),
                 entry.points, got.status, got.message, got.hint, code=got.code or str(got.status),
                 checks=list(got.checks), notes=([ex.note] if ex.note else []) + list(got.notes)))
         return graded

@@ -263,7 +263,8 @@ def check_exercises(job: SupervisorJob, root: Path, marker: str,
         waiting = None
         nonce = integrity.nonce()
         task = CheckerTask(nonce=nonce, timeout=timeout, memory=job.memory, checks_files=job.checks_files,
-                           exercises=pending, allow_reference_calls=job.allow_reference_calls)
+                           exercises=pending, allow_reference_calls=job.allow_reference_calls,
+                           hidden_seeds=job.hidden_seeds)
         try:
             proc.stdin.write(json.dumps(task.to_json()).encode("utf-8"))
             proc.stdin.close()

@@ -1,0 +1,109 @@
+"""Hidden tests for the nbgrader export: the same check again, on inputs the released notebook never shows.
+
+A check runs with torch's global generator seeded (:data:`~vae_course.checks._run.CHECK_SEED`);
+the checks that draw their inputs from it test other inputs under another seed
+(``checks.gaussian_kl(gaussian_kl, seed=N)``). Checks that build their inputs from a generator of
+their own, from fixed tensors or from configurations (the VAE classes) do not, and get no hidden
+test: running them again would test nothing new.
+
+:func:`hidden_seed` finds out which is which by running the check, not by reading it: a probe in
+place of the student's function records the first inputs the check passes it, under the usual
+seed and under a fresh random one; only when they differ, and the exercise's reference passes
+the check under the new seed (so a right answer cannot lose points to it), is the seed used.
+The seed is drawn at each export (never stored in the package students install), so a student
+cannot know the hidden inputs; nbgrader removes the region that holds it from the released notebook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import secrets
+
+import torch
+
+from ..checks import Exercise, run_check
+from ..checks._run import CHECK_SEED
+
+TRIES = 3  # fresh seeds tried per exercise before giving up on a hidden test
+
+
+class _Probed(NotImplementedError):
+    """Raised by the probe after recording its inputs: the check then ends as "not answered"."""
+
+
+def _fingerprint(value, digest) -> None:
+    """Feed what the check passed (tensors, modules' parameters, numbers, containers) into ``digest``."""
+    if isinstance(value, torch.Tensor):
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    elif isinstance(value, torch.nn.Module):
+        for tensor in value.state_dict().values():
+            _fingerprint(tensor, digest)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _fingerprint(item, digest)
+    elif isinstance(value, dict):
+        for key in sorted(value, key=str):
+            digest.update(str(key).encode())
+            _fingerprint(value[key], digest)
+    elif isinstance(value, (int, float, str, bool)) or value is None:
+        digest.update(repr(value).encode())
+    else:
+        digest.update(type(value).__name__.encode())
+
+
+def first_inputs(entry: Exercise, seed: int) -> str:
+    """A digest of the inputs the check of ``entry`` first passes to the student's function under ``seed``."""
+    seen = []
+
+    def probe(*args, **kwargs):
+        digest = hashlib.sha256()
+        _fingerprint((args, kwargs), digest)
+        seen.append(digest.hexdigest())
+        raise _Probed()
+
+    run_check(entry, probe, seed=seed)
+    return seen[0] if seen else ""
+
+
+def _resolve(dotted: str):
+    """The object named ``dotted`` ("vae_course.losses.gaussian_kl"), or None."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            found = getattr(found, name, None)
+        return found
+    return None
+
+
+def reference(entry: Exercise):
+    """A function that passes the check of ``entry`` under the usual seed: its reference, else the first of the
+    package's answers it must not call (``delegates``) that does; None if there is none."""
+    candidates = [entry.reference_function(), *map(_resolve, entry.delegates)]
+    for fn in candidates:
+        if callable(fn) and run_check(entry, fn, seed=CHECK_SEED, allow_reference_calls=True).passed:
+            return fn
+    return None
+
+
+def hidden_seed(entry: Exercise, *, tries: int = TRIES) -> int | None:
+    """A fresh seed under which the check of ``entry`` tests other inputs and a reference passes; None if none.
+
+    None for a check whose inputs do not depend on the seed, and for an exercise without a reference
+    (:func:`reference`) in this copy of the checks.
+    """
+    usual = first_inputs(entry, CHECK_SEED)
+    if not usual or first_inputs(entry, CHECK_SEED + 1) == usual:
+        return None  # the inputs do not come from the seed
+    answer = reference(entry)
+    if answer is None:
+        return None
+    for _ in range(tries):
+        seed = CHECK_SEED + 2 + secrets.randbelow(2**31 - CHECK_SEED - 2)
+        if first_inputs(entry, seed) != usual and run_check(entry, answer, seed=seed, allow_reference_calls=True).passed:
+            return seed
+    return None
