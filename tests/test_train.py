@@ -155,6 +155,34 @@ def test_progress_bars_silent_when_disabled_or_in_ci(tiny, capsys, monkeypatch):
     assert T.progress_enabled(True) is True, "an explicit progress=True wins"
 
 
+def test_free_bits_loss_floors_each_dimension_and_reports_the_true_kl(tiny):
+    model, x = small_vae(), tiny.images[:32]
+    torch.manual_seed(1)
+    plain = T.vae_loss(model, x, beta=2.0)
+    torch.manual_seed(1)
+    free = T.free_bits_loss(model, x, beta=2.0, free_bits=0.0)
+    assert set(free) == {"loss", "recon", "kl"}
+    for key in free:
+        assert torch.allclose(free[key], plain[key], rtol=1e-5)
+    torch.manual_seed(1)
+    floored = T.free_bits_loss(model, x, beta=2.0, free_bits=100.0)  # every dimension below the floor
+    assert torch.allclose(floored["loss"], floored["recon"] + 2.0 * 100.0 * 4)
+    assert torch.allclose(floored["kl"], plain["kl"], rtol=1e-5)
+
+
+def test_annealed_vae_loss_warms_beta_up_over_training_steps_only(tiny):
+    model, x = small_vae(), tiny.images[:16]
+    loss_fn = T.annealed_vae_loss(2.0, warmup_steps=4)
+    model.train()
+    betas = [loss_fn(model, x)["beta"] for _ in range(3)]
+    model.eval()
+    assert loss_fn(model, x)["beta"] == pytest.approx(1.5)  # evaluation batches do not advance the warm-up
+    model.train()
+    betas += [loss_fn(model, x)["beta"] for _ in range(3)]
+    assert betas == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.0])
+    assert T.annealed_vae_loss(3.0, warmup_steps=0)(model, x)["beta"] == 3.0  # no warm-up
+
+
 def test_nan_guard_names_the_problem(tiny):
     def nan_loss(model, x):
         logits, mu, logvar = model(x)

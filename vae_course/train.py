@@ -3,7 +3,8 @@
 ``fit`` trains any model of :mod:`vae_course.models` with a loss function
 ``loss_fn(model, x) -> dict`` that returns at least ``"loss"`` (a scalar to
 minimise) and, for VAEs, ``"recon"`` and ``"kl"`` (batch means, in nats).
-Two are provided: :func:`vae_loss` (negative ELBO) and :func:`autoencoder_loss` (MSE).
+Provided: :func:`vae_loss` (negative ELBO), :func:`autoencoder_loss` (MSE), and the two remedies against
+posterior collapse of notebook 07, :func:`free_bits_loss` and :func:`annealed_vae_loss` (KL warm-up).
 Saving, loading and caching trained models: :mod:`vae_course.checkpoints`.
 """
 
@@ -88,6 +89,43 @@ def autoencoder_loss(model, x: torch.Tensor) -> dict:
     """Mean squared error of an autoencoder's sigmoid output: ``loss = recon = mse.mean()``."""
     recon = losses.mse(torch.sigmoid(model(x)), x).mean()
     return {"loss": recon, "recon": recon}
+
+
+def free_bits_loss(model, x: torch.Tensor, beta: float = 1.0, free_bits: float = 0.5) -> dict:
+    """Negative ELBO with **free bits** (Kingma et al., 2016) on a batch x: (B, 784) -> dict of batch values.
+
+    ``loss = recon + beta * sum_j max(free_bits, KL_j)``: ``recon`` is the batch mean of -log p(x|z) (summed
+    over pixels), ``KL_j`` the batch mean of latent dimension j's KL term (nats), so a dimension carrying
+    less than ``free_bits`` nats on the batch average is not penalised. ``"kl"`` is the true KL, without the
+    floor. The loss of :func:`vae_course.losses.annealed_free_bits_loss` without a warm-up, as a
+    ``loss_fn(model, x)`` for :func:`fit` (notebook 07 trains its free-bits models with it).
+    """
+    logits, mu, logvar = model(x)
+    out = losses.annealed_free_bits_loss(logits, x, mu, logvar, 0, beta=beta, free_bits=free_bits)
+    return {"loss": out["loss"], "recon": out["recon"], "kl": out["kl"]}
+
+
+def annealed_vae_loss(beta: float, warmup_steps: int) -> Callable:
+    """A ``loss_fn(model, x)`` for :func:`fit` with **KL annealing** (Bowman et al., 2016): a warm-up of beta.
+
+    The returned function computes :func:`vae_loss` with ``beta_t = beta * min(1, t / warmup_steps)``, where
+    t counts the batches it has seen in training mode (``model.training``; evaluation batches do not count;
+    ``warmup_steps=0``: no warm-up), and adds ``"beta": beta_t`` to the dict. A fresh one starts at t = 0:
+    make one per model. Notebook 07 trains its annealed model with it;
+    :func:`vae_course.losses.annealed_free_bits_loss` is the same objective (without a floor) for a given step.
+    """
+    step = 0
+
+    def loss_fn(model, x):
+        nonlocal step
+        beta_now = beta * min(1.0, step / warmup_steps) if warmup_steps > 0 else beta
+        if model.training:
+            step += 1
+        out = vae_loss(model, x, beta=beta_now)
+        out["beta"] = beta_now
+        return out
+
+    return loss_fn
 
 
 def default_loss(model) -> Callable:
