@@ -4,7 +4,11 @@
     python benchmarks/molecules_benchmark.py --samples 2000       # quick: FCD is biased upwards at small N
     python benchmarks/molecules_benchmark.py --samples 200 --json # the JSON on stdout, nothing written
 
-Models (all fitted on the same 50,000 embedded MOSES training molecules, ``load_molecules("train")``):
+    python benchmarks/molecules_benchmark.py --moses-train train.csv.gz --models smiles_vae --update
+
+Models (all fitted on the same training molecules: the shipped VAEs' own, ``train_molecules`` in their
+checkpoints - the first ones of MOSES's ``train.csv.gz`` from the molsets wheel, ``--moses-train``, or the
+50,000 embedded ones, ``load_molecules("train")``, for models trained on those):
 
 * ``smiles_vae``, ``selfies_vae``: the shipped checkpoints (``load_molecule_vae``), z ~ N(0, I), temperature 1;
   also ``kl`` (mean KL(q(z|x) || N(0, I)) in nats per molecule) and ``recon_exact`` (fraction of the
@@ -19,8 +23,9 @@ Models (all fitted on the same 50,000 embedded MOSES training molecules, ``load_
 
 Metrics: :func:`vae_course.molecules.metrics.moses_table` against the MOSES test set (176,074 molecules) and
 scaffold test set, and the Wasserstein distances of logP, SA, QED and weight to the test set's; novelty
-against the 50,000 training molecules. Writes ``benchmarks/results/molecules.json``
-(``--out``) unless ``--json``.
+against the same training molecules. Writes ``benchmarks/results/molecules.json`` (``--out``) unless
+``--json``; ``--models`` measures some rows only, and ``--update`` keeps the other rows of the file (so
+that rows can be measured by separate processes, one per core).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from vae_course.losses import gaussian_kl  # noqa: E402
-from vae_course.molecules import load_molecule_vae, load_molecules  # noqa: E402
+from vae_course.molecules import load_molecule_vae, load_molecules, molecule_vae_info  # noqa: E402
 from vae_course.molecules.metrics import moses_table  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "molecules.json"
@@ -106,11 +111,31 @@ def latent_scores(model, vocab, test_smiles: list[str]) -> dict:
     return {"kl": float(torch.cat(kl).mean()), "recon_exact": exact / len(test_smiles)}
 
 
-def run(n: int, *, seed: int = 0, context: int = 10, log=print) -> dict:
-    train = load_molecules("train", verbose=False)
+MODELS = ["smiles_vae", "selfies_vae", "unigram", "ngram", "train_copy"]
+
+
+def training_molecules(moses_train: Path | None) -> list[str]:
+    """The shipped VAEs' training molecules: the first ``train_molecules`` of MOSES train, or the embedded ones."""
+    sizes = {molecule_vae_info(rep).get("train_molecules", 50_000) for rep in ("smiles", "selfies")}
+    if len(sizes) != 1:
+        raise SystemExit(f"the shipped VAEs were trained on different numbers of molecules ({sorted(sizes)}).")
+    size = sizes.pop()
+    if moses_train is None:
+        train = load_molecules("train", verbose=False)
+        if size > len(train):
+            print(f"warning: the shipped VAEs were trained on {size:,} MOSES molecules, the embedded set holds "
+                  f"{len(train):,}: the baselines are fitted on those, and novelty is measured against them only "
+                  "(too high). Pass --moses-train (MOSES's train.csv.gz, inside the molsets wheel) for the real "
+                  "table.", file=sys.stderr)
+        return train[:size]
+    return load_molecules("train", moses_train, limit=size, verbose=False)
+
+
+def run(n: int, *, seed: int = 0, context: int = 10, models=tuple(MODELS), moses_train: Path | None = None,
+        log=print) -> dict:
+    train = training_molecules(moses_train)
     test = load_molecules("test", verbose=False)
     train_set = set(train)
-    rng = np.random.default_rng(seed)
     samplers = {
         "smiles_vae": lambda: load_molecule_vae("smiles", device="cpu"),
         "selfies_vae": lambda: load_molecule_vae("selfies", device="cpu"),
@@ -120,7 +145,10 @@ def run(n: int, *, seed: int = 0, context: int = 10, log=print) -> dict:
     }
     results = {}
     for name, build in samplers.items():
+        if name not in models:
+            continue
         start = time.perf_counter()
+        rng = np.random.default_rng([seed, MODELS.index(name)])     # each row its own stream: rows run apart agree
         extra = {}
         if name.endswith("_vae"):
             model, vocab = build()
@@ -130,7 +158,7 @@ def run(n: int, *, seed: int = 0, context: int = 10, log=print) -> dict:
             generated = [train[i] for i in rng.choice(len(train), n, replace=False)]
         else:
             generated = build().sample(n, rng=rng)
-        results[name] = {**moses_table(generated, train=train_set), **extra,
+        results[name] = {**moses_table(generated, train=train_set), **extra, "train_molecules": len(train),
                          "seconds": round(time.perf_counter() - start, 1)}
         log(f"{name}: {results[name]['seconds']:.0f} s", file=sys.stderr, flush=True)
     return results
@@ -153,9 +181,16 @@ def main(argv=None) -> int:
     parser.add_argument("--context", type=int, default=10, help="characters the n-gram baseline conditions on")
     parser.add_argument("--json", action="store_true", help="print the JSON to stdout and write nothing")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--models", default=",".join(MODELS), help=f"rows to measure, of {','.join(MODELS)}")
+    parser.add_argument("--moses-train", type=Path, default=None,
+                        help="MOSES's train.csv.gz, when the shipped VAEs were trained on more than the embedded set")
+    parser.add_argument("--update", action="store_true", help="keep the other rows of --out")
     args = parser.parse_args(argv)
+    models = args.models.split(",")
+    if unknown := set(models) - set(MODELS):
+        parser.error(f"unknown model(s) {', '.join(sorted(unknown))}; choose from {', '.join(MODELS)}")
     start = time.perf_counter()
-    results = run(args.samples, seed=args.seed, context=args.context)
+    results = run(args.samples, seed=args.seed, context=args.context, models=models, moses_train=args.moses_train)
     for row in results.values():
         row["n_samples"] = args.samples
     results = {name: {k: None if v != v else v for k, v in row.items()} for name, row in results.items()}  # NaN: null
@@ -165,6 +200,8 @@ def main(argv=None) -> int:
     print(format_table(results, args.samples))
     print(f"\n{time.perf_counter() - start:.0f} s on {platform.node() or 'this machine'}; paper rows: "
           "Polykovskiy et al. 2020 at 30,000 samples (FCD is not comparable at other N).")
+    if args.update and args.out.exists():
+        results = {**json.loads(args.out.read_text()), **results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {args.out}")

@@ -1,4 +1,5 @@
-"""benchmarks/train_molecules.py: the schedules, recipe overrides, and a smoke run that writes a loadable checkpoint."""
+"""benchmarks/train_molecules.py: the schedules, the KL controller, the length buckets, recipe overrides, and a
+smoke run that writes a loadable checkpoint."""
 
 from __future__ import annotations
 
@@ -14,22 +15,41 @@ import train_molecules as tm  # noqa: E402
 from vae_course.molecules import load_molecule_vae  # noqa: E402
 
 
-def test_kl_weight_rises_linearly_then_stays():
-    recipe = tm.Recipe(beta=0.3, kl_warmup=2.0)
-    assert [recipe.beta_at(e) for e in (0, 1, 2, 3, 7)] == pytest.approx([0.0, 0.15, 0.3, 0.3, 0.3])
-    assert tm.Recipe(beta=0.5, kl_warmup=0).beta_at(1) == 0.5
-
-
-def test_learning_rate_falls_from_lr_to_a_tenth_along_a_cosine():
-    recipe = tm.Recipe(lr=2e-3, epochs=7)
-    rates = [recipe.lr_at(e) for e in range(7)]
-    assert rates[0] == pytest.approx(2e-3) and rates[-1] == pytest.approx(2e-4)
+def test_learning_rate_warms_up_then_falls_along_a_cosine_to_a_twentieth():
+    recipe = tm.Recipe(lr=2e-3, presentations=128 * 1000, batch_size=128, warmup_steps=100)
+    assert recipe.steps == 1000
+    assert recipe.lr_at(0) == pytest.approx(2e-5) and recipe.lr_at(99) == pytest.approx(2e-3)
+    rates = [recipe.lr_at(s) for s in range(100, 1001)]
+    assert rates[0] == pytest.approx(2e-3) and rates[-1] == pytest.approx(1e-4)
     assert all(a > b for a, b in zip(rates, rates[1:]))
 
 
+def test_kl_controller_raises_beta_above_the_target_lowers_it_below_and_stays_in_bounds():
+    recipe = tm.Recipe(kl_target=30.0, gain=0.02, beta_min=0.01)
+    assert recipe.next_beta(0.1, 30.0) == pytest.approx(0.1)
+    assert recipe.next_beta(0.1, 60.0) == pytest.approx(0.1 * torch.e ** 0.02)
+    assert recipe.next_beta(0.1, 0.0) == pytest.approx(0.1 * torch.e ** -0.02)
+    assert recipe.next_beta(1.0, 1000.0) == 1.0 and recipe.next_beta(0.01, 0.0) == 0.01
+    beta, kl = 0.1, 45.0                   # a toy model whose KL falls as beta rises: the controller finds 30 nats
+    for _ in range(3000):
+        kl = 3.0 / beta
+        beta = recipe.next_beta(beta, kl)
+    assert kl == pytest.approx(30.0, rel=0.02)
+
+
+def test_length_buckets_cover_every_molecule_once_with_similar_lengths_in_a_batch():
+    lengths = torch.randint(10, 60, (5000,), generator=torch.Generator().manual_seed(0))
+    batches = list(tm.bucketed_batches(lengths, 32, torch.Generator().manual_seed(1)))
+    assert sorted(torch.cat(batches).tolist()) == list(range(5000))
+    spread = torch.tensor([float(lengths[b].max() - lengths[b].min()) for b in batches]).mean()
+    assert spread < 4                      # random batches of 32 would span about 45 positions
+    again = list(tm.bucketed_batches(lengths, 32, torch.Generator().manual_seed(1)))
+    assert all(torch.equal(a, b) for a, b in zip(batches, again))
+
+
 def test_recipe_overrides_parse_and_unknown_fields_fail():
-    recipe = tm.recipe_with(tm.RECIPE, ["epochs=3", "beta=0.5"])
-    assert (recipe.epochs, recipe.beta, recipe.hidden_dim) == (3, 0.5, tm.RECIPE.hidden_dim)
+    recipe = tm.recipe_with(tm.RECIPE, ["presentations=3000", "kl_target=20"])
+    assert (recipe.presentations, recipe.kl_target, recipe.hidden_dim) == (3000, 20.0, tm.RECIPE.hidden_dim)
     with pytest.raises(SystemExit, match="unknown recipe field 'betta'"):
         tm.recipe_with(tm.RECIPE, ["betta=1"])
 
@@ -38,13 +58,15 @@ def test_recipe_overrides_parse_and_unknown_fields_fail():
 def test_smoke_run_writes_a_checkpoint_with_its_scores(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(tm, "checkpoint_path", lambda rep: pytest.fail("must not touch the shipped checkpoint"))
     out = tmp_path / "tiny.pt"
-    tm.main(["--representation", "selfies", "--out", str(out), "--limit", "300", "--set", "epochs=1",
+    tm.main(["--representation", "selfies", "--out", str(out), "--limit", "300", "--set", "molecules=300",
+             "--set", "presentations=1280", "--set", "batch_size=64", "--set", "warmup_steps=5",
              "--set", "hidden_dim=16", "--set", "channels=8", "--set", "embed_dim=8", "--set", "latent_dim=4"])
     model, vocab = load_molecule_vae(out, device="cpu")
     assert model.config["hidden_dim"] == 16 and vocab.representation == "selfies"
     meta = torch.load(out, weights_only=True)["meta"]
-    assert meta["train_molecules"] == 300 and meta["recipe"]["epochs"] == 1
+    assert meta["train_molecules"] == 300 and meta["steps"] == 20 and meta["recipe"]["presentations"] == 1280
     scores = meta["scores"]
     assert scores["n_samples"] == 1000 and all(0 <= scores[k] <= 1 for k in ("valid", "unique", "novel"))
     assert scores["valid"] > 0.5         # SELFIES: only samples without a single atom (e.g. just <eos>) fail
-    assert "epoch 1/1" in capsys.readouterr().out
+    assert scores["test_kl"] >= 0 and 0 <= scores["test_reconstructed"] <= 1
+    assert "step 20/20" in capsys.readouterr().out

@@ -159,7 +159,7 @@ def test_benchmark_json_quick_run_end_to_end(capsys):
     results = json.loads(capsys.readouterr().out)
     assert list(results) == ["smiles_vae", "selfies_vae", "unigram", "ngram", "train_copy"]
     assert results["selfies_vae"]["valid"] == 1.0 and results["train_copy"]["novelty"] == 0.0
-    assert 0.4 < results["smiles_vae"]["valid"] < 0.8 and results["smiles_vae"]["recon_exact"] < 0.1
+    assert 0.5 < results["smiles_vae"]["valid"] < 0.85 and results["smiles_vae"]["recon_exact"] > 0.3
     assert results["smiles_vae"]["fcd_test"] < results["ngram"]["fcd_test"]
 
 

@@ -31,9 +31,14 @@ def checkpoint_path(representation: str) -> Path:
     return PRETRAINED_DIR / f"molecule_vae_{representation}.pt"
 
 
-def save_molecule_vae(model: SequenceVAE, vocab: Vocabulary, path, history: History | None = None, **meta) -> Path:
-    """Save model, vocabulary and ``meta`` (numbers, strings, lists) with :func:`vae_course.checkpoints.save_checkpoint`."""
-    return save_checkpoint(model, path, history=history, vocabulary=vocab.to_dict(), **meta)
+def save_molecule_vae(model: SequenceVAE, vocab: Vocabulary, path, history: History | None = None, *,
+                      half: bool = True, **meta) -> Path:
+    """Save model, vocabulary and ``meta`` (numbers, strings, lists) with :func:`vae_course.checkpoints.save_checkpoint`.
+
+    half: store the weights in float16 (half the size; :func:`load_molecule_vae` converts them back). Score
+    a model after loading it again, so that the numbers are those of what ships.
+    """
+    return save_checkpoint(model, path, history=history, half=half, vocabulary=vocab.to_dict(), **meta)
 
 
 def _payload(path: Path) -> dict:
