@@ -14,10 +14,10 @@ from ._run import exercise
 @exercise("7.1", "07_beta_vae", "kl_per_dimension", points=1,
           delegates=[diagnostics.kl_per_dimension], reference=diagnostics.kl_per_dimension,
           title="the KL term of each latent dimension",
-          contract="kl_per_dimension(mu: (B, D), logvar: (B, D)) -> (D,): "
+          contract="kl_per_dimension(mu: (B, J), logvar: (B, J)) -> (J,): "
                    "1/2 (mu_j^2 + exp(logvar_j) - 1 - logvar_j) averaged over the batch (dim=0), in nats; "
                    "its sum over j is the batch mean of the KL term",
-          verified="the `(D,)` KL values per dimension match the reference, with gradients to mu and logvar.")
+          verified="the `(J,)` KL values per dimension match the reference, with gradients to mu and logvar.")
 def kl_per_dimension(fn, check):
     mu = torch.randn(8, 5, requires_grad=True)
     logvar = (0.8 * torch.randn(8, 5)).requires_grad_(True)
@@ -132,7 +132,7 @@ def _as_count(out, what: str) -> int:
 @exercise("7.2", "07_beta_vae", "active_units", points=1,
           delegates=[diagnostics.active_units, diagnostics.activity],
           title="the number of active latent units",
-          contract="active_units(mu: (N, D), threshold=0.01) -> int: how many dimensions u have "
+          contract="active_units(mu: (N, J), threshold=0.01) -> int: how many dimensions u have "
                    "A_u = Var over the N images of mu[:, u] greater than threshold (Burda et al. 2015)",
           verified="the count of active dimensions matches the reference and follows the threshold argument.")
 def active_units(fn, check):
