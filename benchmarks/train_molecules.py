@@ -45,7 +45,7 @@ from vae_course.losses import gaussian_kl  # noqa: E402
 from vae_course.molecules.tokens import PAD  # noqa: E402
 from vae_course.molecules import (SequenceVAE, Vocabulary, checkpoint_path, load_molecule_vae,  # noqa: E402
                                   load_molecules, moses_metrics, save_molecule_vae, sequence_elbo,
-                                  sequence_log_likelihood, tokenize)
+                                  sequence_vae_loss, tokenize)
 from vae_course.train import History, model_mode, set_seed  # noqa: E402
 
 
@@ -165,14 +165,10 @@ def train_one(representation: str, recipe: Recipe, seed: int, out: Path, threads
         for index in bucketed_batches(lengths, recipe.batch_size, generator):
             if step >= recipe.steps:
                 break
-            batch = tokens[index][:, :int(lengths[index].max())]       # the decoder stops at the longest one
             for group in optimizer.param_groups:
                 group["lr"] = recipe.lr_at(step)
-            mu, logvar = model.encode(tokens[index])
-            z = model.reparameterize(mu, logvar)
-            recon = -sequence_log_likelihood(model.decode(z, batch), batch).mean()
-            kl = gaussian_kl(mu, logvar).mean()
-            loss = recon + beta * kl
+            terms = sequence_vae_loss(model, tokens[index], beta=beta)  # the decoder stops at the longest molecule
+            loss, recon, kl = terms["loss"], terms["recon"], terms["kl"]
             if not torch.isfinite(loss):
                 raise SystemExit(f"[{representation}] the loss became {loss.item()} at step {step}; lower --set lr=")
             optimizer.zero_grad(set_to_none=True)
