@@ -10,6 +10,7 @@ Exercise ids are permanent gradebook keys (docs/authoring-exercises.md, "Numberi
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import sys
 import traceback
@@ -58,6 +59,25 @@ class Exercise:
             found = getattr(module, self.reference, None)
             return found if callable(found) else None
         return None
+
+    def delegate_functions(self) -> list:
+        """The package functions named in ``delegates`` (``"vae_course.losses.gaussian_kl"``, or a class's method
+        ``"vae_course.models._VAEBase.forward"``), in order; None for a name this copy cannot resolve."""
+        return [_resolve(name) for name in self.delegates]
+
+
+def _resolve(dotted: str):
+    """The object a dotted name points to (the longest importable module prefix, then attributes), or None."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            found = getattr(found, name, None)
+        return found
+    return None
 
 
 REGISTRY: dict[str, Exercise] = {}
