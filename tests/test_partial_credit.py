@@ -107,6 +107,24 @@ def test_checks_that_draw_their_inputs_from_the_seed_test_other_inputs_under_ano
     assert hidden_seed(REGISTRY["1.3"]) is None and hidden_seed(REGISTRY["3.3"]) is None
 
 
+def test_a_teachers_secret_makes_the_hidden_tests_reproducible_and_another_secret_changes_them():
+    kept = hidden_seed(REGISTRY["2.1"], secret="autumn class")
+    assert kept == hidden_seed(REGISTRY["2.1"], secret="autumn class")  # exporting again: the same hidden test
+    assert kept != hidden_seed(REGISTRY["2.1"], secret="spring class")
+    assert kept != hidden_seed(REGISTRY["2.2"], secret="autumn class")  # each exercise its own seed
+    assert {hidden_seed(REGISTRY["2.1"]) for _ in range(3)} != {kept}  # without a secret: drawn at random
+
+
+def test_the_export_command_passes_the_secret_to_every_test_cell(tmp_path):
+    from vae_course.cli import main
+
+    for out in ("a", "b"):
+        assert main(["export", "nbgrader", str(Path(__file__).parents[1] / "solutions/02_elbo.ipynb"), "--out", str(tmp_path / out),
+                     "--hidden-seed", "autumn class"]) == 0
+    first, second = ((tmp_path / out / "source/02_elbo/02_elbo.ipynb").read_text() for out in ("a", "b"))
+    assert first == second and HIDDEN_BEGIN in first
+
+
 def test_the_test_cell_of_an_exercise_with_parts_shows_its_points_and_raises_only_when_none_is_right():
     source = check_source(REGISTRY["5.4"])
     assert "assert _result.points > 0, _result.text()" in source

@@ -49,7 +49,8 @@ def _export(args) -> int:
         for path in args.checks:
             load_checks_file(path)
         written = export(args.notebooks, args.out, **({"think_points": args.think_points,
-                                                       "hidden_tests": not args.no_hidden_tests}
+                                                       "hidden_tests": not args.no_hidden_tests,
+                                                       "hidden_secret": args.hidden_seed}
                                                       if args.format == "nbgrader" else {}))
     except (NotebookFormatError, ChecksFileError, ValueError, OSError) as err:
         return _error(err)
@@ -90,6 +91,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--no-hidden-tests", action="store_true",
                    help="nbgrader: no hidden tests (by default a test cell whose check can take other inputs runs it "
                         "again, at autograde only, under a seed drawn at export)")
+    p.add_argument("--hidden-seed", default=None, metavar="SECRET",
+                   help="nbgrader: derive the hidden tests' seeds from this string of yours (keep it private), so that "
+                        "exporting again gives the same hidden tests; default: new random seeds at each export")
     p.add_argument("--checks", action="append", default=[], metavar="FILE",
                    help="a file of your own @exercise checks (may be repeated): its exercises are accepted")
     p.set_defaults(run=_export)

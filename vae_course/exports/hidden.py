@@ -10,8 +10,9 @@ test: running them again would test nothing new.
 place of the student's function records the first inputs the check passes it, under the usual
 seed and under a fresh random one; only when they differ, and the exercise's reference passes
 the check under the new seed (so a right answer cannot lose points to it), is the seed used.
-The seed is drawn at each export (never stored in the package students install), so a student
-cannot know the hidden inputs; nbgrader removes the region that holds it from the released notebook.
+The seed is drawn at each export, or derived from a secret string the teacher keeps (``--hidden-seed``, so
+that a re-export gives the same hidden tests); it is never stored in the package students install, so a
+student cannot know the hidden inputs; nbgrader removes the region that holds it from the released notebook.
 """
 
 from __future__ import annotations
@@ -76,11 +77,13 @@ def reference(entry: Exercise):
     return None
 
 
-def hidden_seed(entry: Exercise, *, tries: int = TRIES) -> int | None:
+def hidden_seed(entry: Exercise, *, tries: int = TRIES, secret: str | None = None) -> int | None:
     """A fresh seed under which the check of ``entry`` tests other inputs and a reference passes; None if none.
 
     None for a check whose inputs do not depend on the seed, and for an exercise without a reference
-    (:func:`reference`) in this copy of the checks.
+    (:func:`reference`) in this copy of the checks. ``secret``: a teacher's own string (``export
+    --hidden-seed``) from which the seeds are derived (with the exercise id), so that exporting again gives
+    the same hidden tests; without it, the seeds are drawn at random at each export.
     """
     usual = first_inputs(entry, CHECK_SEED)
     if not usual or first_inputs(entry, CHECK_SEED + 1) == usual:
@@ -88,8 +91,17 @@ def hidden_seed(entry: Exercise, *, tries: int = TRIES) -> int | None:
     answer = reference(entry)
     if answer is None:
         return None
-    for _ in range(tries):
-        seed = CHECK_SEED + 2 + secrets.randbelow(2**31 - CHECK_SEED - 2)
-        if first_inputs(entry, seed) != usual and run_check(entry, answer, seed=seed, allow_reference_calls=True).passed:
+    for attempt in range(tries):
+        seed = CHECK_SEED + 2 + _draw(secret, entry.id, attempt) % (2**31 - CHECK_SEED - 2)
+        if first_inputs(entry, seed) != usual and run_check(entry, answer, seed=seed,
+                                                            allow_reference_calls=True).passed:
             return seed
     return None
+
+
+def _draw(secret: str | None, exercise_id: str, attempt: int) -> int:
+    """A random non-negative int: from the OS, or a hash of (secret, exercise, attempt) when a secret is given."""
+    if secret is None:
+        return secrets.randbits(63)
+    digest = hashlib.sha256(f"{secret}\0{exercise_id}\0{attempt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")

@@ -65,12 +65,14 @@ def _metadata(cell_id: str, *, solution=False, grade=False, locked=False, points
     return meta
 
 
-def nbgrader_notebook(solution, name: str = "notebook", *, think_points: int = 1, hidden_tests: bool = True):
+def nbgrader_notebook(solution, name: str = "notebook", *, think_points: int = 1, hidden_tests: bool = True,
+                      hidden_secret: str | None = None):
     """The nbgrader source version of a solution notebook (the input is not modified).
 
     think_points: points of each Think! answer, graded by hand in formgrader (0: an ungraded
     answer cell). hidden_tests: give each test cell whose check can test other inputs a hidden
-    test (:func:`~vae_course.exports.hidden.hidden_seed`; a fresh seed at each export).
+    test (:func:`~vae_course.exports.hidden.hidden_seed`; a fresh seed at each export, or one derived from
+    ``hidden_secret`` so that exporting again gives the same hidden tests).
     """
     nb = nbformat.from_dict(solution)  # deep copy
     nb.metadata.pop("widgets", None)
@@ -84,7 +86,8 @@ def nbgrader_notebook(solution, name: str = "notebook", *, think_points: int = 1
         if part.kind == EXERCISE:
             cell.metadata["nbgrader"] = _metadata(grade_id("exercise", part.entry.id), solution=True)
         elif part.kind == CHECK:
-            cell.source = check_source(part.entry, hidden_seed(part.entry) if hidden_tests else None)
+            seed = hidden_seed(part.entry, secret=hidden_secret) if hidden_tests else None
+            cell.source = check_source(part.entry, seed)
             cell.metadata["nbgrader"] = _metadata(grade_id("check", part.entry.id), grade=True, locked=True,
                                                   points=part.entry.points)
         elif part.kind == THINK:
@@ -101,19 +104,21 @@ def _think_cells(cell, number: int, points: int) -> list:
     """A Think! cell as up to three: the text before the answer (locked), the answer, the text after (locked).
 
     The answer cell keeps its ``<!-- BEGIN SOLUTION -->`` markers: nbgrader replaces the region
-    with its text stub, and only that cell is editable.
+    with its text stub, and only that cell is editable. The new cells' ids follow the Think! number, so that
+    exporting twice gives the same file.
     """
     before, rest = cell.source.split(MD_BEGIN, 1)
     answer, after = rest.rsplit(MD_END, 1)
-    out = [new_markdown_cell(before.rstrip())] if before.strip() else []
-    out.append(new_markdown_cell(f"{MD_BEGIN}\n{answer.strip()}\n{MD_END}", metadata={
+    out = [new_markdown_cell(before.rstrip(), id=f"think-{number}-prompt")] if before.strip() else []
+    out.append(new_markdown_cell(f"{MD_BEGIN}\n{answer.strip()}\n{MD_END}", id=f"think-{number}-answer", metadata={
         "nbgrader": _metadata(grade_id("think", str(number)), solution=True, grade=points > 0, points=points)}))
     if after.strip():
-        out.append(new_markdown_cell(after.strip()))
+        out.append(new_markdown_cell(after.strip(), id=f"think-{number}-after"))
     return out
 
 
-def export(notebooks, out, *, think_points: int = 1, hidden_tests: bool = True) -> list[Path]:
+def export(notebooks, out, *, think_points: int = 1, hidden_tests: bool = True,
+           hidden_secret: str | None = None) -> list[Path]:
     """Write an nbgrader course directory ``out`` with one source assignment per solution notebook.
 
     Returns the written paths. Raises :class:`~vae_course.notebooks.NotebookFormatError` for a
@@ -121,7 +126,7 @@ def export(notebooks, out, *, think_points: int = 1, hidden_tests: bool = True) 
     """
     out = Path(out)
     converted = [(path.stem, nbgrader_notebook(read_solution(path), path.name, think_points=think_points,
-                                               hidden_tests=hidden_tests))
+                                               hidden_tests=hidden_tests, hidden_secret=hidden_secret))
                  for path in map(Path, notebooks)]
     written = []
     for stem, nb in converted:
