@@ -9,7 +9,9 @@ code never crashes it: exceptions, ``None``, NumPy arrays and tuples all become 
 from __future__ import annotations
 
 import os
+import re
 import traceback
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -32,6 +34,26 @@ def _where(err: BaseException) -> str:
     frame = frames[-1]
     code = f": `{frame.line.strip()}`" if frame.line else ""
     return f" (in {frame.name}, line {frame.lineno}{code})"
+
+
+@dataclass(frozen=True)
+class Crash:
+    """An error a student's function raises for one likely mistake: how to recognise it and what to say.
+
+    pattern: a regular expression searched (ignoring case) in the error's message; hint and code: what the
+    failure says and records; message: a sentence naming the mistake, put before the error's own words
+    (None: the error's words stay the message).
+    """
+
+    pattern: str
+    hint: str
+    code: str
+    message: str | None = None
+
+    @classmethod
+    def any_of(cls, words: Sequence[str], hint: str, code: str, message: str | None = None) -> "Crash":
+        """A crash recognised by any of ``words`` (plain text, not regular expressions)."""
+        return cls("|".join(map(re.escape, words)), hint, code, message)
 
 
 class Checker:
@@ -77,6 +99,19 @@ class Checker:
                                  "Run it on a small input in a cell of its own to see the full error.") from None
         self._delegation(calls)
         return out
+
+    def call_naming(self, crashes: Sequence[Crash], *args, **kwargs):
+        """:meth:`call`; when the student's function raises one of the known ``crashes``, the failure names its
+        likely cause (the first that matches) instead of showing a bare traceback."""
+        try:
+            return self.call(*args, **kwargs)
+        except FunctionRaised as raised:
+            words = raised.message.removeprefix("your function raised ")
+            for crash in crashes:
+                if re.search(crash.pattern, raised.message, re.IGNORECASE):
+                    message = raised.message if crash.message is None else f"{crash.message}: {words}"
+                    raise CheckFailed(message, crash.hint, code=crash.code) from None
+            raise
 
     def _delegation(self, calls: list[str]) -> None:
         """Fail when the student's function called one of the exercise's own references (delegation).
@@ -244,19 +279,3 @@ def gradient_of(out: torch.Tensor, wrt: torch.Tensor) -> torch.Tensor | None:
         return torch.autograd.grad(out.sum(), wrt, allow_unused=True, retain_graph=True)[0]
     except RuntimeError:      # a graph torch cannot differentiate: the checker's gradient test says so
         return None
-
-
-def call_naming_raised(check: Checker, args: tuple, known: list) -> object:
-    """``check.call(*args)``; when the student's function raised, a known error gets its cause named.
-
-    known: rows ``(words, hint, code)``: the first row one of whose ``words`` appears in the (lower-cased)
-    message of the error keeps the message and gets that hint and code instead of a bare traceback.
-    """
-    try:
-        return check.call(*args)
-    except CheckFailed as failed:
-        text = failed.message.lower()
-        for words, hint, code in known:
-            if failed.code == "raised" and any(w in text for w in words):
-                raise CheckFailed(failed.message, hint, code=code) from None
-        raise

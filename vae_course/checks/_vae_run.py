@@ -6,11 +6,9 @@ known ones (:data:`_KNOWN_CRASHES`) are translated into the layer or reshape tha
 
 from __future__ import annotations
 
-import re
 from typing import Callable
 
-from ._checker import Checker
-from ._failures import CheckFailed, FunctionRaised
+from ._checker import Checker, Crash
 
 
 def run(check: Checker, f: Callable, *args):
@@ -21,48 +19,55 @@ def run(check: Checker, f: Callable, *args):
     """
     inner = Checker(f, check.exercise, allow_reference_calls=check.allow_reference_calls)
     inner.passed, inner.reference_calls = check.passed, check.reference_calls
-    try:
-        return inner.call(*args)
-    except FunctionRaised as raised:
-        for pattern, message, hint, code in _KNOWN_CRASHES:
-            if re.search(pattern, raised.message):
-                raise CheckFailed(f"{message}: {raised.message.removeprefix('your function raised ')}",
-                                  hint, code=code) from None
-        raise
+    return inner.call_naming(_KNOWN_CRASHES, *args)
 
 
-# Errors of the student's model that point to one mistake: (regex of the error, message, hint, code), the first
-# that matches wins. PyTorch's own words name a shape; these name the layer or the reshape that made it.
+# Errors of the student's model that point to one mistake (:class:`~._checker.Crash`), the first that matches wins.
+# PyTorch's own words name a shape; these name the layer or the reshape that made it.
 _KNOWN_CRASHES = [
-    (r"mat1 and mat2 shapes cannot be multiplied",
-     "the features reaching a linear layer do not have the size it expects",
-     "Follow the sizes: two convolutions with kernel 4, stride 2, padding 1 take 28x28 to 14x14 to 7x7, so the "
-     "flattened map has 2c*7*7 numbers per image (flatten the (B, 2c, 7, 7) map to (B, 2c*7*7) before the linear "
-     "layer); in the MLP the first layer takes input_dim = 784 numbers per image.", "feature-map-size-mismatch"),
-    (r"to have 1 channels, but got",
-     "a convolution got images without their channel dimension",
-     "Conv2d wants (B, 1, 28, 28): give the images a channel dimension of size 1, not (B, 28, 28).",
-     "missing-channel-dimension"),
-    (r"channels, but got \d+ channels",
-     "a convolution got feature maps with another number of channels than it was built for",
-     "Follow the channels: 1 -> c -> 2c down, and the decoder's map is unflattened to (B, 2c, 7, 7) before the "
-     "transposed convolutions 2c -> c -> 1. Check the in_channels of each layer and the size you unflatten to.",
-     "channel-count-mismatch"),
-    (r"Expected 3D \(unbatched\) or 4D \(batched\) input",
-     "a convolution got flat vectors instead of images",
-     "Convolutions take (B, channels, height, width): unflatten (B, 784) images to (B, 1, 28, 28) and the decoder's "
-     "(B, 2c*7*7) features to (B, 2c, 7, 7) before the first (transposed) convolution.", "flat-input-to-a-convolution"),
-    (r"is invalid for input of size|don't multiply up to",
-     "a reshape (flatten/unflatten) asks for another number of values than the tensor holds",
-     "Between the convolutions and the linear layers each image has 2c*7*7 numbers: unflatten to (B, 2c, 7, 7) (not "
-     "14x14, not c channels) and flatten back to (B, 2c*7*7); keep the batch size as the first dimension.",
-     "reshape-size-mismatch"),
-    (r"modified by an inplace operation",
-     "an operation changed a tensor in place that autograd still needed for the gradients",
-     "Write the model with out-of-place operations (h = h * 2, torch.relu(h)) instead of in-place ones (h *= 2, "
-     ".mul_(), .relu_(), nn.ReLU(inplace=True) on a tensor that another layer also uses).", "in-place-operation"),
-    (r"Kernel size can't be greater than actual input size",
-     "a convolution got a feature map smaller than its kernel: the image was downsampled too often",
-     "Two convolutions with kernel 4, stride 2, padding 1 take 28 -> 14 -> 7; a third one, or padding 0, shrinks the "
-     "map below the kernel.", "feature-map-too-small"),
+    Crash(
+        r"mat1 and mat2 shapes cannot be multiplied",
+        message="the features reaching a linear layer do not have the size it expects",
+        hint="Follow the sizes: two convolutions with kernel 4, stride 2, padding 1 take 28x28 to 14x14 to 7x7, "
+             "so the flattened map has 2c*7*7 numbers per image (flatten the (B, 2c, 7, 7) map to (B, 2c*7*7) "
+             "before the linear layer); in the MLP the first layer takes input_dim = 784 numbers per image.",
+        code="feature-map-size-mismatch"),
+    Crash(
+        r"to have 1 channels, but got",
+        message="a convolution got images without their channel dimension",
+        hint="Conv2d wants (B, 1, 28, 28): give the images a channel dimension of size 1, not (B, 28, 28).",
+        code="missing-channel-dimension"),
+    Crash(
+        r"channels, but got \d+ channels",
+        message="a convolution got feature maps with another number of channels than it was built for",
+        hint="Follow the channels: 1 -> c -> 2c down, and the decoder's map is unflattened to (B, 2c, 7, 7) "
+             "before the transposed convolutions 2c -> c -> 1. Check the in_channels of each layer and the size "
+             "you unflatten to.",
+        code="channel-count-mismatch"),
+    Crash(
+        r"Expected 3D \(unbatched\) or 4D \(batched\) input",
+        message="a convolution got flat vectors instead of images",
+        hint="Convolutions take (B, channels, height, width): unflatten (B, 784) images to (B, 1, 28, 28) and "
+             "the decoder's (B, 2c*7*7) features to (B, 2c, 7, 7) before the first (transposed) convolution.",
+        code="flat-input-to-a-convolution"),
+    Crash(
+        r"is invalid for input of size|don't multiply up to",
+        message="a reshape (flatten/unflatten) asks for another number of values than the tensor holds",
+        hint="Between the convolutions and the linear layers each image has 2c*7*7 numbers: unflatten to (B, "
+             "2c, 7, 7) (not 14x14, not c channels) and flatten back to (B, 2c*7*7); keep the batch size as the "
+             "first dimension.",
+        code="reshape-size-mismatch"),
+    Crash(
+        r"modified by an inplace operation",
+        message="an operation changed a tensor in place that autograd still needed for the gradients",
+        hint="Write the model with out-of-place operations (h = h * 2, torch.relu(h)) instead of in-place ones "
+             "(h *= 2, .mul_(), .relu_(), nn.ReLU(inplace=True) on a tensor that another layer also uses).",
+        code="in-place-operation"),
+    Crash(
+        r"Kernel size can't be greater than actual input size",
+        message="a convolution got a feature map smaller than its kernel: the image was downsampled too often",
+        hint="Two convolutions with kernel 4, stride 2, padding 1 take 28 -> 14 -> 7; a third one, or padding "
+             "0, shrinks the map below the kernel.",
+        code="feature-map-too-small"),
 ]
+

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from .. import applications, losses
 from ..models import VAE
-from ._failures import CheckFailed, FunctionRaised
+from ._checker import Crash
+from ._failures import CheckFailed
 from ._mistakes import Mistake
 from ._run import exercise
 from .elbo import _kl_mistakes
@@ -27,38 +28,40 @@ def tiny_vae(seed: int = 0) -> VAE:
     return model.eval()
 
 
-# Errors of torch.distributions and torch.bernoulli that point to one mistake: (text in the error, message, hint,
-# code). A Bernoulli or Normal refuses values outside its support with a ValueError that does not say why.
+# Errors of torch.distributions and torch.bernoulli that point to one mistake (:class:`~._checker.Crash`): a
+# Bernoulli or Normal refuses values outside its support with a ValueError that does not say why.
 _DISTRIBUTION_CRASHES = [
-    ("Expected parameter probs", "a Bernoulli got logits as its probabilities",
-     "The decoder returns logits (any real number), while a Bernoulli's first positional argument is `probs`, "
-     "which must lie in [0, 1]: pass the logits by name (logits=...) or turn them into probabilities first.",
-     "logits-passed-as-probs"),
-    ("within the support (Boolean())", "torch.distributions.Bernoulli refused grey pixels: its log_prob accepts "
-     "only 0 or 1",
-     "The images have grey levels in [0, 1], outside a Bernoulli's support {0, 1}. The cross-entropy "
-     "-[x log p + (1 - x) log(1 - p)] is defined for them: compute it from the logits with "
-     "F.binary_cross_entropy_with_logits, or create the distribution with validate_args=False.",
-     "bernoulli-log-prob-of-grey-pixels"),
-    ("p_in >= 0 && p_in <= 1", "torch.bernoulli got values outside [0, 1]: logits where probabilities belong",
-     "torch.bernoulli(p) draws 1 with probability p, so p must be a probability: the decoder returns logits, "
-     "turn them into probabilities first.", "bernoulli-of-logits"),
-    ("Expected parameter scale", "a Normal got a scale that is not positive",
-     "Normal(loc, scale) takes the standard deviation sigma = exp(logvar / 2), which is always positive; "
-     "logvar itself is negative whenever sigma < 1.", "normal-with-logvar-as-scale"),
+    Crash.any_of(
+        ["Expected parameter probs"], message="a Bernoulli got logits as its probabilities",
+        hint="The decoder returns logits (any real number), while a Bernoulli's first positional argument is "
+             "`probs`, which must lie in [0, 1]: pass the logits by name (logits=...) or turn them into "
+             "probabilities first.",
+        code="logits-passed-as-probs"),
+    Crash.any_of(
+        ["within the support (Boolean())"],
+        message="torch.distributions.Bernoulli refused grey pixels: its log_prob accepts only 0 or 1",
+        hint="The images have grey levels in [0, 1], outside a Bernoulli's support {0, 1}. The cross-entropy "
+             "-[x log p + (1 - x) log(1 - p)] is defined for them: compute it from the logits with "
+             "F.binary_cross_entropy_with_logits, or create the distribution with validate_args=False.",
+        code="bernoulli-log-prob-of-grey-pixels"),
+    Crash.any_of(
+        ["p_in >= 0 && p_in <= 1"],
+        message="torch.bernoulli got values outside [0, 1]: logits where probabilities belong",
+        hint="torch.bernoulli(p) draws 1 with probability p, so p must be a probability: the decoder returns "
+             "logits, turn them into probabilities first.",
+        code="bernoulli-of-logits"),
+    Crash.any_of(
+        ["Expected parameter scale"], message="a Normal got a scale that is not positive",
+        hint="Normal(loc, scale) takes the standard deviation sigma = exp(logvar / 2), which is always positive; "
+             "logvar itself is negative whenever sigma < 1.",
+        code="normal-with-logvar-as-scale"),
 ]
+
 
 
 def call_naming_crashes(check, *args):
     """``check.call(*args)``, with the errors of :data:`_DISTRIBUTION_CRASHES` named by their likely cause."""
-    try:
-        return check.call(*args)
-    except FunctionRaised as raised:
-        for needle, message, hint, code in _DISTRIBUTION_CRASHES:
-            if needle in raised.message:
-                raise CheckFailed(f"{message} ({raised.message.removeprefix('your function raised ')})", hint,
-                                  code=code) from None
-        raise
+    return check.call_naming(_DISTRIBUTION_CRASHES, *args)
 
 
 def _check_inputs(batch: int = 5) -> torch.Tensor:

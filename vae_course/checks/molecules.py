@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ..molecules import losses as molecule_losses
-from ._checker import call_naming_raised, gradient_of
+from ._checker import Crash, gradient_of
 from ._failures import CheckFailed
 from ._mistakes import Mistake, match_mistake
 from ._run import exercise
@@ -145,19 +145,19 @@ def _shape_for(out: torch.Tensor) -> None:
                           "F.cross_entropy), then sum over the positions.", code="vocabulary-dimension-left")
 
 
-#: What a student's function raises for a known reason: (words of the error, hint, code). First match wins.
+#: What a student's function raises for a known reason: (:class:`~._checker.Crash`). First match wins.
 _RAISED = [
-    (("expected target size", "expected target"),
+    Crash.any_of(("expected target size", "expected target"),
      "F.cross_entropy wants the classes in dimension 1: pass the logits as (B, V, L) with targets (B, L), or "
      "flatten both to (B*L, V) and (B*L,).", "cross-entropy-classes-not-in-dim-1"),
-    (("index tensor must have the same number of dimensions",),
+    Crash.any_of(("index tensor must have the same number of dimensions",),
      "Tensor.gather needs an index with as many dimensions as the tensor it picks from: give the (B, L) targets a "
      "last dimension of size 1, and remove it from the result.", "gather-index-without-the-last-dimension"),
-    (("for index", "only applicable to index tensor", "expected scalar type long", "expected long",
+    Crash.any_of(("for index", "only applicable to index tensor", "expected scalar type long", "expected long",
       "must be long", "expected floating point type for target"),
      "Token ids are integers: keep targets int64 when you use them to pick log-probabilities (multiplying them by "
      "a float mask or calling .float() turns them into floats).", "token-ids-used-as-floats"),
-    (("out of bounds", "index out of range"),
+    Crash.any_of(("out of bounds", "index out of range"),
      "The token ids index the vocabulary, the last dimension of the logits: pick along dim=-1 (along dim 0 or 1 "
      "they index molecules or positions, and run out of range).", "picked-along-the-wrong-dimension"),
 ]
@@ -165,7 +165,7 @@ _RAISED = [
 
 def _call(check, logits, targets, pad_index):
     """Run the student's function; an error with a known cause gets that cause named instead of a traceback."""
-    return call_naming_raised(check, (logits, targets, pad_index), _RAISED)
+    return check.call_naming(_RAISED, logits, targets, pad_index)
 
 
 def _name_the_mistake(out: torch.Tensor, mistakes) -> None:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ..molecules import losses as molecule_losses
 from ..molecules.model import SequenceVAE
 from ..molecules.tokens import BOS, EOS, PAD
-from ._checker import call_naming_raised, gradient_of
+from ._checker import Crash, gradient_of
 from ._failures import CheckFailed
 from ._mistakes import Mistake, match_mistake
 from ._run import exercise
@@ -154,22 +154,22 @@ def _shape(out: torch.Tensor, n_samples: int) -> None:
         raise CheckFailed(f"the result has shape {shape}, {what}; expected (B={BATCH},).", hint, code=code)
 
 
-#: Errors that a student's function raises for a known reason: (words of the error, hint, code).
+#: Errors that a student's function raises for a known reason: (:class:`~._checker.Crash`).
 _RAISED = [
-    (("hx should also be", "tensors must have same number of dimensions", "expected hidden size",
+    Crash.any_of(("hx should also be", "tensors must have same number of dimensions", "expected hidden size",
       "input.size(-1) must be equal", "input must have 3 dimensions", "expected hidden",
       "the number of sizes provided"),
      "model.decode takes one code per molecule, z (B, D), with tokens (B, L): decode the K samples one at a time "
      "(a loop over k), or stack them into the batch as (K*B, D) with the tokens repeated to (K*B, L).",
      "decoded-all-samples-at-once"),
-    (("must match the size of tensor",),
+    Crash.any_of(("must match the size of tensor",),
      "eps is (K, B, D): eps[k] is the (B, D) noise of sample k for every molecule, the shape of mu and logvar.",
      "noise-indexed-with-the-wrong-layout"),
 ]
 
 
 def _call(check, model, tokens, eps):
-    return call_naming_raised(check, (model, tokens, eps, PAD), _RAISED)
+    return check.call_naming(_RAISED, model, tokens, eps, PAD)
 
 
 @exercise("9.2", "09_molecules", "molecule_elbo", points=3, uses=["9.1"],
