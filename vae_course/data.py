@@ -65,7 +65,9 @@ class DigitDataset(Dataset):
     * ``"none"``    - grey levels as they are (fine for MSE; *not* a proper
       Bernoulli likelihood, see notebook 02);
     * ``"static"``  - one fixed Bernoulli sample per image, drawn once with a
-      fixed seed (the classic "statically binarized MNIST");
+      fixed seed: the procedure of the classic "statically binarized MNIST", not
+      its published bits (Larochelle & Murray 2011 binarized the full MNIST once), so
+      numbers on it are not comparable with papers' static-MNIST numbers;
     * ``"dynamic"`` - a fresh Bernoulli sample every time an item is read
       (uses torch's global RNG, so seed it with ``set_seed``).
     """
