@@ -127,6 +127,30 @@ def is_set_up(need: str, torch: str) -> bool:
             and list(LOCKS).index(installed.get("need", "lab")) >= list(LOCKS).index(need))
 
 
+# Free disk space a new environment needs (GiB): its size (README's table: 6.7 GB for the CUDA build, at most
+# 2.1 GB otherwise) and room for pip's unpacked downloads while it installs.
+SPACE_NEEDED_GIB = {"cuda": 8, "small": 3}
+
+
+def disk_shortage(torch: str, system: str, free_bytes: int, venv: Path) -> str | None:
+    """Why a new environment will not fit on the disk (a sentence saying what to do), or None.
+
+    Checked before pip starts, so that a full disk gives this message instead of pip's OSError halfway through.
+    An environment that already holds torch needs little more: only a venv without it is checked.
+    """
+    if any(venv.glob("lib*/python*/site-packages/torch")) or (venv / "Lib" / "site-packages" / "torch").exists():
+        return None
+    big = torch == "pypi" and system == "Linux"
+    needed = SPACE_NEEDED_GIB["cuda" if big else "small"]
+    free = free_bytes / 2**30
+    if free >= needed:
+        return None
+    advice = ("or use PyTorch's CPU build, which needs about 3 GiB: `make lab TORCH=cpu` (no NVIDIA GPU needed)"
+              if big else "or set the course up on a disk with more room")
+    return (f"the course's environment needs about {needed} GiB of free disk space, and {ROOT} has {free:.1f} GiB "
+            f"free. Free some space (pip's cache: `pip cache purge`), {advice}.")
+
+
 def setup(need: str, torch: str) -> Path:
     """Create .venv with the locked versions `need` (lab or test) asks for, unless it already holds them."""
     if sys.version_info < OLDEST_PYTHON:
@@ -140,6 +164,9 @@ def setup(need: str, torch: str) -> Path:
                          "Run without --torch.")
     if is_set_up(need, torch):
         return venv_python()
+    shortage = disk_shortage(torch, platform.system(), shutil.disk_usage(ROOT).free, VENV)
+    if shortage:
+        raise SetupError(shortage)
     if not venv_python().exists():
         run(sys.executable, "-m", "venv", VENV)
     python = venv_python()

@@ -125,3 +125,20 @@ def test_setup_says_plainly_where_torch_has_no_wheels(system, machine, mac_versi
     assert (reason is None) == supported
     if not supported:
         assert "PyTorch 2.14.1" in reason and "Binder" in reason
+
+
+@pytest.mark.parametrize("torch, system, free_gib, fits", [
+    ("pypi", "Linux", 20, True), ("pypi", "Linux", 5, False), ("cpu", "Linux", 5, True),
+    ("pypi", "Darwin", 5, True), ("pypi", "Windows", 2, False),
+])
+def test_setup_says_before_pip_starts_when_the_disk_is_too_full(tmp_path, torch, system, free_gib, fits):
+    shortage = course.disk_shortage(torch, system, free_gib * 2**30, tmp_path / ".venv")
+    assert (shortage is None) == fits
+    if not fits:
+        assert f"{free_gib:.1f} GiB free" in shortage and "Free some space" in shortage
+        assert ("TORCH=cpu" in shortage) == (system == "Linux")
+
+
+def test_an_environment_that_already_holds_torch_is_not_refused_for_space(tmp_path):
+    (tmp_path / ".venv/lib/python3.11/site-packages/torch").mkdir(parents=True)
+    assert course.disk_shortage("pypi", "Linux", 1 * 2**30, tmp_path / ".venv") is None
