@@ -129,7 +129,7 @@ def is_set_up(need: str, torch: str) -> bool:
 
 # Free disk space a new environment needs (GiB): its size (README's table: 6.7 GB for the CUDA build, at most
 # 2.1 GB otherwise) and room for pip's unpacked downloads while it installs.
-SPACE_NEEDED_GIB = {"cuda": 8, "small": 3}
+SPACE_NEEDED_GIB = {"cuda": 7, "small": 2.5}
 
 
 def disk_shortage(torch: str, system: str, free_bytes: int, venv: Path) -> str | None:
@@ -145,7 +145,7 @@ def disk_shortage(torch: str, system: str, free_bytes: int, venv: Path) -> str |
     free = free_bytes / 2**30
     if free >= needed:
         return None
-    advice = ("or use PyTorch's CPU build, which needs about 3 GiB: `make lab TORCH=cpu` (no NVIDIA GPU needed)"
+    advice = ("or use PyTorch's CPU build, which needs about 2.5 GiB: `make lab TORCH=cpu` (no NVIDIA GPU needed)"
               if big else "or set the course up on a disk with more room")
     return (f"the course's environment needs about {needed} GiB of free disk space, and {ROOT} has {free:.1f} GiB "
             f"free. Free some space (pip's cache: `pip cache purge`), {advice}.")

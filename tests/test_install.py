@@ -128,7 +128,7 @@ def test_setup_says_plainly_where_torch_has_no_wheels(system, machine, mac_versi
 
 
 @pytest.mark.parametrize("torch, system, free_gib, fits", [
-    ("pypi", "Linux", 20, True), ("pypi", "Linux", 5, False), ("cpu", "Linux", 5, True),
+    ("pypi", "Linux", 20, True), ("pypi", "Linux", 5, False), ("cpu", "Linux", 5, True), ("cpu", "Linux", 2, False),
     ("pypi", "Darwin", 5, True), ("pypi", "Windows", 2, False),
 ])
 def test_setup_says_before_pip_starts_when_the_disk_is_too_full(tmp_path, torch, system, free_gib, fits):
