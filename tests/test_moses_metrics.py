@@ -90,6 +90,18 @@ def test_filters_reject_what_moses_rejects_and_pass_the_test_set():
     assert all(mm.passes_filters(to_molecule(s)) for s in TEST[:200])   # MOSES built its data with these filters
 
 
+def test_filter_failures_name_every_rule_and_agree_with_passes_filters():
+    assert mm.filter_failures(to_molecule("CC(=O)Nc1ccc(O)cc1")) == []
+    assert mm.filter_failures(to_molecule("C1CCCCCCC1")) == ["ring of 8+ atoms"]
+    assert mm.filter_failures(to_molecule("C[N+](C)(C)C")) == ["charge or atom not allowed"]
+    assert "MCF7" in mm.filter_failures(to_molecule("O=Cc1ccccc1"))                   # an aldehyde
+    pains = mm.filter_failures(to_molecule("O=C1NC(=S)SC1=Cc1ccccc1"))
+    assert pains and all(not name.startswith("<") for name in pains)                   # names unwrapped
+    for smiles in TEST[:30] + ["C1CCCCCCC1", "O=Cc1ccccc1", "O=C1NC(=S)SC1=Cc1ccccc1", "CC[Si](C)(C)C"]:
+        mol = to_molecule(smiles)
+        assert (not mm.filter_failures(mol)) == mm.passes_filters(mol), smiles
+
+
 def test_frechet_distance_by_hand_and_of_a_sample_against_itself():
     one = {"mu": np.zeros(1), "sigma": np.eye(1)}
     other = {"mu": np.ones(1), "sigma": 4 * np.eye(1)}

@@ -183,10 +183,17 @@ ALLOWED_ATOMS = frozenset({"C", "N", "S", "O", "F", "Cl", "Br", "H"})
 
 
 @functools.lru_cache(maxsize=1)
-def _filters() -> tuple:
-    """The MCF and PAINS SMARTS MOSES filtered its data with (``data/moses_filters.csv.gz``, from molsets)."""
+def _named_filters() -> tuple:
+    """(name, pattern) of the MCF and PAINS SMARTS MOSES filtered its data with (``data/moses_filters.csv.gz``,
+    from molsets); PAINS names lose their ``<regId=...>`` wrapping."""
     with gzip.open(DATA_DIR / "moses_filters.csv.gz", "rt", newline="") as handle:
-        return tuple(Chem.MolFromSmarts(row["smarts"]) for row in csv.DictReader(handle))
+        return tuple((row["name"].removeprefix("<regId=").removesuffix(">"), Chem.MolFromSmarts(row["smarts"]))
+                     for row in csv.DictReader(handle))
+
+
+@functools.lru_cache(maxsize=1)
+def _filters() -> tuple:
+    return tuple(pattern for _, pattern in _named_filters())
 
 
 def passes_filters(mol) -> bool:
@@ -200,6 +207,22 @@ def passes_filters(mol) -> bool:
     if any(with_h.HasSubstructMatch(pattern) for pattern in _filters()):
         return False
     return to_molecule(Chem.MolToSmiles(mol, isomericSmiles=False)) is not None
+
+
+def filter_failures(mol) -> list[str]:
+    """Every MOSES filter rule a molecule fails (empty when it passes :func:`passes_filters`): "ring of 8+ atoms",
+    "charge or atom not allowed", and the name of each matching MCF (``MCF<k>``) or PAINS pattern - to see *why*
+    samples fail, where :func:`passes_filters` stops at the first rule."""
+    failed = []
+    if any(len(ring) >= 8 for ring in mol.GetRingInfo().AtomRings()):
+        failed.append("ring of 8+ atoms")
+    if any(a.GetFormalCharge() != 0 or a.GetSymbol() not in ALLOWED_ATOMS for a in mol.GetAtoms()):
+        failed.append("charge or atom not allowed")
+    with_h = Chem.AddHs(mol)
+    failed += [name for name, pattern in _named_filters() if with_h.HasSubstructMatch(pattern)]
+    if not failed and to_molecule(Chem.MolToSmiles(mol, isomericSmiles=False)) is None:
+        failed.append("SMILES does not parse back")
+    return failed
 
 
 # ----------------------------------------------------------------------------- FCD
