@@ -5,6 +5,10 @@
         # both, side by side (one thread each), seed 0 -> vae_course/molecules/pretrained/molecule_vae_{smiles,selfies}.pt
     python benchmarks/train_molecules.py --representation selfies --out /tmp/selfies.pt --moses-train ...   # one
 
+The shipped SELFIES model is the default recipe's; the shipped SMILES model changed four fields (``--set``):
+``--representation smiles --threads 2 --set kl_target=20 --set batch_size=256 --set presentations=3200000
+--set warmup_steps=200`` (benchmarks/README.md, "Molecules", compares the two targets).
+
 The recipe (:data:`RECIPE`): a :class:`vae_course.molecules.SequenceVAE` (convolutional encoder, GRU decoder
 that sees z at every step, as in MOSES's VAE) trained on ``molecules`` molecules of the MOSES training set
 (the first ones of its file; without ``--moses-train``, the 50,000 embedded ones) for ``presentations``
