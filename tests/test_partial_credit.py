@@ -11,7 +11,7 @@ import torch
 from vae_course import checks, metrics, posteriors
 from vae_course.checks import REGISTRY
 from vae_course.exports.cells import HIDDEN_BEGIN, HIDDEN_END, check_source
-from vae_course.exports.hidden import first_inputs, hidden_seed
+from vae_course.grading.hidden_tests import first_inputs, hidden_seed
 from vae_course.results import ExerciseOutcome, Status, exercise_key, points_earned
 
 
@@ -138,7 +138,7 @@ def test_the_test_cell_of_an_exercise_with_parts_shows_its_points_and_raises_onl
 
 @pytest.mark.slow  # runs the first steps of every check, and the references of those that take a seed
 def test_the_exercises_with_hidden_tests_are_those_the_teachers_guide_names():
-    from vae_course.exports.hidden import reference
+    from vae_course.grading.hidden_tests import reference
 
     seeded = [e.id for e in REGISTRY.values()
               if first_inputs(e, 1234) not in ("", first_inputs(e, 1235)) and reference(e) is not None]
@@ -160,3 +160,41 @@ def test_the_grader_keeps_the_lower_of_the_visible_and_the_hidden_result():
     assert _lower(half, ExerciseOutcome(Status.PASSED)).message == "the terms differ"
     task = CheckerTask(nonce="n", timeout=1.0, memory=0, checks_files=[], exercises=[], hidden_seeds={"2.1": 77})
     assert CheckerTask.from_json(task.to_json()).hidden_seeds == {"2.1": 77}
+
+
+SEEN_ONLY = ("def gaussian_kl(mu, logvar):\n"        # right only on the inputs the released check shows
+             "    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=-1)\n"
+             "    return kl if torch.initial_seed() == 1234 else 2 * kl\n")
+
+
+def test_grade_with_the_exports_secret_runs_its_hidden_tests(tmp_path, capsys):
+    """`vae-course grade --hidden-seed S` checks 2.1 again under the seed `export nbgrader --hidden-seed S` writes."""
+    import csv
+    import sys
+
+    import nbformat
+
+    from vae_course.cli import main
+    from vae_course.grading.hidden_tests import hidden_seeds
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _classroom import exercise_of, short_solution
+
+    seeds = hidden_seeds("autumn class", ["02_elbo"])
+    assert seeds["2.1"] == hidden_seed(REGISTRY["2.1"], secret="autumn class") and "2.4" not in seeds
+    notebook = short_solution()
+    for cell in notebook.cells:
+        if exercise_of(cell.source) == "2.1":
+            cell.source = SEEN_ONLY
+    nbformat.write(notebook, tmp_path / "carol_02_elbo.ipynb")
+    points = {}
+    for name, extra in (("plain", []), ("hidden", ["--hidden-seed", "autumn class"])):
+        out = tmp_path / f"{name}.csv"
+        assert main(["grade", str(tmp_path / "carol_02_elbo.ipynb"), "--out", str(out), "--no-execute",
+                     "--notebook", "02_elbo", *extra]) in (0, 1)
+        rows = {row["exercise"]: row for row in csv.DictReader(out.open())}
+        points[name] = {k: float(row["points"]) for k, row in rows.items()}
+    assert points["plain"] == {"2.1": 2, "2.2": 2, "2.3": 2, "2.4": 2}
+    assert points["hidden"] == {"2.1": 0, "2.2": 2, "2.3": 2, "2.4": 2}
+    assert "on the hidden test's inputs" in rows["2.1"]["message"]
+    assert "hidden tests for 3 exercise(s): 2.1, 2.2, 2.3" in capsys.readouterr().err

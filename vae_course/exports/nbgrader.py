@@ -14,7 +14,7 @@ check      an autograder test cell (``grade``, ``locked``, the exercise's points
            check's own message unless it passes. Exercises with parts (``Exercise.parts``: 1.3's
            three columns, 5.4's two terms) raise only when no part is right and end with their
            points as a number: nbgrader's partial credit. Where the check can test other inputs
-           (:mod:`.hidden`), a ``### BEGIN HIDDEN TESTS`` region runs it again under a fresh seed:
+           (:mod:`vae_course.grading.hidden_tests`), a ``### BEGIN HIDDEN TESTS`` region runs it again under a fresh seed:
            ``generate_assignment`` removes it, ``autograde`` puts it back and runs it
 Think!     a manually graded answer (``grade`` + ``solution``, ``think_points`` points): the
            answer region becomes nbgrader's "YOUR ANSWER HERE"
@@ -40,7 +40,7 @@ from nbformat.v4 import new_markdown_cell
 from ..conventions import grade_id
 from ..notebooks import MD_BEGIN, MD_END, RUN_METADATA
 from .cells import CHECK, EXERCISE, THINK, check_source, classify, read_solution
-from .hidden import hidden_seed
+from ..grading.hidden_tests import hidden_seed
 
 SCHEMA_VERSION = 3
 STUB = 'raise NotImplementedError("Exercise not solved yet: replace this line with your answer")'
@@ -71,7 +71,7 @@ def nbgrader_notebook(solution, name: str = "notebook", *, think_points: int = 1
 
     think_points: points of each Think! answer, graded by hand in formgrader (0: an ungraded
     answer cell). hidden_tests: give each test cell whose check can test other inputs a hidden
-    test (:func:`~vae_course.exports.hidden.hidden_seed`; a fresh seed at each export, or one derived from
+    test (:func:`~vae_course.grading.hidden_tests.hidden_seed`; a fresh seed at each export, or one derived from
     ``hidden_secret`` so that exporting again gives the same hidden tests).
     """
     nb = nbformat.from_dict(solution)  # deep copy

@@ -58,9 +58,16 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
 def _options(args, workers=None, all_attempts=False) -> Options:
     given = {"timeout": args.timeout, "notebook_timeout": args.notebook_timeout, "memory_gib": args.memory,
              "workers": workers}
+    assignments = tuple(getattr(args, "assignment", ()))
+    seeds = {}
+    if getattr(args, "hidden_seed", None):
+        from .hidden_tests import hidden_seeds
+
+        seeds = hidden_seeds(args.hidden_seed, assignments or ((args.notebook,) if args.notebook else ()))
+        print(f"hidden tests for {len(seeds)} exercise(s): {', '.join(sorted(seeds)) or 'none'}", file=sys.stderr)
     return Options(**{k: v for k, v in given.items() if v is not None}, execute=not args.no_execute,
                    notebook=args.notebook, checks_files=tuple(args.checks), all_attempts=all_attempts,
-                   allow_reference_calls=args.allow_reference_calls, assignments=tuple(getattr(args, "assignment", ())))
+                   allow_reference_calls=args.allow_reference_calls, assignments=assignments, hidden_seeds=seeds)
 
 
 def _error(err) -> int:
@@ -226,6 +233,9 @@ def add_commands(subparsers) -> None:
                    help="none (only noted; default), zero, or N%%/day (N percent of the points per started day)")
     p.add_argument("--all-attempts", action="store_true",
                    help="grade every attempt of a student at a notebook (default: only the latest)")
+    p.add_argument("--hidden-seed", default=None, metavar="SECRET",
+                   help="run each answer's check again on hidden inputs whose seeds derive from SECRET (the same "
+                        "secret as `export nbgrader --hidden-seed` gives the export's hidden tests); keeps the lower result")
     p.add_argument("--workers", type=int, metavar="N",
                    help="submissions graded at once (default: the number of CPU cores)")
     p.add_argument("--scheduler", metavar="ADDRESS",

@@ -1,4 +1,4 @@
-"""Hidden tests for the nbgrader export: the same check again, on inputs the released notebook never shows.
+"""Hidden tests: the same check again, on inputs the released notebook never shows (nbgrader export, ``grade``).
 
 A check runs with torch's global generator seeded (:data:`~vae_course.checks._run.CHECK_SEED`);
 the checks that draw their inputs from it test other inputs under another seed
@@ -13,6 +13,8 @@ the check under the new seed (so a right answer cannot lose points to it), is th
 The seed is drawn at each export, or derived from a secret string the teacher keeps (``--hidden-seed``, so
 that a re-export gives the same hidden tests); it is never stored in the package students install, so a
 student cannot know the hidden inputs; nbgrader removes the region that holds it from the released notebook.
+``vae-course grade --hidden-seed SECRET`` derives the same seeds from the same secret (:func:`hidden_seeds`), so the
+course's own grader runs the hidden tests of an nbgrader export, or hidden tests of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import secrets
 
 import torch
 
-from ..checks import Exercise, run_check
+from ..checks import REGISTRY, Exercise, exercises_for, run_check
 from ..checks._run import CHECK_SEED
 
 TRIES = 3  # fresh seeds tried per exercise before giving up on a hidden test
@@ -105,3 +107,11 @@ def _draw(secret: str | None, exercise_id: str, attempt: int) -> int:
         return secrets.randbits(63)
     digest = hashlib.sha256(f"{secret}\0{exercise_id}\0{attempt}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
+
+
+def hidden_seeds(secret: str, notebooks=()) -> dict[str, int]:
+    """{exercise id: seed} of the hidden tests that ``secret`` gives the exercises of ``notebooks`` (stems such as
+    ``"02_elbo"``; all registered exercises when empty): the seeds ``export nbgrader --hidden-seed SECRET`` writes."""
+    entries = [entry for stem in notebooks for entry in exercises_for(stem)] if notebooks else list(REGISTRY.values())
+    seeds = {entry.id: hidden_seed(entry, secret=secret) for entry in entries}
+    return {exercise_id: seed for exercise_id, seed in seeds.items() if seed is not None}
