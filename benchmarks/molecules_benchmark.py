@@ -44,8 +44,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from vae_course.losses import gaussian_kl  # noqa: E402
-from vae_course.molecules import load_molecule_vae, load_molecules, molecule_vae_info  # noqa: E402
+from vae_course.molecules import latent_scores, load_molecule_vae, load_molecules, molecule_vae_info  # noqa: E402
 from vae_course.molecules.metrics import moses_table  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "molecules.json"
@@ -100,17 +99,6 @@ def vae_samples(model, vocab, n: int, *, seed: int, batch: int = 1000) -> list[s
                                                                                   generator=generator))]
 
 
-@torch.no_grad()
-def latent_scores(model, vocab, test_smiles: list[str]) -> dict:
-    """KL in nats per held-out molecule and the fraction reconstructed exactly (greedy decoding of mu)."""
-    kl, exact = [], 0
-    for chunk in vocab.encode(test_smiles).split(500):
-        mu, logvar = model.encode(chunk)
-        kl.append(gaussian_kl(mu, logvar))
-        exact += int((model.generate(mu, greedy=True) == chunk).all(dim=1).sum())
-    return {"kl": float(torch.cat(kl).mean()), "recon_exact": exact / len(test_smiles)}
-
-
 MODELS = ["smiles_vae", "selfies_vae", "unigram", "ngram", "train_copy"]
 
 
@@ -153,7 +141,7 @@ def run(n: int, *, seed: int = 0, context: int = 10, models=tuple(MODELS), moses
         if name.endswith("_vae"):
             model, vocab = build()
             generated = vae_samples(model, vocab, n, seed=seed)
-            extra = latent_scores(model, vocab, test)
+            extra = latent_scores(model, vocab.encode(test))
         elif name == "train_copy":
             generated = [train[i] for i in rng.choice(len(train), n, replace=False)]
         else:

@@ -41,10 +41,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from vae_course.losses import gaussian_kl  # noqa: E402
 from vae_course.molecules.tokens import PAD  # noqa: E402
-from vae_course.molecules import (SequenceVAE, Vocabulary, checkpoint_path, load_molecule_vae,  # noqa: E402
-                                  load_molecules, moses_metrics, save_molecule_vae, sequence_elbo,
+from vae_course.molecules import (SequenceVAE, Vocabulary, checkpoint_path, latent_scores,  # noqa: E402
+                                  load_molecule_vae, load_molecules, moses_metrics, save_molecule_vae, sequence_elbo,
                                   sequence_vae_loss, tokenize)
 from vae_course.train import History, model_mode, set_seed  # noqa: E402
 
@@ -118,16 +117,15 @@ def score(model: SequenceVAE, vocab: Vocabulary, train_smiles: list[str], test_t
         samples = vocab.decode(model.sample(n_samples, generator=torch.Generator().manual_seed(seed)))
         metrics = moses_metrics(samples, set(train_smiles))
         torch.manual_seed(seed)
-        elbos, kls, exact = [], [], 0
+        elbos = []
         for chunk in test_tokens.split(500):
             mu, logvar = model.encode(chunk)
             z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
             elbos.append(sequence_elbo(model.decode(z, chunk), chunk, mu, logvar))
-            kls.append(gaussian_kl(mu, logvar))
-            exact += int((model.generate(mu, greedy=True) == chunk).all(dim=1).sum())
+        code = latent_scores(model, test_tokens)
     return {"valid": metrics["valid"], "unique": metrics["unique"], "novel": metrics["novel"],
-            "test_elbo": float(torch.cat(elbos).mean()), "test_kl": float(torch.cat(kls).mean()),
-            "test_reconstructed": exact / len(test_tokens), "n_samples": n_samples}
+            "test_elbo": float(torch.cat(elbos).mean()), "test_kl": code["kl"],
+            "test_reconstructed": code["recon_exact"], "n_samples": n_samples}
 
 
 def train_one(representation: str, recipe: Recipe, seed: int, out: Path, threads: int, command: str,

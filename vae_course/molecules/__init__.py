@@ -6,6 +6,7 @@ One job per module:
 * ``tokens``     - SMILES characters and SELFIES tokens, :class:`Vocabulary` (ids, padding)
 * ``model``      - :class:`SequenceVAE` (GRU encoder, GRU decoder with teacher forcing)
 * ``losses``     - the categorical log-likelihood over real tokens and the sequence ELBO
+* ``latent``     - :func:`latent_scores`: what the code carries (KL per molecule, exact reconstruction)
 * ``chem``       - RDKit: validity, canonical SMILES, QED/logP/weight, validity/uniqueness/novelty, drawings
 * ``metrics``    - the full MOSES table (FCD, SNN, Frag, Scaf, IntDiv, Filters) against the stored MOSES test
   statistics: ``from vae_course.molecules.metrics import moses_table`` (needs ``fcd-torch`` for FCD)
@@ -18,9 +19,10 @@ import importlib
 # Loaded on first use (PEP 562): `import vae_course.molecules.losses` (the check of Exercise 9.1, which every
 # grading process imports) must not pay for RDKit and matplotlib.
 _HOME = {
-    "chem": ["canonical", "draw_molecules", "is_valid", "largest_ring", "moses_metrics", "properties", "similarity",
+    "chem": ["canonical", "draw_molecules", "is_valid", "largest_ring", "latent_scores", "moses_metrics", "properties", "similarity",
              "to_molecule"],
     "data": ["MoleculeDataError", "load_molecules"],
+    "latent": ["latent_scores"],
     "losses": ["molecule_elbo", "sequence_elbo", "sequence_log_likelihood", "sequence_vae_loss"],
     "model": ["SequenceVAE"],
     "plotting": ["molecule_grid"],
