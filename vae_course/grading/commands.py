@@ -235,7 +235,8 @@ def add_commands(subparsers) -> None:
                    help="grade every attempt of a student at a notebook (default: only the latest)")
     p.add_argument("--hidden-seed", default=None, metavar="SECRET",
                    help="run each answer's check again on hidden inputs whose seeds derive from SECRET (the same "
-                        "secret as `export nbgrader --hidden-seed` gives the export's hidden tests); keeps the lower result")
+                        "secret as `export nbgrader --hidden-seed` gives the export's hidden tests); keeps the lower "
+                        "result")
     p.add_argument("--workers", type=int, metavar="N",
                    help="submissions graded at once (default: the number of CPU cores)")
     p.add_argument("--scheduler", metavar="ADDRESS",

@@ -19,7 +19,7 @@ import importlib
 # Loaded on first use (PEP 562): `import vae_course.molecules.losses` (the check of Exercise 9.1, which every
 # grading process imports) must not pay for RDKit and matplotlib.
 _HOME = {
-    "chem": ["canonical", "draw_molecules", "is_valid", "largest_ring", "latent_scores", "moses_metrics", "properties", "similarity",
+    "chem": ["canonical", "draw_molecules", "is_valid", "largest_ring", "moses_metrics", "properties", "similarity",
              "to_molecule"],
     "data": ["MoleculeDataError", "load_molecules"],
     "latent": ["latent_scores"],
@@ -46,7 +46,7 @@ def __dir__():
 
 __all__ = [
     "MoleculeDataError", "REPRESENTATIONS", "SequenceVAE", "TokenError", "Vocabulary", "canonical",
-    "checkpoint_path", "detokenize", "draw_molecules", "is_valid", "largest_ring", "load_molecule_vae",
+    "checkpoint_path", "detokenize", "draw_molecules", "is_valid", "largest_ring", "latent_scores", "load_molecule_vae",
     "load_molecules", "molecule_elbo", "molecule_grid", "molecule_vae_info", "moses_metrics", "properties",
     "save_molecule_vae", "sequence_elbo", "sequence_log_likelihood", "sequence_vae_loss", "similarity", "to_molecule",
     "tokenize",
