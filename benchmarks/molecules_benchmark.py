@@ -19,7 +19,10 @@ checkpoints - the first ones of MOSES's ``train.csv.gz`` from the molsets wheel,
   before it, with the counts of the training molecules - MOSES's NGram baseline (context of up to 10
   tokens) on our training data, without its additive smoothing;
 * ``train_copy``: N training molecules drawn at random - not a generator but the yardstick: the FCD a
-  perfect model of the training distribution scores at this N (novelty 0 by construction).
+  perfect model of the training distribution scores at this N (novelty 0 by construction);
+* ``moses_copy`` (with ``--moses-train`` only): N molecules drawn at random from the whole of MOSES's
+  ``train.csv.gz`` - the same yardstick for the full training distribution. The file is not in random order:
+  its first 400,000 rows score a much larger FCD/Test than a draw from all of it (benchmarks/README.md).
 
 Metrics: :func:`vae_course.molecules.metrics.moses_table` against the MOSES test set (176,074 molecules) and
 scaffold test set, and the Wasserstein distances of logP, SA, QED and weight to the test set's; novelty
@@ -99,15 +102,18 @@ def vae_samples(model, vocab, n: int, *, seed: int, batch: int = 1000) -> list[s
                                                                                   generator=generator))]
 
 
-MODELS = ["smiles_vae", "selfies_vae", "unigram", "ngram", "train_copy"]
+MODELS = ["smiles_vae", "selfies_vae", "unigram", "ngram", "train_copy", "moses_copy"]
 
 
 def training_molecules(moses_train: Path | None) -> list[str]:
-    """The shipped VAEs' training molecules: the first ``train_molecules`` of MOSES train, or the embedded ones."""
-    sizes = {molecule_vae_info(rep).get("train_molecules", 50_000) for rep in ("smiles", "selfies")}
-    if len(sizes) != 1:
-        raise SystemExit(f"the shipped VAEs were trained on different numbers of molecules ({sorted(sizes)}).")
-    size = sizes.pop()
+    """The shipped VAEs' training molecules: ``train_molecules`` of MOSES train (its first ones, or drawn at random
+    with seed 0 when the recipe says ``draw="random"``, as benchmarks/train_molecules.py loads them), or the
+    embedded ones."""
+    infos = [molecule_vae_info(rep) for rep in ("smiles", "selfies")]
+    ways = {(info.get("train_molecules", 50_000), info.get("recipe", {}).get("draw", "first")) for info in infos}
+    if len(ways) != 1:
+        raise SystemExit(f"the shipped VAEs were trained on different molecules ({sorted(ways)}).")
+    size, draw = ways.pop()
     if moses_train is None:
         train = load_molecules("train", verbose=False)
         if size > len(train):
@@ -116,7 +122,8 @@ def training_molecules(moses_train: Path | None) -> list[str]:
                   "(too high). Pass --moses-train (MOSES's train.csv.gz, inside the molsets wheel) for the real "
                   "table.", file=sys.stderr)
         return train[:size]
-    return load_molecules("train", moses_train, limit=size, verbose=False)
+    how = {"sample": size} if draw == "random" else {"limit": size}
+    return load_molecules("train", moses_train, **how, verbose=False)
 
 
 def run(n: int, *, seed: int = 0, context: int = 10, models=tuple(MODELS), moses_train: Path | None = None,
@@ -130,10 +137,14 @@ def run(n: int, *, seed: int = 0, context: int = 10, models=tuple(MODELS), moses
         "unigram": lambda: NGramSampler(train, context=0),
         "ngram": lambda: NGramSampler(train, context=context),
         "train_copy": None,
+        "moses_copy": None,
     }
     results = {}
     for name, build in samplers.items():
         if name not in models:
+            continue
+        if name == "moses_copy" and moses_train is None:
+            log("moses_copy: skipped (it needs --moses-train)", file=sys.stderr, flush=True)
             continue
         start = time.perf_counter()
         rng = np.random.default_rng([seed, MODELS.index(name)])     # each row its own stream: rows run apart agree
@@ -144,6 +155,8 @@ def run(n: int, *, seed: int = 0, context: int = 10, models=tuple(MODELS), moses
             extra = latent_scores(model, vocab.encode(test))
         elif name == "train_copy":
             generated = [train[i] for i in rng.choice(len(train), n, replace=False)]
+        elif name == "moses_copy":
+            generated = load_molecules("train", moses_train, sample=n, seed=int(rng.integers(2**31)), verbose=False)
         else:
             generated = build().sample(n, rng=rng)
         results[name] = {**moses_table(generated, train=train_set), **extra, "train_molecules": len(train),

@@ -171,7 +171,8 @@ def test_hostile_batch(tmp_path):
     runs = {s: t["run"] for s, t in totals.items()}
     # the untouched student notebook runs to the end too: after its unsolved exercise, solved_or_reference uses the
     # course's reference (issue 22, item 4)
-    assert runs["correct"] == "ok" and runs["stub"] == "ok"
+    assert runs["correct"] == "ok" and runs["stub"] == "ok", {s: feedback_text(s).partition("### Running your notebook")[2]
+                                                              for s in ("correct", "stub")}
     assert runs["os_exit"] == runs["segfault"] == "died"
     assert runs["loop_top_level"] == "timeout"
     assert f"cell 1 («while True:») did not finish within {limit} s" in feedback_text("loop_top_level")

@@ -48,6 +48,31 @@ def test_moses_layout_folder_and_gzip(tmp_path):
     assert load_molecules("test", source=tmp_path, verbose=False) == ["CCO", "CCN"]
 
 
+def test_a_random_draw_is_seeded_and_in_file_order(tmp_path):
+    path = tmp_path / "train.csv"
+    chain = [("C" * n) + "O" for n in range(1, 41)]                   # 40 alcohols, each its own canonical form
+    path.write_text("SMILES\n" + "\n".join(chain) + "\n")
+    drawn = load_molecules("train", source=path, sample=10, seed=3, verbose=False)
+    assert len(set(drawn)) == 10 and set(drawn) <= set(chain)
+    assert drawn == sorted(drawn, key=chain.index)                     # in the file's order
+    assert drawn != chain[:10]                                         # not the first rows
+    assert load_molecules("train", source=path, sample=10, seed=3, verbose=False) == drawn
+    assert load_molecules("train", source=path, sample=10, seed=4, verbose=False) != drawn
+    assert load_molecules("train", source=path, sample=40, verbose=False) == chain
+    embedded = load_molecules("train", sample=5, verbose=False)
+    assert len(embedded) == 5 and embedded != load_molecules("train", limit=5, verbose=False)
+    with pytest.raises(MoleculeDataError, match="cannot draw 41 molecules.*holds 40.*between 1 and 40"):
+        load_molecules("train", source=path, sample=41, verbose=False)
+    with pytest.raises(ValueError, match="not both"):
+        load_molecules("train", source=path, sample=5, limit=5, verbose=False)
+
+
+def test_a_draw_prints_how_it_was_drawn(tmp_path, capsys):
+    load_molecules("test", sample=3, seed=7)
+    assert "3 test SMILES from the embedded MOSES subset (moses_test.csv.gz), drawn at random (seed 7)." in \
+        capsys.readouterr().out
+
+
 def test_smi_file_with_names(tmp_path):
     path = tmp_path / "drugs.smi"
     path.write_text(f"{ASPIRIN} aspirin\n\nCCO ethanol\n")

@@ -190,6 +190,17 @@ def test_benchmark_json_quick_run_end_to_end(capsys):
     assert results["smiles_vae"]["fcd_test"] < results["ngram"]["fcd_test"]
 
 
+def test_moses_copy_draws_from_the_whole_training_file_and_needs_it(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("SMILES\n" + "\n".join(TEST) + "\n")           # stands in for MOSES's train.csv.gz
+    logged = []
+    rows = bench.run(60, models=("moses_copy",), moses_train=path, log=lambda *a, **k: logged.append(a[0]))
+    assert list(rows) == ["moses_copy"] and rows["moses_copy"]["valid"] == 1.0
+    assert rows["moses_copy"]["novelty"] == 0.0            # drawn from the training molecules themselves
+    assert bench.run(60, models=("moses_copy",), log=lambda *a, **k: logged.append(a[0])) == {}
+    assert "moses_copy: skipped (it needs --moses-train)" in logged
+
+
 def test_property_distances_are_wasserstein_distances_to_the_stored_test_values():
     mols = [to_molecule(s) for s in TEST[:50]]
     values = {name: [f(m) for m in mols] for name, f in mm.PROPERTIES.items()}

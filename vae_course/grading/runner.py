@@ -30,7 +30,8 @@ from .protocol import (Code, ExerciseOutcome, ExerciseResult, Graded, RunReport,
                        SubmissionOutcome, SupervisorJob)
 from .sandbox import GIB, MARKER, kill_descendants, kill_marked, remove_tree
 from .submissions import Submission
-from .supervisor import GRACE_S, OWN_WORKDIR, PARENT, STARTUP_S
+from .kernel import STARTS, STARTUP_S
+from .supervisor import GRACE_S, OWN_WORKDIR, PARENT
 
 
 def student_checks(options: Options) -> dict[str, str]:
@@ -65,7 +66,7 @@ def run_supervisor(job: SupervisorJob, on_start=None, on_end=None,
     removes ``job.workdir`` when it ends, even when it ends because its parent (a Dask worker) was killed.
     """
     marker = secrets.token_hex(12)
-    backstop = (2 * STARTUP_S + job.notebook_timeout + 120
+    backstop = ((STARTS + 1) * STARTUP_S + job.notebook_timeout + 120
                 + len(job.exercises) * (STARTUP_S + 2 * (job.check_timeout + GRACE_S)))
     proc = subprocess.Popen(process.command("vae_course.grading.supervisor"), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=job.workdir,

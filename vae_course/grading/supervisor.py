@@ -43,18 +43,15 @@ import time
 from pathlib import Path
 
 import nbformat
-from jupyter_client import AsyncKernelManager
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from . import integrity, process, progress
+from .kernel import STARTS, STARTUP_S, notebook_client
 from .protocol import (CellError, CellTime, CheckerTask, Code, ExerciseOutcome, RunReport, RunStatus, Status,
                        SubmissionOutcome, SupervisorJob, first_line)
 from .sandbox import (MARKER, become_subreaper, clean_env, die_with_parent, hide_from_same_user, kill_descendants,
                       kill_marked, remove_tree)
 
-STARTUP_S = 180        # allowed for starting a kernel or the checker (importing torch on a busy machine)
 GRACE_S = 15           # at most this on top of a time limit before the checker process is killed
 MAX_LINE = 1_000_000   # longest result line read from the checker
 OWN_WORKDIR = "VAE_COURSE_GRADING_OWN_WORKDIR"  # set: remove the job's workdir at the end (a Dask task's folder)
@@ -71,26 +68,6 @@ def grace(timeout: float) -> float:
 
 
 # --------------------------------------------------------------------------- step 1: run the notebook
-
-
-class _GraderKernels(KernelSpecManager):
-    """One kernel spec: this Python, started through vae_course.grading.sandbox (limits first)."""
-
-    memory = 0
-
-    def get_kernel_spec(self, kernel_name):
-        return KernelSpec(argv=[sys.executable, "-m", "vae_course.grading.sandbox", str(self.memory),
-                                "-f", "{connection_file}"],
-                          name="vae-grader", display_name="Python 3 (grader)", language="python")
-
-
-class _ErrorsOnlyClient(NotebookClient):
-    """Keeps only error outputs: the grader needs nothing else, and a flood of prints costs no memory."""
-
-    def output(self, outs, msg, display_id, cell_index):
-        if msg["msg_type"] != "error":
-            return None
-        return super().output(outs, msg, display_id, cell_index)
 
 
 def _quote(nb, number: int | None) -> str:
@@ -115,12 +92,6 @@ def run_notebook(job: SupervisorJob, root: Path, marker: str, *, spare: int | No
     (work / job.filename).write_text(job.notebook, encoding="utf-8")
     for name, source in job.student_checks.items():  # so that the notebook's `import my_checks` works
         (work / name).write_text(source, encoding="utf-8")
-    specs = _GraderKernels()
-    specs.memory = job.memory or 0
-    km = AsyncKernelManager(kernel_name="vae-grader", kernel_spec_manager=specs,
-                            connection_file=str(root / "kernel.json"))  # removed with the sandbox folder
-    client = _ErrorsOnlyClient(nb, km=km, timeout=job.cell_timeout, allow_errors=True, startup_timeout=STARTUP_S,
-                               record_timing=False, resources={"metadata": {"path": str(work)}})
     state = {"cell": None, "watchdog": False}
     timings: list[CellTime] = []
 
@@ -128,7 +99,7 @@ def run_notebook(job: SupervisorJob, root: Path, marker: str, *, spare: int | No
         state["watchdog"] = True
         kill_descendants(spare=spare)
 
-    async def run():
+    async def run(client):
         async with client.async_setup_kernel(env=clean_env(home, marker, job.threads), cwd=str(work),
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             for index, cell in enumerate(nb.cells):
@@ -141,10 +112,16 @@ def run_notebook(job: SupervisorJob, root: Path, marker: str, *, spare: int | No
                     timings.append(CellTime(index + 1, first_line(cell.source, 60), time.monotonic() - started))
 
     def run_in_thread():
-        try:
-            asyncio.run(run())
-        except BaseException as err:  # noqa: BLE001 - handed to the main thread
-            state["error"] = err
+        for attempt in range(STARTS):  # a kernel that died before its first cell is started again
+            state["error"] = None
+            try:
+                asyncio.run(run(notebook_client(nb, job, root, work, attempt)))
+                return
+            except BaseException as err:  # noqa: BLE001 - handed to the main thread
+                state["error"] = err
+                if state["cell"] is not None or state["watchdog"]:
+                    return
+                kill_descendants(spare=spare)  # what the failed start left
 
     watchdog = threading.Timer(job.notebook_timeout, on_deadline)
     watchdog.start()

@@ -19,6 +19,7 @@ import csv
 import gzip
 import io
 import os
+import random
 from pathlib import Path
 
 from .chem import canonical
@@ -32,28 +33,44 @@ class MoleculeDataError(ValueError):
 
 
 def load_molecules(split: str = "train", source: str | os.PathLike = "embedded", *, limit: int | None = None,
-                   verbose: bool = True) -> list[str]:
+                   sample: int | None = None, seed: int = 0, verbose: bool = True) -> list[str]:
     """Canonical SMILES of one split: ``"train"`` or ``"test"``.
 
     source: ``"embedded"`` (the shipped MOSES subset) or a path (file or folder, see the module doc).
     limit: read only the first ``limit`` molecules. Prints one line saying what was loaded.
+    sample: instead, ``sample`` molecules drawn at random (without replacement, ``seed``) from the whole
+        split, kept in file order. A file's first rows need not be typical of it - MOSES's ``train.csv.gz``
+        is not in random order - so a training subset should be drawn, not cut.
     A file is checked and canonicalised by RDKit line by line: about 0.3 ms per molecule, so the full
-    MOSES training set (1.6M) takes several minutes - use ``limit`` for a quick look.
+    MOSES training set (1.6M) takes several minutes - use ``limit`` or ``sample`` (only the drawn lines are
+    checked).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
+    if limit is not None and sample is not None:
+        raise ValueError("give limit= (the first molecules) or sample= (a random draw), not both.")
     if str(source) == "embedded":
         path = DATA_DIR / f"moses_{split}.csv.gz"
         with gzip.open(path, "rt") as handle:        # canonical and checked when it was extracted: no RDKit pass
-            smiles = handle.read().split()[1:limit + 1 if limit is not None else None]
+            smiles = handle.read().split()[1:]
+        smiles = _draw(smiles, sample, seed, path) if sample is not None else smiles[:limit]
         what = f"the embedded MOSES subset ({path.name})"
     else:
         path = _resolve(Path(source).expanduser(), split)
-        smiles = _read(path, limit)
+        smiles = _read(path, limit, sample, seed)
         what = str(path)
     if verbose:
-        print(f"Molecules: {len(smiles):,} {split} SMILES from {what}.")
+        how = f", drawn at random (seed {seed})" if sample is not None else ""
+        print(f"Molecules: {len(smiles):,} {split} SMILES from {what}{how}.")
     return smiles
+
+
+def _draw(items: list, sample: int, seed: int, path: Path) -> list:
+    """``sample`` of ``items`` drawn without replacement, in their original order."""
+    if not 0 < sample <= len(items):
+        raise MoleculeDataError(f"cannot draw {sample:,} molecules from {path}: it holds {len(items):,}. "
+                                f"Ask for between 1 and {len(items):,}.")
+    return [items[i] for i in sorted(random.Random(seed).sample(range(len(items)), sample))]
 
 
 def _resolve(path: Path, split: str) -> Path:
@@ -70,20 +87,22 @@ def _resolve(path: Path, split: str) -> Path:
     return path
 
 
-def _read(path: Path, limit: int | None) -> list[str]:
-    """Canonical SMILES of a file, checking each line with RDKit."""
+def _read(path: Path, limit: int | None, sample: int | None = None, seed: int = 0) -> list[str]:
+    """Canonical SMILES of a file (its first ``limit``, or ``sample`` drawn at random), checking each with RDKit."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", newline="") as handle:
         text = handle.read()
     lines = text.splitlines()
     column, start = _smiles_column(lines[0] if lines else "", path)
+    numbered = [(number, line) for number, line in enumerate(lines[start:], start=start + 1) if line.strip()]
+    if sample is not None:
+        numbered = _draw(numbered, sample, seed, path)
     out = []
-    rows = csv.reader(io.StringIO("\n".join(lines[start:]))) if column is not None else None
-    for number, line in enumerate(lines[start:], start=start + 1):
+    for number, line in numbered:
         if limit is not None and len(out) >= limit:
             break
-        if rows is not None:
-            fields = next(rows)
+        if column is not None:
+            fields = next(csv.reader([line]))
             if not fields:
                 continue
             if column >= len(fields):
