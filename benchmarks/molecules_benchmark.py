@@ -5,6 +5,7 @@
     python benchmarks/molecules_benchmark.py --samples 200 --json # the JSON on stdout, nothing written
 
     python benchmarks/molecules_benchmark.py --moses-train train.csv.gz --models smiles_vae --update
+    python benchmarks/molecules_benchmark.py --moses-train train.csv.gz --models "" --checkpoint mine=/tmp/mine.pt
 
 Models (all fitted on the same training molecules: the shipped VAEs' own, ``train_molecules`` in their
 checkpoints - the first ones of MOSES's ``train.csv.gz`` from the molsets wheel, ``--moses-train``, or the
@@ -105,19 +106,19 @@ def vae_samples(model, vocab, n: int, *, seed: int, batch: int = 1000) -> list[s
 MODELS = ["smiles_vae", "selfies_vae", "unigram", "ngram", "train_copy", "moses_copy"]
 
 
-def training_molecules(moses_train: Path | None) -> list[str]:
-    """The shipped VAEs' training molecules: ``train_molecules`` of MOSES train (its first ones, or drawn at random
-    with seed 0 when the recipe says ``draw="random"``, as benchmarks/train_molecules.py loads them), or the
-    embedded ones."""
-    infos = [molecule_vae_info(rep) for rep in ("smiles", "selfies")]
+def training_molecules(moses_train: Path | None, models=("smiles", "selfies")) -> list[str]:
+    """The VAEs' training molecules: ``train_molecules`` of MOSES train (its first ones, or drawn at random with
+    seed 0 when the recipe says ``draw="random"``, as benchmarks/train_molecules.py loads them), or the
+    embedded ones. ``models``: shipped representations or checkpoint paths, all trained on the same molecules."""
+    infos = [molecule_vae_info(model) for model in models]
     ways = {(info.get("train_molecules", 50_000), info.get("recipe", {}).get("draw", "first")) for info in infos}
     if len(ways) != 1:
-        raise SystemExit(f"the shipped VAEs were trained on different molecules ({sorted(ways)}).")
+        raise SystemExit(f"the VAEs were trained on different molecules ({sorted(ways)}).")
     size, draw = ways.pop()
     if moses_train is None:
         train = load_molecules("train", verbose=False)
         if size > len(train):
-            print(f"warning: the shipped VAEs were trained on {size:,} MOSES molecules, the embedded set holds "
+            print(f"warning: the VAEs were trained on {size:,} MOSES molecules, the embedded set holds "
                   f"{len(train):,}: the baselines are fitted on those, and novelty is measured against them only "
                   "(too high). Pass --moses-train (MOSES's train.csv.gz, inside the molsets wheel) for the real "
                   "table.", file=sys.stderr)
@@ -127,7 +128,9 @@ def training_molecules(moses_train: Path | None) -> list[str]:
 
 
 def run(n: int, *, seed: int = 0, context: int = 10, models=tuple(MODELS), moses_train: Path | None = None,
-        log=print) -> dict:
+        checkpoints: dict | None = None, log=print) -> dict:
+    """The rows of ``models``, then one row per ``checkpoints`` entry (name: path of a checkpoint that
+    benchmarks/train_molecules.py wrote; its novelty against its own training molecules)."""
     train = training_molecules(moses_train)
     test = load_molecules("test", verbose=False)
     train_set = set(train)
@@ -162,6 +165,15 @@ def run(n: int, *, seed: int = 0, context: int = 10, models=tuple(MODELS), moses
         results[name] = {**moses_table(generated, train=train_set), **extra, "train_molecules": len(train),
                          "seconds": round(time.perf_counter() - start, 1)}
         log(f"{name}: {results[name]['seconds']:.0f} s", file=sys.stderr, flush=True)
+    for name, path in (checkpoints or {}).items():
+        start = time.perf_counter()
+        own = training_molecules(moses_train, models=(path,))
+        model, vocab = load_molecule_vae(path, device="cpu")
+        generated = vae_samples(model, vocab, n, seed=seed)
+        results[name] = {**moses_table(generated, train=set(own)), **latent_scores(model, vocab.encode(test)),
+                         "train_molecules": len(own), "checkpoint": str(path),
+                         "seconds": round(time.perf_counter() - start, 1)}
+        log(f"{name}: {results[name]['seconds']:.0f} s", file=sys.stderr, flush=True)
     return results
 
 
@@ -186,12 +198,21 @@ def main(argv=None) -> int:
     parser.add_argument("--moses-train", type=Path, default=None,
                         help="MOSES's train.csv.gz, when the shipped VAEs were trained on more than the embedded set")
     parser.add_argument("--update", action="store_true", help="keep the other rows of --out")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
+                        help="also measure the checkpoint at PATH (from train_molecules.py --out) as row NAME")
     args = parser.parse_args(argv)
-    models = args.models.split(",")
+    models = [m for m in args.models.split(",") if m]
     if unknown := set(models) - set(MODELS):
         parser.error(f"unknown model(s) {', '.join(sorted(unknown))}; choose from {', '.join(MODELS)}")
+    checkpoints = {}
+    for item in args.checkpoint:
+        name, _, path = item.partition("=")
+        if not name or not path or not Path(path).is_file():
+            parser.error(f"--checkpoint wants NAME=PATH of an existing file, got {item!r}")
+        checkpoints[name] = Path(path)
     start = time.perf_counter()
-    results = run(args.samples, seed=args.seed, context=args.context, models=models, moses_train=args.moses_train)
+    results = run(args.samples, seed=args.seed, context=args.context, models=models, moses_train=args.moses_train,
+                  checkpoints=checkpoints)
     for row in results.values():
         row["n_samples"] = args.samples
     results = {name: {k: None if v != v else v for k, v in row.items()} for name, row in results.items()}  # NaN: null

@@ -17,7 +17,7 @@ from rdkit import DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
 from vae_course.losses import gaussian_kl
-from vae_course.molecules import latent_scores, load_molecule_vae, load_molecules
+from vae_course.molecules import checkpoint_path, latent_scores, load_molecule_vae, load_molecules
 from vae_course.molecules import metrics as mm
 from vae_course.molecules.chem import to_molecule
 
@@ -199,6 +199,19 @@ def test_moses_copy_draws_from_the_whole_training_file_and_needs_it(tmp_path):
     assert rows["moses_copy"]["novelty"] == 0.0            # drawn from the training molecules themselves
     assert bench.run(60, models=("moses_copy",), log=lambda *a, **k: logged.append(a[0])) == {}
     assert "moses_copy: skipped (it needs --moses-train)" in logged
+
+
+@pytest.mark.slow
+def test_a_checkpoint_row_measures_a_file_as_the_shipped_row_measures_the_shipped_model(tmp_path):
+    copy = tmp_path / "mine.pt"
+    copy.write_bytes(checkpoint_path("smiles").read_bytes())
+    rows = bench.run(40, models=("smiles_vae",), checkpoints={"mine": copy}, log=lambda *a, **k: None)
+    mine, shipped = rows["mine"], rows["smiles_vae"]
+    assert mine.pop("checkpoint") == str(copy)
+    assert {k: v for k, v in mine.items() if k != "seconds"} == pytest.approx(
+        {k: v for k, v in shipped.items() if k != "seconds"}, nan_ok=True)
+    with pytest.raises(SystemExit):                       # argparse: a missing file is named before anything runs
+        bench.main(["--samples", "10", "--json", "--checkpoint", f"mine={tmp_path / 'nope.pt'}"])
 
 
 def test_property_distances_are_wasserstein_distances_to_the_stored_test_values():

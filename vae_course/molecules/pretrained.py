@@ -64,14 +64,18 @@ def load_molecule_vae(representation_or_path: str | Path = "selfies", device=Non
     return model.to(get_device(device)).eval(), vocab
 
 
-def molecule_vae_info(representation: str) -> dict:
-    """What a shipped molecule VAE is, how it was trained and how it scores, without building it.
+def molecule_vae_info(representation_or_path: str | Path) -> dict:
+    """What a shipped molecule VAE (or the checkpoint at a path) is, how it was trained and how it scores,
+    without building it.
 
     Keys: ``config``, ``parameters``, ``size_bytes``, ``history`` (a :class:`~vae_course.train.History`
     of the per-epoch training averages) and the metadata ``benchmarks/train_molecules.py`` recorded
     (``recipe``, ``command``, ``seed``, ``train_seconds``, ``train_cpu_seconds``, ``epochs``, ``scores``, ...).
     """
-    path = checkpoint_path(representation)
+    if str(representation_or_path) in REPRESENTATIONS:
+        path = checkpoint_path(str(representation_or_path))
+    else:
+        path = Path(representation_or_path)
     payload = _payload(path)
     info = {"config": dict(payload["config"]),
             "parameters": sum(t.numel() for t in payload["state_dict"].values()),
