@@ -131,7 +131,7 @@ def run(n: int, *, seed: int = 0, context: int = 10, models=tuple(MODELS), moses
         checkpoints: dict | None = None, log=print) -> dict:
     """The rows of ``models``, then one row per ``checkpoints`` entry (name: path of a checkpoint that
     benchmarks/train_molecules.py wrote; its novelty against its own training molecules)."""
-    train = training_molecules(moses_train)
+    train = training_molecules(moses_train) if set(models) & set(MODELS) else []  # only the listed rows use it
     test = load_molecules("test", verbose=False)
     train_set = set(train)
     samplers = {
