@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import os
 import random
 from pathlib import Path
@@ -101,17 +100,13 @@ def _read(path: Path, limit: int | None, sample: int | None = None, seed: int = 
     for number, line in numbered:
         if limit is not None and len(out) >= limit:
             break
-        if column is not None:
+        if column is not None:                  # blank lines were dropped above: a row has fields
             fields = next(csv.reader([line]))
-            if not fields:
-                continue
             if column >= len(fields):
                 raise MoleculeDataError(f"{path}, line {number}: no SMILES column (only {len(fields)} fields).")
             smiles = fields[column].strip()
         else:
-            smiles = line.split()[0] if line.strip() else ""
-            if not smiles:
-                continue
+            smiles = line.split()[0]
         canon = canonical(smiles)
         if canon is None:
             raise MoleculeDataError(f"{path}, line {number}: {smiles!r} is not a valid molecule (RDKit cannot "

@@ -31,6 +31,13 @@ def checkpoint_path(representation: str) -> Path:
     return PRETRAINED_DIR / f"molecule_vae_{representation}.pt"
 
 
+def _path_of(representation_or_path: str | Path) -> Path:
+    """The shipped checkpoint of a representation ("smiles" or "selfies"), or the path itself."""
+    if str(representation_or_path) in REPRESENTATIONS:
+        return checkpoint_path(str(representation_or_path))
+    return Path(representation_or_path)
+
+
 def save_molecule_vae(model: SequenceVAE, vocab: Vocabulary, path, history: History | None = None, *,
                       half: bool = True, **meta) -> Path:
     """Save model, vocabulary and ``meta`` (numbers, strings, lists) with :func:`vae_course.checkpoints.save_checkpoint`.
@@ -53,11 +60,7 @@ def _payload(path: Path) -> dict:
 
 def load_molecule_vae(representation_or_path: str | Path = "selfies", device=None) -> tuple[SequenceVAE, Vocabulary]:
     """(model in eval mode, its vocabulary) from the shipped checkpoint of a representation, or from a path."""
-    if str(representation_or_path) in REPRESENTATIONS:
-        path = checkpoint_path(str(representation_or_path))
-    else:
-        path = Path(representation_or_path)
-    payload = _payload(path)
+    payload = _payload(_path_of(representation_or_path))
     model = SequenceVAE(**payload["config"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
     vocab = Vocabulary.from_dict(payload["meta"]["vocabulary"])
@@ -72,10 +75,7 @@ def molecule_vae_info(representation_or_path: str | Path) -> dict:
     of the per-epoch training averages) and the metadata ``benchmarks/train_molecules.py`` recorded
     (``recipe``, ``command``, ``seed``, ``train_seconds``, ``train_cpu_seconds``, ``epochs``, ``scores``, ...).
     """
-    if str(representation_or_path) in REPRESENTATIONS:
-        path = checkpoint_path(str(representation_or_path))
-    else:
-        path = Path(representation_or_path)
+    path = _path_of(representation_or_path)
     payload = _payload(path)
     info = {"config": dict(payload["config"]),
             "parameters": sum(t.numel() for t in payload["state_dict"].values()),
