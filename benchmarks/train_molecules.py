@@ -48,8 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from vae_course.molecules.tokens import PAD  # noqa: E402
 from vae_course.molecules import (SequenceVAE, Vocabulary, checkpoint_path, latent_scores,  # noqa: E402
-                                  load_molecule_vae, load_molecules, moses_metrics, save_molecule_vae, sequence_elbo,
-                                  sequence_vae_loss, tokenize)
+                                  load_molecule_vae, load_molecules, molecule_vae_info, moses_metrics,
+                                  save_molecule_vae, sequence_elbo, sequence_vae_loss, tokenize)
 from vae_course.train import History, model_mode, set_seed  # noqa: E402
 
 
@@ -134,11 +134,19 @@ def score(model: SequenceVAE, vocab: Vocabulary, train_smiles: list[str], test_t
             "test_reconstructed": code["recon_exact"], "n_samples": n_samples}
 
 
+def fits(vocab: Vocabulary, sequence: list[str]) -> bool:
+    """Whether ``vocab`` can encode a molecule's tokens (every token known, the ``<eos>`` within ``max_len``)."""
+    return len(sequence) < vocab.max_len and set(sequence) <= set(vocab.tokens)
+
+
 def train_one(representation: str, recipe: Recipe, seed: int, out: Path, threads: int, command: str,
-              moses_train: Path | None = None, limit: int | None = None) -> dict:
+              moses_train: Path | None = None, limit: int | None = None, init: Path | None = None) -> dict:
     """Train one model, save it to ``out`` with its metadata and scores; returns the scores.
 
     limit: score on the first ``limit`` test molecules only (smoke tests).
+    init: go on training the checkpoint at this path (its architecture and vocabulary; the recipe's model fields
+    are ignored) instead of a fresh model - a fine-tune, e.g. on other training molecules. Molecules its
+    vocabulary cannot encode are left out (the count is printed).
     """
     torch.set_num_threads(threads)
     source = moses_train if moses_train is not None else "embedded"
@@ -150,9 +158,18 @@ def train_one(representation: str, recipe: Recipe, seed: int, out: Path, threads
     test_smiles = load_molecules("test", limit=limit, verbose=False)
     start = time.perf_counter()
     sequences = [tokenize(s, representation) for s in train_smiles]
-    longest_test = max(len(tokenize(s, representation)) for s in test_smiles)
-    vocab = Vocabulary.from_sequences(sequences + [tokenize(s, representation) for s in test_smiles[:1]],
-                                      representation, max_len=max(max(map(len, sequences)), longest_test) + 1)
+    if init is not None:
+        model, vocab = load_molecule_vae(init, device="cpu")
+        if vocab.representation != representation:
+            raise SystemExit(f"--init {init} is a {vocab.representation} model, not {representation}")
+        kept = [i for i, seq in enumerate(sequences) if fits(vocab, seq)]
+        print(f"[{representation}] fine-tuning {init}: {len(sequences) - len(kept):,} of {len(sequences):,} "
+              "molecules left out (tokens or length its vocabulary lacks)", flush=True)
+        sequences, train_smiles = [sequences[i] for i in kept], [train_smiles[i] for i in kept]
+    else:
+        longest_test = max(len(tokenize(s, representation)) for s in test_smiles)
+        vocab = Vocabulary.from_sequences(sequences + [tokenize(s, representation) for s in test_smiles[:1]],
+                                          representation, max_len=max(max(map(len, sequences)), longest_test) + 1)
     tokens = vocab.encode_sequences(sequences, train_smiles)
     test_tokens = vocab.encode(test_smiles)
     lengths = (tokens != PAD).sum(dim=1)
@@ -161,8 +178,9 @@ def train_one(representation: str, recipe: Recipe, seed: int, out: Path, threads
           f"{tokenize_seconds:.0f} s; {recipe.steps:,} steps", flush=True)
 
     set_seed(seed)
-    model = SequenceVAE(len(vocab), vocab.max_len, embed_dim=recipe.embed_dim, channels=recipe.channels,
-                        hidden_dim=recipe.hidden_dim, latent_dim=recipe.latent_dim)
+    if init is None:
+        model = SequenceVAE(len(vocab), vocab.max_len, embed_dim=recipe.embed_dim, channels=recipe.channels,
+                            hidden_dim=recipe.hidden_dim, latent_dim=recipe.latent_dim)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     generator = torch.Generator().manual_seed(seed)
     history, beta, step, epoch = History(), recipe.beta_start, 0, 0
@@ -206,6 +224,10 @@ def train_one(representation: str, recipe: Recipe, seed: int, out: Path, threads
             "train_cpu_seconds": round(cpu_seconds, 1), "final_beta": round(beta, 4),
             "tokenize_seconds": round(tokenize_seconds, 1), "train_molecules": len(tokens),
             "torch": torch.__version__.split("+")[0]}
+    if init is not None:
+        before = molecule_vae_info(init)
+        meta["init"] = {"path": str(init), "command": before.get("command", ""), "recipe": before.get("recipe", {}),
+                        "train_molecules": before.get("train_molecules"), "train_cpu_seconds": before.get("train_cpu_seconds")}
     save_molecule_vae(model, vocab, out, history=history, **meta)
     model, vocab = load_molecule_vae(out, device="cpu")        # score exactly what ships
     scores = score(model, vocab, train_smiles, test_tokens)
@@ -226,6 +248,8 @@ def parse_args(argv=None):
                         help="checkpoint path (one representation only; default: the shipped location)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="change a field of the recipe (ablations)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="go on training this checkpoint (fine-tune; one representation only)")
     parser.add_argument("--limit", type=int, default=None,
                         help="score on the first N test molecules only (quick trials; not for shipping)")
     return parser.parse_args(argv)
@@ -235,8 +259,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     recipe = recipe_with(RECIPE, args.overrides)
     if args.representation == "both":
-        if args.out is not None:
-            raise SystemExit("--out needs --representation smiles or selfies")
+        if args.out is not None or args.init is not None:
+            raise SystemExit("--out and --init need --representation smiles or selfies")
         start = time.perf_counter()
         common = ["--seed", str(args.seed), "--threads", str(args.threads)]
         common += ["--limit", str(args.limit)] if args.limit is not None else []
@@ -252,7 +276,7 @@ def main(argv=None) -> int:
     command = "python benchmarks/train_molecules.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"[{args.representation}] recipe {recipe}; seed {args.seed}; {args.threads} thread(s)", flush=True)
     train_one(args.representation, recipe, args.seed, out, args.threads, command.strip(),
-              moses_train=args.moses_train, limit=args.limit)
+              moses_train=args.moses_train, limit=args.limit, init=args.init)
     return 0
 
 

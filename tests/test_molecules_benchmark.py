@@ -70,3 +70,28 @@ def test_smoke_run_writes_a_checkpoint_with_its_scores(tmp_path, monkeypatch, ca
     assert scores["valid"] > 0.5         # SELFIES: only samples without a single atom (e.g. just <eos>) fail
     assert scores["test_kl"] >= 0 and 0 <= scores["test_reconstructed"] <= 1
     assert "step 20/20" in capsys.readouterr().out
+
+
+def test_init_fine_tunes_a_checkpoint_on_the_molecules_its_vocabulary_can_write(tmp_path, capsys):
+    first, second = tmp_path / "first.pt", tmp_path / "second.pt"
+    tiny = ["--set", "presentations=640", "--set", "batch_size=64", "--set", "warmup_steps=5", "--set", "hidden_dim=16",
+            "--set", "channels=8", "--set", "embed_dim=8", "--set", "latent_dim=4", "--limit", "100"]
+    tm.main(["--representation", "smiles", "--out", str(first), "--set", "molecules=200", *tiny])
+    trained, vocab = load_molecule_vae(first, device="cpu")
+    tm.main(["--representation", "smiles", "--out", str(second), "--init", str(first), "--set", "molecules=400", *tiny])
+    tuned, tuned_vocab = load_molecule_vae(second, device="cpu")
+    assert tuned_vocab == vocab and tuned.config == trained.config          # the checkpoint's model, not the recipe's
+    assert any(not torch.equal(a, b) for a, b in zip(trained.state_dict().values(), tuned.state_dict().values()))
+    meta = torch.load(second, weights_only=True)["meta"]
+    left_out = int(capsys.readouterr().out.split("fine-tuning")[1].split(":")[1].split(" of ")[0].replace(",", ""))
+    assert meta["train_molecules"] == 400 - left_out and meta["init"]["path"] == str(first)
+    assert meta["init"]["train_molecules"] == 200 and "--out" in meta["init"]["command"]
+    with pytest.raises(SystemExit, match="not selfies"):
+        tm.main(["--representation", "selfies", "--out", str(tmp_path / "x.pt"), "--init", str(first), *tiny])
+
+
+def test_fits_needs_known_tokens_and_room_for_the_end_token():
+    vocab = tm.Vocabulary.build(["CCO", "c1ccccc1"], "smiles")          # max_len 9: 8 tokens and <eos>
+    assert tm.fits(vocab, list("CCO")) and tm.fits(vocab, list("c1ccccc1"))
+    assert not tm.fits(vocab, list("CCN"))                              # N is not in the vocabulary
+    assert not tm.fits(vocab, list("CCCCCCCCC"))                        # 9 tokens and <eos> need 10 positions
