@@ -114,25 +114,35 @@ def vae_row(source: str | Path, n: int, *, seed: int, train: set, test: list[str
 MODELS = ["smiles_vae", "selfies_vae", "unigram", "ngram", "train_copy", "moses_copy"]
 
 
+def _draws(info: dict) -> tuple:
+    """How a checkpoint's training molecules were taken from MOSES train: ((count, "first" or "random"), ...) -
+    its own, then those of the checkpoint it was fine-tuned from (``--init``), if any."""
+    own = (info.get("train_molecules", 50_000), info.get("recipe", {}).get("draw", "first"))
+    start = info.get("init")
+    return (own, *_draws(start)) if start else (own,)
+
+
 def training_molecules(moses_train: Path | None, models=("smiles", "selfies")) -> list[str]:
     """The VAEs' training molecules: ``train_molecules`` of MOSES train (its first ones, or drawn at random with
-    seed 0 when the recipe says ``draw="random"``, as benchmarks/train_molecules.py loads them), or the
-    embedded ones. ``models``: shipped representations or checkpoint paths, all trained on the same molecules."""
-    infos = [molecule_vae_info(model) for model in models]
-    ways = {(info.get("train_molecules", 50_000), info.get("recipe", {}).get("draw", "first")) for info in infos}
+    seed 0 when the recipe says ``draw="random"``, as benchmarks/train_molecules.py loads them; a fine-tuned model's
+    and its starting checkpoint's together, each molecule once), or the embedded ones. ``models``: shipped
+    representations or checkpoint paths, all trained on the same molecules."""
+    ways = {_draws(molecule_vae_info(model)) for model in models}
     if len(ways) != 1:
         raise SystemExit(f"the VAEs were trained on different molecules ({sorted(ways)}).")
-    size, draw = ways.pop()
+    draws = ways.pop()
     if moses_train is None:
         train = load_molecules("train", verbose=False)
+        size = max(size for size, _ in draws)
         if size > len(train):
             print(f"warning: the VAEs were trained on {size:,} MOSES molecules, the embedded set holds "
                   f"{len(train):,}: the baselines are fitted on those, and novelty is measured against them only "
                   "(too high). Pass --moses-train (MOSES's train.csv.gz, inside the molsets wheel) for the real "
                   "table.", file=sys.stderr)
         return train[:size]
-    how = {"sample": size} if draw == "random" else {"limit": size}
-    return load_molecules("train", moses_train, **how, verbose=False)
+    molecules = [load_molecules("train", moses_train, **({"sample": size} if draw == "random" else {"limit": size}),
+                                verbose=False) for size, draw in draws]
+    return list(dict.fromkeys(s for part in molecules for s in part))
 
 
 def run(n: int, *, seed: int = 0, context: int = 10, models=tuple(MODELS), moses_train: Path | None = None,

@@ -224,3 +224,19 @@ def test_property_distances_are_wasserstein_distances_to_the_stored_test_values(
     assert all(len(test[name]) == 176_074 for name in mm.PROPERTIES)
     distances = mm.property_distances(mols, test)                 # a sample of the test set itself: close
     assert distances["QED"] < 0.05 and distances["logP"] < 0.5 and distances["weight"] < 15
+
+
+def test_a_fine_tuned_checkpoint_was_trained_on_its_own_draw_and_its_starting_checkpoints(tmp_path, monkeypatch):
+    path = tmp_path / "train.csv"
+    path.write_text("SMILES\n" + "\n".join(TEST) + "\n")           # stands in for MOSES's train.csv.gz
+    infos = {"start": {"train_molecules": 50, "recipe": {}},        # an old checkpoint: no draw recorded, so "first"
+             "tuned": {"train_molecules": 80, "recipe": {"draw": "random"},
+                       "init": {"train_molecules": 50, "recipe": {}}}}
+    monkeypatch.setattr(bench, "molecule_vae_info", lambda model: infos[model])
+    assert bench._draws(infos["tuned"]) == ((80, "random"), (50, "first"))
+    molecules = bench.training_molecules(path, models=("tuned",))
+    drawn = load_molecules("train", path, sample=80, verbose=False)
+    assert molecules == list(dict.fromkeys(drawn + TEST[:50]))     # both draws, each molecule once
+    assert len(molecules) < 130                                     # the two overlap (80 of 300 and the first 50)
+    with pytest.raises(SystemExit, match="different molecules"):
+        bench.training_molecules(path, models=("tuned", "start"))
