@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from vae_course.molecules import latent_scores, load_molecule_vae, load_molecules, molecule_vae_info  # noqa: E402
 from vae_course.molecules.metrics import moses_table  # noqa: E402
+from train_molecules import training_draw  # noqa: E402  (the same directory: a model's molecules, drawn as it drew them)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "molecules.json"
 START, END = "\0", "\n"    # the baselines' start and end marks (never inside a SMILES)
@@ -140,8 +141,7 @@ def training_molecules(moses_train: Path | None, models=("smiles", "selfies")) -
                   "(too high). Pass --moses-train (MOSES's train.csv.gz, inside the molsets wheel) for the real "
                   "table.", file=sys.stderr)
         return train[:size]
-    molecules = [load_molecules("train", moses_train, **({"sample": size} if draw == "random" else {"limit": size}),
-                                verbose=False) for size, draw in draws]
+    molecules = [training_draw(moses_train, size, draw) for size, draw in draws]
     return list(dict.fromkeys(s for part in molecules for s in part))
 
 

@@ -134,6 +134,18 @@ def score(model: SequenceVAE, vocab: Vocabulary, train_smiles: list[str], test_t
             "test_reconstructed": code["recon_exact"], "n_samples": n_samples}
 
 
+def training_draw(moses_train: Path | None, count: int, draw: str) -> list[str]:
+    """``count`` training molecules as a recipe takes them: from MOSES's ``train.csv.gz`` drawn at random (seed 0)
+    or its first rows (``draw="first"``); without the file, the first of the embedded 50,000 (a random draw
+    already). The benchmark takes a model's training molecules again with the same function."""
+    if draw not in ("random", "first"):
+        raise SystemExit(f"draw must be 'random' or 'first', got {draw!r}")
+    if moses_train is None:
+        return load_molecules("train", limit=count, verbose=False)
+    how = {"sample": count} if draw == "random" else {"limit": count}
+    return load_molecules("train", moses_train, **how, verbose=False)
+
+
 def fits(vocab: Vocabulary, sequence: list[str]) -> bool:
     """Whether ``vocab`` can encode a molecule's tokens (every token known, the ``<eos>`` within ``max_len``)."""
     return len(sequence) < vocab.max_len and set(sequence) <= set(vocab.tokens)
@@ -150,11 +162,7 @@ def train_one(representation: str, recipe: Recipe, seed: int, out: Path, threads
     """
     torch.set_num_threads(threads)
     source = moses_train if moses_train is not None else "embedded"
-    if recipe.draw not in ("random", "first"):
-        raise SystemExit(f"draw must be 'random' or 'first', got {recipe.draw!r}")
-    random_draw = recipe.draw == "random" and moses_train is not None  # the embedded subset is a random draw already
-    how = {"sample": recipe.molecules} if random_draw else {"limit": recipe.molecules}
-    train_smiles = load_molecules("train", source, **how, verbose=False)
+    train_smiles = training_draw(moses_train, recipe.molecules, recipe.draw)
     test_smiles = load_molecules("test", limit=limit, verbose=False)
     start = time.perf_counter()
     sequences = [tokenize(s, representation) for s in train_smiles]
