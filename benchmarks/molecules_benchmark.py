@@ -132,16 +132,13 @@ def training_molecules(moses_train: Path | None, models=("smiles", "selfies")) -
     if len(ways) != 1:
         raise SystemExit(f"the VAEs were trained on different molecules ({sorted(ways)}).")
     draws = ways.pop()
-    if moses_train is None:
-        train = load_molecules("train", verbose=False)
-        size = max(size for size, _ in draws)
-        if size > len(train):
-            print(f"warning: the VAEs were trained on {size:,} MOSES molecules, the embedded set holds "
-                  f"{len(train):,}: the baselines are fitted on those, and novelty is measured against them only "
-                  "(too high). Pass --moses-train (MOSES's train.csv.gz, inside the molsets wheel) for the real "
-                  "table.", file=sys.stderr)
-        return train[:size]
     molecules = [training_draw(moses_train, size, draw) for size, draw in draws]
+    size, held = max(size for size, _ in draws), max(map(len, molecules))
+    if moses_train is None and size > held:
+        print(f"warning: the VAEs were trained on {size:,} MOSES molecules, the embedded set holds "
+              f"{held:,}: the baselines are fitted on those, and novelty is measured against them only "
+              "(too high). Pass --moses-train (MOSES's train.csv.gz, inside the molsets wheel) for the real "
+              "table.", file=sys.stderr)
     return list(dict.fromkeys(s for part in molecules for s in part))
 
 

@@ -146,11 +146,6 @@ def training_draw(moses_train: Path | None, count: int, draw: str) -> list[str]:
     return load_molecules("train", moses_train, **how, verbose=False)
 
 
-def fits(vocab: Vocabulary, sequence: list[str]) -> bool:
-    """Whether ``vocab`` can encode a molecule's tokens (every token known, the ``<eos>`` within ``max_len``)."""
-    return len(sequence) < vocab.max_len and set(sequence) <= set(vocab.tokens)
-
-
 def train_one(representation: str, recipe: Recipe, seed: int, out: Path, threads: int, command: str,
               moses_train: Path | None = None, limit: int | None = None, init: Path | None = None) -> dict:
     """Train one model, save it to ``out`` with its metadata and scores; returns the scores.
@@ -168,9 +163,10 @@ def train_one(representation: str, recipe: Recipe, seed: int, out: Path, threads
     sequences = [tokenize(s, representation) for s in train_smiles]
     if init is not None:
         model, vocab = load_molecule_vae(init, device="cpu")
+        before = molecule_vae_info(init)
         if vocab.representation != representation:
             raise SystemExit(f"--init {init} is a {vocab.representation} model, not {representation}")
-        kept = [i for i, seq in enumerate(sequences) if fits(vocab, seq)]
+        kept = [i for i, seq in enumerate(sequences) if vocab.fits(seq)]
         print(f"[{representation}] fine-tuning {init}: {len(sequences) - len(kept):,} of {len(sequences):,} "
               "molecules left out (tokens or length its vocabulary lacks)", flush=True)
         sequences, train_smiles = [sequences[i] for i in kept], [train_smiles[i] for i in kept]
@@ -233,7 +229,6 @@ def train_one(representation: str, recipe: Recipe, seed: int, out: Path, threads
             "tokenize_seconds": round(tokenize_seconds, 1), "train_molecules": len(tokens),
             "torch": torch.__version__.split("+")[0]}
     if init is not None:
-        before = molecule_vae_info(init)
         meta["init"] = {"path": str(init), "command": before.get("command", ""), "recipe": before.get("recipe", {}),
                         "train_molecules": before.get("train_molecules"), "train_cpu_seconds": before.get("train_cpu_seconds")}
     save_molecule_vae(model, vocab, out, history=history, **meta)

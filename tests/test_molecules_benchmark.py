@@ -92,6 +92,6 @@ def test_init_fine_tunes_a_checkpoint_on_the_molecules_its_vocabulary_can_write(
 
 def test_fits_needs_known_tokens_and_room_for_the_end_token():
     vocab = tm.Vocabulary.build(["CCO", "c1ccccc1"], "smiles")          # max_len 9: 8 tokens and <eos>
-    assert tm.fits(vocab, list("CCO")) and tm.fits(vocab, list("c1ccccc1"))
-    assert not tm.fits(vocab, list("CCN"))                              # N is not in the vocabulary
-    assert not tm.fits(vocab, list("CCCCCCCCC"))                        # 9 tokens and <eos> need 10 positions
+    assert vocab.fits(list("CCO")) and vocab.fits(list("c1ccccc1"))
+    assert not vocab.fits(list("CCN"))                              # N is not in the vocabulary
+    assert not vocab.fits(list("CCCCCCCCC"))                        # 9 tokens and <eos> need 10 positions

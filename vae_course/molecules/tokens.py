@@ -96,6 +96,10 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    def fits(self, sequence: list[str]) -> bool:
+        """Whether a molecule's tokens can be encoded: every token known, and ``<eos>`` within ``max_len``."""
+        return len(sequence) < self.max_len and all(token in self._ids for token in sequence)
+
     def encode(self, smiles: list[str]) -> torch.Tensor:
         """SMILES strings (N) -> token ids (N, max_len): the molecule's tokens, ``<eos>``, then ``<pad>``."""
         return self.encode_sequences([tokenize(s, self.representation) for s in smiles], smiles)
@@ -104,14 +108,12 @@ class Vocabulary:
         """:meth:`encode` for molecules already split into tokens; ``smiles`` only names them in errors."""
         out = torch.full((len(sequences), self.max_len), PAD, dtype=torch.long)
         for row, seq in enumerate(sequences):
-            unknown = [t for t in seq if t not in self._ids]
-            if unknown or len(seq) + 1 > self.max_len:
+            if not self.fits(seq):
                 s = smiles[row] if smiles is not None else detokenize(seq, self.representation)
-            if unknown:
-                raise TokenError(f"molecule {row} ({s!r}) uses {self.representation} tokens the vocabulary does "
-                                 f"not have: {sorted(set(unknown))}. Build a vocabulary from data that contains "
-                                 "them (Vocabulary.build), or leave this molecule out.")
-            if len(seq) + 1 > self.max_len:
+                if unknown := [t for t in seq if t not in self._ids]:
+                    raise TokenError(f"molecule {row} ({s!r}) uses {self.representation} tokens the vocabulary does "
+                                     f"not have: {sorted(set(unknown))}. Build a vocabulary from data that "
+                                     "contains them (Vocabulary.build), or leave this molecule out.")
                 raise TokenError(f"molecule {row} ({s!r}) has {len(seq)} {self.representation} tokens; this "
                                  f"vocabulary holds at most {self.max_len - 1} (max_len={self.max_len} with <eos>).")
             out[row, :len(seq)] = torch.tensor([self._ids[t] for t in seq], dtype=torch.long)
