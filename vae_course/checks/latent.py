@@ -243,7 +243,8 @@ BATCH_PARALLEL_HINT = ("One row of this batch is parallel, the others are not: t
           contract="slerp(z0, z1, t) -> sin((1 - t) Omega) / sin(Omega) * z0 + sin(t Omega) / sin(Omega) * z1, "
                    "Omega = arccos(<z0, z1> / (||z0|| ||z1||)) the angle between z0 and z1 (per row). "
                    "Shapes as lerp: z0, z1 (D,) or (B, D); t a float -> z0.shape, t (T,) -> (T, *z0.shape). "
-                   "t=0 gives z0, t=1 gives z1. Where sin(Omega) < 1e-4 (parallel rows) return lerp instead.",
+                   "t=0 gives z0, t=1 gives z1. Where sin(Omega) < 1e-4 (parallel rows) return lerp instead. "
+                   "Codes are nonzero (a zero code has no angle).",
           verified="the codes match the reference slerp for float and `(T,)` t, `(D,)` and `(B, D)` codes and parallel "
                    "rows.")
 def slerp(fn, check):
