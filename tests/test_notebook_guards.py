@@ -21,11 +21,7 @@ from vae_course.notebooks import _is_guard
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION_PATHS = sorted((REPO / "solutions").glob("*.ipynb"))
 
-ALLOWED = {
-    ("06_applications.ipynb", "cell-010a"):
-        "the guard on correlation(val_scores, ink) reads `ink`, which a later line hands to correlation() "
-        "(the script cannot tell that the notebook's function leaves its arguments alone)",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 """(notebook, cell id) -> why a guard stays in the middle of that cell (what scripts/trail_guards.py reports)."""
 
 

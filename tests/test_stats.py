@@ -74,3 +74,19 @@ def test_bootstrap_of_a_statistic_of_two_paired_samples():
 def test_bad_input_gets_a_message_that_says_what_to_do(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_auc_difference_is_the_difference_of_the_two_aucs_with_delongs_interval():
+    rng = np.random.default_rng(3)
+    normal, anomalous = rng.normal(0, 1, size=300), rng.normal(1, 1, size=200)
+    noisy_normal, noisy_anomalous = normal + rng.normal(0, 1, size=300), anomalous + rng.normal(0, 1, size=200)
+    gap = stats.auc_difference(normal, anomalous, noisy_normal, noisy_anomalous)
+    auc = lambda n, a: ((a[None, :] > n[:, None]) + 0.5 * (a[None, :] == n[:, None])).mean()
+    assert gap.estimate == pytest.approx(auc(normal, anomalous) - auc(noisy_normal, noisy_anomalous))
+    assert gap.above(0) and gap.n == 500  # the noisier score separates worse, and the interval says so
+    against_chance = stats.auc_difference(normal, anomalous, np.zeros(300), np.zeros(200))
+    assert against_chance.estimate == pytest.approx(auc(normal, anomalous) - 0.5)
+    same = stats.auc_difference(normal, anomalous, normal, anomalous)
+    assert same.estimate == same.low == same.high == 0.0
+    with pytest.raises(ValueError, match="same images"):
+        stats.auc_difference(normal, anomalous, normal[:10], anomalous)

@@ -140,3 +140,33 @@ def bootstrap_interval(statistic: Callable, *samples, paired: bool = True, level
     if not (math.isfinite(low) and math.isfinite(high)):  # BCa is undefined when every resample agrees
         low = high = estimate
     return Interval(estimate, low, high, int(arrays[0].size), level)
+
+
+def auc_difference(normal_a, anomalous_a, normal_b, anomalous_b, *, level: float = LEVEL) -> Interval:
+    """ROC AUC of score a minus that of score b on the same images, with DeLong's interval (DeLong et al., 1988).
+
+    Each AUC is the share of (normal, anomalous) pairs in which the anomaly scores higher (ties count 1/2).
+    Both scores rate the same images, so the two AUCs are correlated; DeLong's variance of their difference
+    comes from how each image's share of its comparisons changes from score a to score b. normal_a and
+    normal_b: the N normal images' scores (in the same order), anomalous_a and anomalous_b: the M anomalies'.
+    A constant score b (zeros) has AUC 1/2 exactly, so the result is then AUC(a) - 1/2, with its interval.
+    """
+    _check_level(level)
+    normal_a, normal_b = _values(normal_a, "normal_a"), _values(normal_b, "normal_b")
+    anomalous_a, anomalous_b = _values(anomalous_a, "anomalous_a"), _values(anomalous_b, "anomalous_b")
+    if normal_a.shape != normal_b.shape or anomalous_a.shape != anomalous_b.shape:
+        raise ValueError("auc_difference needs both scores of the same images: normal_a and normal_b of equal length, "
+                         f"anomalous_a and anomalous_b too; got {normal_a.size}, {normal_b.size}, "
+                         f"{anomalous_a.size}, {anomalous_b.size}.")
+
+    def shares(normal: np.ndarray, anomalous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # per anomaly (M,) and per normal image (N,): the mean of its comparisons won by the anomaly
+        wins = (anomalous[None, :] > normal[:, None]) + 0.5 * (anomalous[None, :] == normal[:, None])
+        return wins.mean(axis=0), wins.mean(axis=1)
+
+    (anomaly_a, per_normal_a), (anomaly_b, per_normal_b) = shares(normal_a, anomalous_a), shares(normal_b, anomalous_b)
+    estimate = float(anomaly_a.mean() - anomaly_b.mean())
+    se = math.sqrt((anomaly_a - anomaly_b).var(ddof=1) / anomaly_a.size
+                   + (per_normal_a - per_normal_b).var(ddof=1) / per_normal_a.size)
+    z = float(_scipy.norm.ppf(0.5 + level / 2))
+    return Interval(estimate, estimate - z * se, estimate + z * se, int(anomaly_a.size + per_normal_a.size), level)
