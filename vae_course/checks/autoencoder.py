@@ -62,7 +62,7 @@ def _forward_diagnosis(log: list, finished: bool = True) -> CheckFailed | None:
           title="the autoencoder forward pass",
           contract="autoencoder_forward(encoder, decoder, x: (B, 784) in [0, 1]) -> x_hat: (B, 784) in (0, 1): "
                    "the reconstruction of each image through its own code (encoder: (B, 784) -> (B, latent_dim); "
-                   "decoder: codes -> logits (B, 784)), as pixel probabilities",
+                   "decoder: codes -> logits (B, 784)), as pixel values in (0, 1)",
           verified="the `(B, 784)` result is sigmoid(decoder(encoder(x))), with gradients to both networks.")
 def autoencoder_forward(fn, check):
     torch.manual_seed(0)
@@ -91,24 +91,24 @@ def autoencoder_forward(fn, check):
         Mistake("the decoder's logits without the sigmoid", logits,
                 "The decoder returns logits (any real number); squash them into pixel values in (0, 1) with the logistic sigmoid."),
         Mistake("a sigmoid applied twice", torch.sigmoid(torch.sigmoid(logits)),
-                "Apply torch.sigmoid once: the decoder's output is a logit, sigmoid(logit) is already a probability."),
+                "Apply torch.sigmoid once: the decoder's output is a logit, sigmoid(logit) is already a pixel value in (0, 1)."),
         Mistake("logits clipped to [0, 1] instead of a sigmoid", logits.clamp(0, 1),
                 "Clipping is not the sigmoid: the logistic sigmoid is smooth and has gradients everywhere."),
         Mistake("a sigmoid on the code before decoding", torch.sigmoid(decoder.module(torch.sigmoid(z))),
                 "The encoder's code goes into the decoder as it is; the sigmoid belongs on the decoder's output."),
         Mistake("tanh instead of the sigmoid", torch.tanh(logits),
-                "tanh maps to (-1, 1), not to pixel probabilities in (0, 1): use the logistic sigmoid."),
+                "tanh maps to (-1, 1), not to pixel values in (0, 1): use the logistic sigmoid."),
         Mistake("a softmax over the pixels instead of the sigmoid", torch.softmax(logits, dim=-1),
-                "Each pixel is its own Bernoulli variable: a sigmoid per pixel, not a softmax that "
+                "Each pixel gets its own value in (0, 1): a sigmoid per pixel, not a softmax that "
                 "makes the 784 values of an image sum to 1."),
         Mistake("a ReLU instead of the sigmoid", torch.relu(logits),
                 "ReLU leaves large logits above 1: squash them into (0, 1) with the logistic sigmoid."),
         Mistake("exp instead of the sigmoid", torch.exp(logits),
-                "exp(logits) is not a probability (it exceeds 1): the sigmoid is 1 / (1 + exp(-logit))."),
-        Mistake("the sigmoid of minus the logits (1 - the probabilities)", torch.sigmoid(-logits),
+                "exp(logits) is not in (0, 1) (it exceeds 1): the sigmoid is 1 / (1 + exp(-logit))."),
+        Mistake("the sigmoid of minus the logits (1 - the pixel values)", torch.sigmoid(-logits),
                 "The sigmoid is 1 / (1 + exp(-logit)): check the sign of the logits you pass it."),
-        Mistake("probabilities rounded to 0 or 1", (torch.sigmoid(logits) > 0.5).float(),
-                "Return the probabilities themselves: rounding them stops the gradient and throws away the grey levels."),
+        Mistake("pixel values rounded to 0 or 1", (torch.sigmoid(logits) > 0.5).float(),
+                "Return the values themselves: rounding them stops the gradient and throws away the grey levels."),
     ]
     reference = torch.sigmoid(logits)
     if not any(torch.allclose(out.detach(), value, atol=1e-4, rtol=1e-4)
