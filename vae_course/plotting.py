@@ -112,11 +112,13 @@ ESTIMATOR_LABELS = {"pathwise": "reparameterization (pathwise)", "score": "score
 
 
 def estimator_spread(results: dict, true_value: float, component: int = 0, ax=None,
-                     title: str | None = "Gradient estimates vs number of samples"):
+                     title: str | None = "Gradient estimates vs number of samples", labels: dict | None = None):
     """Mean and 10-90% band of gradient estimates vs sample size (log x), with the true gradient dashed.
 
-    ``results`` comes from :func:`vae_course.estimators.estimator_spread`; ``component`` picks a dimension.
+    ``results`` comes from :func:`vae_course.estimators.estimator_spread`; ``component`` picks a dimension;
+    ``labels`` (method -> legend text) overrides :data:`ESTIMATOR_LABELS`.
     """
+    labels = {**ESTIMATOR_LABELS, **(labels or {})}
     fig, ax = _axes(ax, (6, 3.5))
     for color, (method, r) in zip(SERIES_COLORS, results.items()):
         n = np.asarray(r["n"])
@@ -125,7 +127,7 @@ def estimator_spread(results: dict, true_value: float, component: int = 0, ax=No
         for edge in (low, high):
             ax.plot(n, edge, color=color, linewidth=0.8, alpha=0.8)
         ax.plot(n, r["mean"][:, component].numpy(), color=color, marker="o", markersize=3,
-                label=ESTIMATOR_LABELS.get(method, method))
+                label=labels.get(method, method))
     ax.axhline(true_value, color="black", linestyle="--", linewidth=1, label="true gradient")
     ax.set_xscale("log")
     ax.set_xlabel("samples per estimate $n$")
@@ -137,12 +139,13 @@ def estimator_spread(results: dict, true_value: float, component: int = 0, ax=No
 
 
 def estimator_variance(results: dict, component: int = 0, ax=None,
-                       title: str | None = "Variance of the estimates"):
-    """Variance of gradient estimates vs sample size on log-log axes (one line per estimator)."""
+                       title: str | None = "Variance of the estimates", labels: dict | None = None):
+    """Variance of gradient estimates vs sample size on log-log axes (one line per estimator; ``labels`` as above)."""
+    labels = {**ESTIMATOR_LABELS, **(labels or {})}
     fig, ax = _axes(ax, (6, 3.5))
     for color, (method, r) in zip(SERIES_COLORS, results.items()):
         ax.plot(r["n"], r["variance"][:, component].numpy(), color=color, marker="o", markersize=3,
-                label=ESTIMATOR_LABELS.get(method, method))
+                label=labels.get(method, method))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("samples per estimate $n$")
