@@ -120,18 +120,17 @@ def estimator_spread(results: dict, true_value: float, component: int = 0, ax=No
     """
     labels = {**ESTIMATOR_LABELS, **(labels or {})}
     fig, ax = _axes(ax, (6, 3.5))
-    for color, (method, r) in zip(SERIES_COLORS, results.items()):
+    for color, marker, (method, r) in zip(SERIES_COLORS, "os^D", results.items()):
         n = np.asarray(r["n"])
         low, high = r["low"][:, component].numpy(), r["high"][:, component].numpy()
-        ax.fill_between(n, low, high, color=color, alpha=0.12, linewidth=0)
-        for edge in (low, high):
-            ax.plot(n, edge, color=color, linewidth=0.8, alpha=0.8)
-        ax.plot(n, r["mean"][:, component].numpy(), color=color, marker="o", markersize=3,
+        for edge in (low, high):                            # band edges only: overlapping fills hide the narrow band
+            ax.plot(n, edge, color=color, linewidth=1.4, linestyle="--")
+        ax.plot(n, r["mean"][:, component].numpy(), color=color, marker=marker, markersize=4, linewidth=1,
                 label=labels.get(method, method))
     ax.axhline(true_value, color="black", linestyle="--", linewidth=1, label="true gradient")
     ax.set_xscale("log")
     ax.set_xlabel("samples per estimate $n$")
-    ax.set_ylabel("estimate (mean, 10-90% band)")
+    ax.set_ylabel("estimate (mean; dashed: 10-90% band)")
     ax.legend(frameon=False, fontsize=8)
     if title:
         ax.set_title(title)
