@@ -5,9 +5,11 @@
         # both, side by side (one thread each), seed 0 -> vae_course/molecules/pretrained/molecule_vae_{smiles,selfies}.pt
     python benchmarks/train_molecules.py --representation selfies --out /tmp/selfies.pt --moses-train ...   # one
 
-The shipped SELFIES model is the default recipe's with ``--set draw=first``; the shipped SMILES model changed five
-fields (``--set``): ``--representation smiles --threads 2 --set draw=first --set kl_target=20 --set batch_size=256
---set presentations=3200000 --set warmup_steps=200`` (benchmarks/README.md, "Molecules", compares the two targets).
+The shipped models were trained in two runs: first the default recipe with ``--set draw=first`` (SELFIES), and for
+SMILES ``--threads 2 --set draw=first --set kl_target=20 --set batch_size=256 --set presentations=3200000 --set
+warmup_steps=200``; then each was fine-tuned (``--init``) on a random 400,000 with ``--set kl_target=16`` (SMILES) or
+``15`` (SELFIES) ``--set batch_size=256 --set presentations=800000 --set warmup_steps=100 --set lr=1e-3`` and
+``beta_start`` where the first run ended (benchmarks/README.md, "Molecules", has the commands and the numbers).
 
 The recipe (:data:`RECIPE`): a :class:`vae_course.molecules.SequenceVAE` (convolutional encoder, GRU decoder
 that sees z at every step, as in MOSES's VAE) trained on ``molecules`` molecules of the MOSES training set
