@@ -190,9 +190,13 @@ def test_benchmark_json_quick_run_end_to_end(capsys):
     assert results["smiles_vae"]["fcd_test"] < results["ngram"]["fcd_test"]
 
 
-def test_moses_copy_draws_from_the_whole_training_file_and_needs_it(tmp_path):
+def test_moses_copy_draws_from_the_whole_training_file_and_needs_it(tmp_path, monkeypatch):
     path = tmp_path / "train.csv"
     path.write_text("SMILES\n" + "\n".join(TEST) + "\n")           # stands in for MOSES's train.csv.gz
+    # the shipped models' two draws (400,000 each of the real file) scaled to this stand-in: all its 300 rows
+    # first, then 100 of them at random - so every molecule of the file is a training molecule
+    info = {"train_molecules": 100, "recipe": {"draw": "random"}, "init": {"train_molecules": 300, "recipe": {}}}
+    monkeypatch.setattr(bench, "molecule_vae_info", lambda model: info)
     logged = []
     rows = bench.run(60, models=("moses_copy",), moses_train=path, log=lambda *a, **k: logged.append(a[0]))
     assert list(rows) == ["moses_copy"] and rows["moses_copy"]["valid"] == 1.0
