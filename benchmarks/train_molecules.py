@@ -232,7 +232,8 @@ def train_one(representation: str, recipe: Recipe, seed: int, out: Path, threads
             "torch": torch.__version__.split("+")[0]}
     if init is not None:
         meta["init"] = {"path": str(init), "command": before.get("command", ""), "recipe": before.get("recipe", {}),
-                        "train_molecules": before.get("train_molecules"), "train_cpu_seconds": before.get("train_cpu_seconds")}
+                        "train_molecules": before.get("train_molecules"), "train_cpu_seconds": before.get("train_cpu_seconds"),
+                        "init": before.get("init")}               # the starting model's own start: a chain of stages
     save_molecule_vae(model, vocab, out, history=history, **meta)
     model, vocab = load_molecule_vae(out, device="cpu")        # score exactly what ships
     scores = score(model, vocab, train_smiles, test_tokens)

@@ -86,6 +86,12 @@ def test_init_fine_tunes_a_checkpoint_on_the_molecules_its_vocabulary_can_write(
     left_out = int(capsys.readouterr().out.split("fine-tuning")[1].split(":")[1].split(" of ")[0].replace(",", ""))
     assert meta["train_molecules"] == 400 - left_out and meta["init"]["path"] == str(first)
     assert meta["init"]["train_molecules"] == 200 and "--out" in meta["init"]["command"]
+    assert meta["init"]["init"] is None                                  # the first model started from scratch
+    third = tmp_path / "third.pt"                                        # a fine-tune of a fine-tune keeps the chain
+    tm.main(["--representation", "smiles", "--out", str(third), "--init", str(second), "--set", "molecules=300", *tiny])
+    chain = torch.load(third, weights_only=True)["meta"]["init"]
+    assert chain["path"] == str(second) and chain["init"]["path"] == str(first)
+    assert chain["init"]["train_molecules"] == 200 and chain["init"]["init"] is None
     with pytest.raises(SystemExit, match="not selfies"):
         tm.main(["--representation", "selfies", "--out", str(tmp_path / "x.pt"), "--init", str(first), *tiny])
 
