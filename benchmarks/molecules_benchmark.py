@@ -128,7 +128,7 @@ def training_molecules(moses_train: Path | None, models=("smiles", "selfies")) -
     seed 0 when the recipe says ``draw="random"``, as benchmarks/train_molecules.py loads them; a fine-tuned model's
     and its starting checkpoint's together, each molecule once), or the embedded ones. ``models``: shipped
     representations or checkpoint paths, all trained on the same molecules."""
-    ways = {_draws(molecule_vae_info(model)) for model in models}
+    ways = {tuple(dict.fromkeys(_draws(molecule_vae_info(model)))) for model in models}   # a draw seen twice: once
     if len(ways) != 1:
         raise SystemExit(f"the VAEs were trained on different molecules ({sorted(ways)}).")
     draws = ways.pop()

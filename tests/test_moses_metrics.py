@@ -244,3 +244,5 @@ def test_a_fine_tuned_checkpoint_was_trained_on_its_own_draw_and_its_starting_ch
     assert len(molecules) < 130                                     # the two overlap (80 of 300 and the first 50)
     with pytest.raises(SystemExit, match="different molecules"):
         bench.training_molecules(path, models=("tuned", "start"))
+    infos["again"] = {"train_molecules": 80, "recipe": {"draw": "random"}, "init": infos["tuned"]}  # same draw twice
+    assert bench.training_molecules(path, models=("again", "tuned")) == molecules
