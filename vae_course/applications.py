@@ -5,7 +5,7 @@ with 1 = pixel known (visible) and 0 = pixel missing. Models are those of
 :mod:`vae_course.models` (decoders return logits).
 
 * corruptions: :func:`add_gaussian_noise`, :func:`add_salt_and_pepper`, :func:`half_mask`;
-* scores: :func:`anomaly_score` (reference of Exercise 6.1), :func:`roc_auc`;
+* scores: :func:`anomaly_score` (reference of Exercise 6.1), :func:`sampled_neg_elbo`, :func:`roc_auc`;
 * inpainting: :func:`inpaint_step` (reference of Exercise 6.2), :func:`inpaint_chain` (reference of Exercise 6.3);
 * conditional generation: :func:`sample_digit` (reference of Exercise 8.2).
 """
@@ -71,6 +71,21 @@ def reconstruction_error(model, x: torch.Tensor) -> torch.Tensor:
     """Squared error between x and its reconstruction from the mean code, summed over pixels: (B,)."""
     mu, _ = model.encode(x)
     return (torch.sigmoid(model.decode(mu)) - x).pow(2).reshape(len(x), -1).sum(-1)
+
+
+@torch.no_grad()
+def sampled_neg_elbo(model, x: torch.Tensor, draws: int = 8, seed: int = 0) -> torch.Tensor:
+    """-ELBO of each image with z *sampled* from q(z|x), averaged over ``draws`` draws: (B, 784) -> (B,), nats.
+
+    The draws come from a generator of their own, seeded with ``seed``, so other random numbers stay as they were.
+    """
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    mu, logvar = model.encode(x)
+    per_draw = []
+    for _ in range(draws):
+        z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator, device=mu.device)  # mu + sigma * eps
+        per_draw.append(-losses.elbo(model.decode(z), x, mu, logvar))
+    return torch.stack(per_draw).mean(dim=0)
 
 
 def roc_auc(normal_scores, anomalous_scores) -> float:
