@@ -276,3 +276,21 @@ DELEGATIONS = {
     ("6.3", "vae_course.applications.inpaint_chain"):
         lambda model, known, mask, start, steps: applications.inpaint_chain(model, known, mask, start, steps),
 }
+
+
+def test_sampled_neg_elbo_averages_seeded_draws_of_the_sampled_code_and_leaves_global_randomness_alone():
+    from vae_course.checks.applications import tiny_vae
+
+    model, x = tiny_vae(), torch.rand(5, 784)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    got = applications.sampled_neg_elbo(model, x, draws=3, seed=7)
+    assert torch.equal(torch.get_rng_state(), before)                  # its own generator
+    generator = torch.Generator().manual_seed(7)
+    mu, logvar = model.encode(x)
+    by_hand = torch.stack([-losses.elbo(model.decode(mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)),
+                                        x, mu, logvar) for _ in range(3)]).mean(0)
+    assert got.shape == (5,) and torch.allclose(got, by_hand)
+    assert torch.equal(got, applications.sampled_neg_elbo(model, x, draws=3, seed=7))
+    assert not torch.allclose(got, applications.sampled_neg_elbo(model, x, draws=3, seed=8))
+    assert (got > 0).all()                                            # cross-entropy and KL are both >= 0
