@@ -9,7 +9,9 @@ The shipped models were trained in two runs: first the default recipe with ``--s
 SMILES ``--threads 2 --set draw=first --set kl_target=20 --set batch_size=256 --set presentations=3200000 --set
 warmup_steps=200``; then each was fine-tuned (``--init``) on a random 400,000 with ``--set kl_target=16`` (SMILES) or
 ``15`` (SELFIES) ``--set batch_size=256 --set presentations=800000 --set warmup_steps=100 --set lr=1e-3`` and
-``beta_start`` where the first run ended (benchmarks/README.md, "Molecules", has the commands and the numbers).
+``beta_start`` where the first run ended; the SELFIES model was fine-tuned once more on the same 400,000 with
+``--set kl_target=10 --set presentations=1000000`` (benchmarks/README.md, "Molecules", has the commands and the
+numbers; a checkpoint's ``meta["init"]`` chain records every stage).
 
 The recipe (:data:`RECIPE`): a :class:`vae_course.molecules.SequenceVAE` (convolutional encoder, GRU decoder
 that sees z at every step, as in MOSES's VAE) trained on ``molecules`` molecules of the MOSES training set
